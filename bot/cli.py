@@ -1,0 +1,284 @@
+"""`signal-bot`: run the bot, manage the database, and mirror the slash commands on the terminal."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal as os_signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from bot import __version__
+from bot.app import LOCAL_CHANNEL, Services, build_services
+from bot.commands import SUBCOMMANDS, Reply, split_cli_words
+from bot.config import Settings
+from bot.errors import ConfigError, ParseError, SignalBotError
+from bot.health import source_health
+from bot.ingest import IngestReport, ingest
+from bot.jobs import build_scheduler
+from bot.sources.folder import read_signal_file
+from bot.store import outbox
+from bot.store.db import make_engine, transaction, upgrade
+from bot.store.subscriptions import ChannelRef, add_subscription, channel_subscriptions
+from bot.terminal import message_to_text
+
+log = logging.getLogger("bot")
+
+CLI_SOURCE = "cli"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    try:
+        return int(args.handler(args) or 0)
+    except (ConfigError, SignalBotError) as error:
+        print(f"signal-bot: {error}", file=sys.stderr)
+        return 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="signal-bot",
+        description="Posts intelligence briefs to the Slack channels subscribed to them.",
+    )
+    parser.add_argument("--version", action="version", version=f"signal-bot {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+
+    def command(name: str, handler: Callable[[argparse.Namespace], int], help: str) -> Any:
+        sub = commands.add_parser(name, help=help, description=help)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    command("run", run, "Scheduler and Slack listener in one process (local mode without a token).")
+    command("web", web, "The HTTP app alone: /slack/events, /healthz, POST /signals.")
+    command("worker", worker, "The scheduler alone: polls sources and delivers the outbox.")
+    db = command("db", lambda _: parser.error("say `signal-bot db upgrade`"), "Database tasks.")
+    db.add_subparsers(metavar="ACTION", required=True).add_parser(
+        "upgrade", help="Apply pending migrations."
+    ).set_defaults(handler=db_upgrade)
+    ingest_parser = command("ingest", ingest_file, "Ingest a brief (.txt) or JSON signal file.")
+    ingest_parser.add_argument("path", type=Path, help="the file to ingest")
+    ingest_parser.add_argument("--source", default=CLI_SOURCE, help="source name (default: cli)")
+    preview = command("preview", preview_file, "Render a brief or JSON signal file as a message.")
+    preview.add_argument("path", type=Path, help="the file to render")
+    preview.add_argument("--json", action="store_true", help="print the Block Kit JSON")
+    command("sources", sources, "Each source's health: last poll, last error, items.")
+    deliveries_parser = command("deliveries", deliveries, "Recent deliveries; `retry` re-queues.")
+    deliveries_parser.add_argument("action", nargs="?", choices=["list", "retry"], default="list")
+    deliveries_parser.add_argument("--state", help="only deliveries in this state (e.g. failed)")
+    _add_slash_mirrors(command)
+    return parser
+
+
+def _add_slash_mirrors(command: Callable[..., argparse.ArgumentParser]) -> None:
+    for sub in SUBCOMMANDS:
+        if sub.name == "help":
+            continue
+        mirror = command(sub.name, slash_mirror, f"Like `/signals {sub.usage}`. {sub.summary}")
+        mirror.set_defaults(subcommand=sub.name)
+        if sub.name in {"subscribe", "unsubscribe", "list"}:
+            mirror.add_argument("channel", help="channel ID (e.g. C0123ABCD) or `local`")
+        nargs = "*" if sub.name in {"latest", "list"} else "+"
+        if sub.name != "list":
+            mirror.add_argument("words", nargs=nargs, help=sub.usage.partition(" ")[2])
+
+
+def slash_mirror(args: argparse.Namespace) -> int:
+    services = build_services(Settings())
+    where = ChannelRef(channel_id=getattr(args, "channel", LOCAL_CHANNEL))
+    text = f"{args.subcommand} {split_cli_words(getattr(args, 'words', []))}"
+    print_reply(services.commands.signals(text, where))
+    return 0
+
+
+def print_reply(reply: Reply) -> None:
+    print(message_to_text(reply.message))
+
+
+def db_upgrade(_: argparse.Namespace) -> int:
+    upgrade(make_engine(Settings().database_url))
+    print("database is up to date")
+    return 0
+
+
+def ingest_file(args: argparse.Namespace) -> int:
+    services = build_services(Settings())
+    try:
+        found = read_signal_file(args.path)
+    except (ParseError, OSError) as error:
+        print(f"signal-bot: stored nothing: {error}", file=sys.stderr)
+        return 1
+    signals = [s.keyed(args.source) for s in found]
+    with transaction(services.sessions) as session:
+        report = ingest(session, signals, announce=True)
+    for signal in signals:
+        print(f"{_change_of(signal.id, report):9} {signal.id}  {signal.title}")
+    services.deliverer.deliver_pending()
+    if not report.stored:
+        print("signal-bot: stored nothing: every signal was already stored", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _change_of(signal_id: str, report: IngestReport) -> str:
+    if signal_id in report.new:
+        return "new"
+    return "revised" if signal_id in report.revised else "unchanged"
+
+
+def preview_file(args: argparse.Namespace) -> int:
+    services = build_services(Settings(), migrate=False)
+    try:
+        found = read_signal_file(args.path)
+    except (ParseError, OSError) as error:
+        print(f"signal-bot: {error}", file=sys.stderr)
+        return 1
+    for signal in found:
+        message = services.renderer.render_signal(signal.keyed(CLI_SOURCE))
+        if args.json:
+            print(json.dumps({"text": message.text, "blocks": message.blocks}, indent=2))
+        else:
+            print(message_to_text(message))
+    return 0
+
+
+def sources(_: argparse.Namespace) -> int:
+    services = build_services(Settings())
+    for source in source_health(services):
+        state = "FAILING" if source["failing"] else "ok"
+        print(
+            f"{source['name']:20} {source['kind']:7} {state:8} last poll {source['last_poll_at']}"
+            f"  seen {source['items_seen']}  new {source['items_new']}"
+        )
+        if source["last_error"]:
+            print(f"    last error: {source['last_error']}")
+        for error in source["file_errors"]:
+            print(f"    {error}")
+    return 0
+
+
+def deliveries(args: argparse.Namespace) -> int:
+    services = build_services(Settings())
+    with transaction(services.sessions) as session:
+        if args.action == "retry":
+            count = outbox.retry_failed(session)
+            print(f"re-queued {count} failed deliveries")
+            return 0
+        for row in outbox.deliveries(session, state=args.state):
+            error = f"  {row.last_error}" if row.last_error else ""
+            where = f"{row.state:8} {row.channel_id:12} {row.signal_id}"
+            print(f"{row.id:6} {where} attempts={row.attempts}{error}")
+    return 0
+
+
+def run(_: argparse.Namespace) -> int:
+    settings = Settings()
+    settings.require_http_secrets()
+    services = build_services(settings)
+    scheduler = build_scheduler(services)
+    scheduler.start()
+    if settings.local_mode:
+        return _run_local(services, scheduler.running)
+    if settings.slack_app_token is not None:
+        return _run_socket_mode(services)
+    _serve(services, lambda: scheduler.running)
+    return 0
+
+
+def web(_: argparse.Namespace) -> int:
+    settings = Settings()
+    settings.require_http_secrets()
+    _serve(build_services(settings), None)
+    return 0
+
+
+def worker(_: argparse.Namespace) -> int:
+    services = build_services(Settings())
+    scheduler = build_scheduler(services)
+    scheduler.start()
+    log.info("worker started: %d source(s)", len(services.settings.sources))
+    _wait_for_shutdown()
+    scheduler.shutdown(wait=True)
+    return 0
+
+
+def _serve(services: Services, scheduler_running: Callable[[], bool] | None) -> None:
+    from waitress import serve
+
+    from bot.web import create_app
+
+    app = create_app(services, scheduler_running=scheduler_running)
+    log.info("serving on port %d", services.settings.port)
+    serve(app, host="0.0.0.0", port=services.settings.port, threads=8, _quiet=True)
+
+
+def _run_socket_mode(services: Services) -> int:
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    from bot.slack_app import build_bolt_app
+
+    settings = services.settings
+    assert services.slack_client is not None
+    assert settings.slack_app_token is not None
+    secret = settings.slack_signing_secret
+    bolt = build_bolt_app(
+        client=services.slack_client,
+        signing_secret=secret.get_secret_value() if secret else "",
+        commands=services.commands,
+    )
+    SocketModeHandler(bolt, settings.slack_app_token.get_secret_value()).start()
+    return 0
+
+
+def _run_local(services: Services, scheduler_running: bool) -> int:
+    with transaction(services.sessions) as session:
+        local = ChannelRef(channel_id=LOCAL_CHANNEL, channel_name=LOCAL_CHANNEL)
+        if not channel_subscriptions(session, LOCAL_CHANNEL):
+            add_subscription(session, local, "all")
+    print(
+        LOCAL_BANNER.format(sources=", ".join(s.name for s in services.settings.sources) or "none")
+    )
+    if sys.stdin.isatty():
+        _local_prompt(services)
+    else:
+        _wait_for_shutdown()
+    return 0
+
+
+LOCAL_BANNER = """signal-bot is running in local mode (no SLACK_BOT_TOKEN): briefs are printed here.
+Sources: {sources}. The terminal is channel `local`, subscribed to everything.
+Type slash commands as in Slack, e.g. `/signals list`, `/brief muse`, `/signals latest`;
+Ctrl-C or `quit` stops."""
+
+
+def _local_prompt(services: Services) -> None:
+    where = ChannelRef(channel_id=LOCAL_CHANNEL, channel_name=LOCAL_CHANNEL)
+    while True:
+        try:
+            line = input("signals> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            return
+        if line in {"quit", "exit"}:
+            return
+        if line.startswith("/brief"):
+            print_reply(services.commands.brief(line.removeprefix("/brief"), where))
+        elif line:
+            print_reply(services.commands.signals(line.removeprefix("/signals"), where))
+
+
+def _wait_for_shutdown() -> None:
+    stop = threading.Event()
+    for signum in (os_signal.SIGINT, os_signal.SIGTERM):
+        os_signal.signal(signum, lambda *_: stop.set())
+    stop.wait()

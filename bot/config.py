@@ -1,0 +1,131 @@
+"""Settings: the environment (and `.env`) plus the sources file. The only reader of either."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from datetime import timedelta
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.errors import ConfigError
+
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+
+
+def parse_duration(text: str | int | float) -> timedelta:
+    """`30s`, `5m`, `1h`, `1.5d` or a number of seconds -> timedelta."""
+    if isinstance(text, int | float):
+        return timedelta(seconds=text)
+    match = _DURATION.match(text)
+    if not match:
+        raise ValueError(f"{text!r} is not a duration like 30s, 5m or 1h")
+    return timedelta(seconds=float(match[1]) * _UNIT_SECONDS[match[2]])
+
+
+class SourceConfig(BaseModel):
+    """One `[[sources]]` table of signal-bot.toml."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")
+    kind: Literal["folder", "feed", "json"]
+    path: Path | None = None
+    url: str | None = None
+    interval: timedelta = timedelta(seconds=30)
+    defaults: dict[str, str] = Field(default_factory=dict)
+    backfill: bool = False
+
+    @field_validator("interval", mode="before")
+    @classmethod
+    def _interval(cls, value: object) -> timedelta:
+        if isinstance(value, timedelta):
+            return value
+        if isinstance(value, str | int | float):
+            interval = parse_duration(value)
+            if interval < timedelta(seconds=1):
+                raise ValueError("interval must be at least 1s")
+            return interval
+        raise ValueError("interval must be a duration like 30s, 5m or 1h")
+
+
+def load_sources(path: Path) -> list[SourceConfig]:
+    """Read `[[sources]]` from the sources file; a missing file means no sources."""
+    if not path.exists():
+        return []
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: {error}") from error
+    base = path.parent
+    sources = []
+    for index, table in enumerate(document.get("sources", [])):
+        try:
+            source = SourceConfig.model_validate(table)
+        except ValidationError as error:
+            problems = "; ".join(_describe(e) for e in error.errors())
+            raise ConfigError(f"{path}: sources[{index}]: {problems}") from error
+        sources.append(_checked(source, base, path))
+    _reject_duplicate_names(sources, path)
+    return sources
+
+
+def _describe(error: object) -> str:
+    assert isinstance(error, dict)
+    location = ".".join(str(part) for part in error["loc"])
+    return f"{location}: {error['msg']}"
+
+
+def _checked(source: SourceConfig, base: Path, file: Path) -> SourceConfig:
+    if source.kind == "folder":
+        if source.path is None:
+            raise ConfigError(f"{file}: source {source.name!r} (folder) needs a path")
+        folder = source.path if source.path.is_absolute() else base / source.path
+        return source.model_copy(update={"path": folder})
+    if not source.url:
+        raise ConfigError(f"{file}: source {source.name!r} ({source.kind}) needs a url")
+    return source
+
+
+def _reject_duplicate_names(sources: list[SourceConfig], file: Path) -> None:
+    names = [s.name for s in sources]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ConfigError(f"{file}: source names must be unique: {', '.join(duplicates)}")
+
+
+class Settings(BaseSettings):
+    """Everything signal-bot reads from the environment (CONTRACT.md, Configuration)."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = DEFAULT_SLACK_API_URL
+    database_url: str = "sqlite:///signal-bot.db"
+    port: int = 3000
+    signal_bot_config: Path = Path("signal-bot.toml")
+    signal_ingest_token: SecretStr | None = None
+    templates_dir: Path | None = None
+
+    @property
+    def local_mode(self) -> bool:
+        """No bot token: deliveries go to the terminal and commands are typed on the CLI."""
+        return self.slack_bot_token is None
+
+    @cached_property
+    def sources(self) -> list[SourceConfig]:
+        """The sources declared in the sources file."""
+        return load_sources(self.signal_bot_config)
+
+    def require_http_secrets(self) -> None:
+        """HTTP mode cannot verify Slack's requests without the signing secret."""
+        if self.slack_bot_token and not self.slack_signing_secret and not self.slack_app_token:
+            raise ConfigError("SLACK_SIGNING_SECRET is required with SLACK_BOT_TOKEN in HTTP mode")

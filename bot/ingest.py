@@ -1,0 +1,78 @@
+"""Ingest: upsert signals by key, match subscriptions, and write outbox rows, in one transaction."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from sqlalchemy.orm import Session
+
+from bot.filters import SignalFilter, parse_filter
+from bot.signal import Signal
+from bot.store import outbox
+from bot.store.models import Subscription
+from bot.store.signals import Change, upsert_signals
+from bot.store.subscriptions import active_subscriptions
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class IngestReport:
+    """What one ingest did, by signal ID."""
+
+    new: list[str] = field(default_factory=list)
+    revised: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    queued: int = 0
+
+    @property
+    def stored(self) -> int:
+        return len(self.new) + len(self.revised)
+
+    def __iadd__(self, other: IngestReport) -> IngestReport:
+        self.new += other.new
+        self.revised += other.revised
+        self.unchanged += other.unchanged
+        self.queued += other.queued
+        return self
+
+
+def ingest(session: Session, signals: Sequence[Signal], *, announce: bool) -> IngestReport:
+    """Store `signals` (already keyed to their source); queue new ones when `announce`."""
+    report = IngestReport()
+    subscriptions = active_subscriptions(session) if announce else []
+    for upserted in upsert_signals(session, signals):
+        row = upserted.row
+        if upserted.change is Change.UNCHANGED:
+            report.unchanged += 1
+        elif upserted.change is Change.REVISED:
+            report.revised.append(row.id)
+            outbox.request_edits(session, row.id)
+        else:
+            report.new.append(row.id)
+            if announce:
+                targets = match_subscriptions(row.to_signal(), subscriptions)
+                report.queued += outbox.enqueue(session, row.id, targets)
+    session.flush()
+    return report
+
+
+def match_subscriptions(
+    signal: Signal, subscriptions: Sequence[Subscription]
+) -> list[tuple[str, int]]:
+    """(channel, subscription) pairs to post to: one per channel, however many filters match."""
+    targets: dict[str, int] = {}
+    for subscription in subscriptions:
+        if subscription.channel_id in targets:
+            continue
+        if _compiled(subscription.filter).matches(signal):
+            targets[subscription.channel_id] = subscription.id
+    return list(targets.items())
+
+
+@lru_cache(maxsize=4096)
+def _compiled(canonical: str) -> SignalFilter:
+    return parse_filter(canonical)

@@ -1,0 +1,229 @@
+"""The search QUERY grammar (CONTRACT.md, "Slash commands"), and safe full-text expressions for it.
+
+A QUERY is free text plus the FILTER field terms (same tokenizer, `bot.filters.tokenize`):
+
+    muse spark                  words, all required
+    "muse spark"  secur*        a phrase; a prefix
+    entity:Meta -keyword:rumour topic:, entity:, category:, source:, keyword:, with `-` excludes
+    -rumour  -"closed source"   a `-` before free text excludes it as a keyword (substring)
+    since:2026-04-01 until:2026-04-30     inclusive dates (published)
+
+Decisions a caller should know:
+- Unlike a FILTER, a bare word is free text, never a topic. There are no boolean operators:
+  `AND`, `OR`, `NOT`, `NEAR(` are ordinary words.
+- Free-text terms with no letter or digit (`&`, `--`) are dropped; a query left with nothing
+  at all is an error. A lone `*` or `-` is an error.
+- `fts5_match` quotes every term, so user text never acts as FTS5 syntax; `tsquery_text` does
+  the same for PostgreSQL `websearch_to_tsquery`, where prefixes cannot be expressed and become
+  plain words. Neither covers `filter` (field constraints, excluded keywords) or the dates:
+  the search layer applies those itself (see SignalFilter's docstring).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field, replace
+from datetime import date
+from typing import Literal
+
+from bot.errors import FilterError
+from bot.filters import (
+    DATE_FIELDS,
+    DOUBLE_QUOTES,
+    FIELDS,
+    RawTerm,
+    SignalFilter,
+    check_term,
+    echo,
+    filter_from_terms,
+    join_alternatives,
+    tokenize,
+)
+
+QUERY_FIELDS = (*FIELDS, *DATE_FIELDS)
+MAX_QUERY_TERMS = 40
+
+TermKind = Literal["word", "phrase", "prefix"]
+
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+EMPTY_QUERY_MESSAGE = (
+    'Tell me what to search for, like `muse spark`, `"closed source"` or '
+    "`entity:Meta since:2026-04-01`."
+)
+LONE_STAR_MESSAGE = "A `*` goes right after the start of a word, like `secur*`."
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """One free-text search term: a word, a "quoted phrase", or the start of a word (`secur*`)."""
+
+    text: str
+    kind: TermKind = "word"
+
+
+@dataclass(frozen=True, slots=True)
+class SearchQuery:
+    """A parsed QUERY: free-text terms (all required) plus field constraints and a date range.
+
+    `filter` holds the field terms only (and free text excluded with `-`, as keywords);
+    `since` and `until` are inclusive dates of `published`.
+    """
+
+    terms: tuple[Term, ...] = ()
+    filter: SignalFilter = field(default_factory=SignalFilter)
+    since: date | None = None
+    until: date | None = None
+
+    @property
+    def is_empty(self) -> bool:
+        """True when the query has no terms and no constraints at all."""
+        return (
+            not self.terms
+            and self.filter.is_everything
+            and self.since is None
+            and self.until is None
+        )
+
+    def describe(self) -> str:
+        """Plain language: `briefs matching “muse” and “spark”, from entity Meta, since …`."""
+        phrases = self.filter.phrases()
+        if self.terms:
+            shown = [_describe_term(term) for term in self.terms]
+            phrases.insert(0, f"matching {join_alternatives(shown, 'and')}")
+        if self.since:
+            phrases.append(f"since {self.since.isoformat()}")
+        if self.until:
+            phrases.append(f"until {self.until.isoformat()}")
+        return f"briefs {', '.join(phrases)}" if phrases else "all briefs"
+
+
+@dataclass
+class _QueryParts:
+    """What parse_query has collected so far."""
+
+    terms: list[Term] = field(default_factory=list)
+    field_terms: list[RawTerm] = field(default_factory=list)
+    dates: dict[str, date] = field(default_factory=dict)
+
+
+def parse_query(text: str) -> SearchQuery:
+    """Parse a search QUERY as typed in Slack; raise FilterError with a friendly reason."""
+    raw_terms = tokenize(text, max_terms=MAX_QUERY_TERMS)
+    if not raw_terms:
+        raise FilterError(EMPTY_QUERY_MESSAGE)
+    parts = _QueryParts()
+    for term in raw_terms:
+        check_term(term, QUERY_FIELDS)
+        _add_term(parts, term)
+    query = SearchQuery(
+        terms=tuple(parts.terms),
+        filter=filter_from_terms(parts.field_terms),
+        since=parts.dates.get("since"),
+        until=parts.dates.get("until"),
+    )
+    _reject_backwards_range(query)
+    if query.is_empty:
+        raise FilterError(
+            f"There's nothing to search for in `{echo(text.strip())}`. "
+            "Use words or phrases, like `muse spark`."
+        )
+    return query
+
+
+def _add_term(parts: _QueryParts, term: RawTerm) -> None:
+    if term.field in DATE_FIELDS:
+        _add_date(parts, term)
+    elif term.field is not None:
+        parts.field_terms.append(term)
+    elif term.negated:
+        excluded = _free_text_term(term).text
+        parts.field_terms.append(replace(term, field="keyword", value=excluded))
+    else:
+        free_text = _free_text_term(term)
+        if has_token_chars(free_text.text):
+            parts.terms.append(free_text)
+
+
+def _free_text_term(term: RawTerm) -> Term:
+    if term.quoted:
+        return Term(term.value, "phrase")
+    if not term.value.endswith("*"):
+        return Term(term.value, "word")
+    start = term.value.rstrip("*")
+    if not start:
+        raise FilterError(LONE_STAR_MESSAGE)
+    return Term(start, "prefix")
+
+
+def _add_date(parts: _QueryParts, term: RawTerm) -> None:
+    assert term.field is not None
+    if term.negated:
+        raise FilterError(
+            "Dates can't be excluded with `-`. Set the range with `since:` and `until:`, "
+            "like `since:2026-04-01 until:2026-04-30`."
+        )
+    if term.field in parts.dates:
+        raise FilterError(f"Use `{term.field}:` only once.")
+    parts.dates[term.field] = _parse_date(term.field, term.value)
+
+
+def _parse_date(field_name: str, value: str) -> date:
+    if _ISO_DATE.fullmatch(value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise FilterError(
+        f"`{field_name}:{echo(value)}` isn't a date I can read. "
+        f"Use YYYY-MM-DD, like `{field_name}:2026-04-23`."
+    )
+
+
+def _reject_backwards_range(query: SearchQuery) -> None:
+    if query.since and query.until and query.until < query.since:
+        raise FilterError(
+            f"`until:{query.until.isoformat()}` is before `since:{query.since.isoformat()}`. "
+            "Swap the dates, or pick a later `until:`."
+        )
+
+
+def _describe_term(term: Term) -> str:
+    return f"“{term.text}…”" if term.kind == "prefix" else f"“{term.text}”"
+
+
+def has_token_chars(text: str) -> bool:
+    """True when the text has a letter or digit, so a full-text index would see a word in it."""
+    return any(char.isalnum() for char in text)
+
+
+def fts5_match(query: SearchQuery) -> str | None:
+    """A safe SQLite FTS5 MATCH expression requiring every term; None when there are none."""
+    expressions = [_fts5_term(term) for term in query.terms if has_token_chars(term.text)]
+    return " ".join(expressions) or None
+
+
+def _fts5_term(term: Term) -> str:
+    # Inside an FTS5 string only `"` is special (doubled to escape); a NUL would end it early.
+    quoted = '"' + term.text.replace("\x00", " ").replace('"', '""') + '"'
+    return f"{quoted} *" if term.kind == "prefix" else quoted
+
+
+def tsquery_text(query: SearchQuery) -> str | None:
+    """Text for PostgreSQL `websearch_to_tsquery('english', …)`; None when there are no terms.
+
+    Every term is double-quoted so `or`, `-` and quotes in it stay literal (a quoted single word
+    means the word itself). A prefix cannot be expressed there, so `secur*` becomes `"secur"`.
+    """
+    quoted = [f'"{_tsquery_safe(term.text)}"' for term in query.terms if has_token_chars(term.text)]
+    return " ".join(quoted) or None
+
+
+def _tsquery_safe(text: str) -> str:
+    # PostgreSQL rejects NUL in text, and a double quote would end the phrase.
+    cleaned = (
+        " " if char in DOUBLE_QUOTES or unicodedata.category(char) == "Cc" else char
+        for char in text
+    )
+    return " ".join("".join(cleaned).split())

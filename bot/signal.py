@@ -1,0 +1,106 @@
+"""The Signal: one intelligence brief, normalized from whatever source it came from."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import unicodedata
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
+
+SHORT_ID_LENGTH = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """One titled part of a brief's analysis."""
+
+    heading: str
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """A brief in the normalized shape every source maps to (see CONTRACT.md)."""
+
+    title: str
+    published: datetime
+    key: str = ""
+    source: str = ""
+    entity: str = ""
+    category: str = ""
+    topic: str = ""
+    summary: str = ""
+    sections: tuple[Section, ...] = field(default_factory=tuple)
+    url: str | None = None
+
+    @property
+    def id(self) -> str:
+        """The short, URL-safe handle people type (`/signals show ID`)."""
+        return short_id(self.source, self.effective_key)
+
+    @property
+    def effective_key(self) -> str:
+        """The source's own key, else the URL, else a hash of title + date."""
+        if self.key:
+            return self.key
+        if self.url:
+            return self.url
+        digest = hashlib.sha256(f"{self.title}\n{self.published.date().isoformat()}".encode())
+        return "sha256:" + digest.hexdigest()[:32]
+
+    @property
+    def content_hash(self) -> str:
+        """Changes exactly when what a reader sees changes; a new value means a revision."""
+        payload = {
+            "title": self.title,
+            "published": self.published.isoformat(),
+            "entity": self.entity,
+            "category": self.category,
+            "topic": self.topic,
+            "summary": self.summary,
+            "sections": [[s.heading, s.body] for s in self.sections],
+            "url": self.url,
+        }
+        encoded = json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()
+        return hashlib.sha256(encoded).hexdigest()
+
+    def keyed(self, source: str) -> Signal:
+        """This signal as stored for `source`, with its key made explicit."""
+        return replace(self, source=source, key=self.effective_key)
+
+    def with_defaults(self, defaults: dict[str, str]) -> Signal:
+        """Fill only the fields this signal lacks (a source's `defaults`)."""
+        filled = {
+            name: value
+            for name, value in defaults.items()
+            if name in {"entity", "category", "topic"} and not getattr(self, name)
+        }
+        return replace(self, **filled) if filled else self
+
+
+def short_id(source: str, key: str) -> str:
+    """A stable 10-character base32 handle for (source, key)."""
+    digest = hashlib.sha256(f"{source}\0{key}".encode()).digest()
+    return base64.b32encode(digest).decode("ascii").lower()[:SHORT_ID_LENGTH]
+
+
+_NON_SLUG = re.compile(r"[^a-z0-9]+")
+
+
+def slugify(text: str) -> str:
+    """`AI Advances` -> `ai-advances`: the case- and punctuation-blind form used for matching."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    slug = _NON_SLUG.sub("-", ascii_text.lower()).strip("-")
+    return slug or text.strip().lower()
+
+
+def as_utc(moment: datetime | date) -> datetime:
+    """A timezone-aware UTC datetime; naive values and plain dates are taken as UTC."""
+    if not isinstance(moment, datetime):
+        return datetime(moment.year, moment.month, moment.day, tzinfo=UTC)
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)

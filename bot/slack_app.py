@@ -1,0 +1,116 @@
+"""The Bolt app: listeners are shims that ack fast and hand the text to bot.commands."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+
+from bot.commands import Commands, Reply
+from bot.store.subscriptions import ChannelRef
+
+log = logging.getLogger(__name__)
+
+# Slack waits 3 s for the HTTP answer; past this budget we ack and answer via response_url.
+ANSWER_BUDGET_SECONDS = 2.0
+SOMETHING_WENT_WRONG = (
+    ":warning: Something went wrong on my side while answering that. "
+    "It has been logged; please try again in a moment."
+)
+
+
+def build_bolt_app(*, client: WebClient, signing_secret: str, commands: Commands) -> App:
+    """A Bolt app on our WebClient (so SLACK_API_URL applies) with every listener registered."""
+    app = App(
+        client=client,
+        signing_secret=signing_secret,
+        token_verification_enabled=False,
+        # OAuth stays off unless configured on purpose (SLACK.md, trap 3).
+        installation_store=None,
+        oauth_settings=None,
+    )
+    workers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="command")
+    register_listeners(app, commands, workers)
+    return app
+
+
+def register_listeners(app: App, commands: Commands, workers: ThreadPoolExecutor) -> None:
+    @app.command("/signals")
+    def signals_command(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
+        where = channel_of(command)
+        answer_in_time(
+            lambda: commands.signals(command.get("text", ""), where), ack, respond, workers
+        )
+
+    @app.command("/brief")
+    def brief_command(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
+        where = channel_of(command)
+        answer_in_time(
+            lambda: commands.brief(command.get("text", ""), where), ack, respond, workers
+        )
+
+    @app.action("open_brief")
+    def open_brief(ack: Ack) -> None:
+        ack()  # a link button: Slack opens the URL itself, we only acknowledge
+
+    @app.action({"action_id": r"^show_brief(_\d+)?$"})
+    def show_brief(ack: Ack, action: dict[str, Any], respond: Respond) -> None:
+        ack()
+        reply = commands.show(str(action.get("value", "")))
+        respond(replace_original=False, **reply.as_response())
+
+    @app.action("search_next")
+    def search_next(ack: Ack, action: dict[str, Any], respond: Respond) -> None:
+        ack()
+        state = json.loads(action.get("value") or "{}")
+        reply = commands.search(
+            str(state.get("query_text", "")), offset=int(state.get("offset", 0))
+        )
+        respond(replace_original=True, **reply.as_response())
+
+    @app.error
+    def on_error(error: Exception) -> None:
+        log.exception("Bolt listener failed", exc_info=error)
+
+
+def channel_of(command: dict[str, Any]) -> ChannelRef:
+    return ChannelRef(
+        channel_id=command.get("channel_id", ""),
+        channel_name=command.get("channel_name", ""),
+        team_id=command.get("team_id", ""),
+        user_id=command.get("user_id", ""),
+    )
+
+
+def answer_in_time(
+    compute: Callable[[], Reply], ack: Ack, respond: Respond, workers: ThreadPoolExecutor
+) -> None:
+    """Answer in the HTTP response when ready in time, else ack now and answer via response_url."""
+    future = workers.submit(_safely, compute)
+    try:
+        reply = future.result(timeout=ANSWER_BUDGET_SECONDS)
+    except FutureTimeout:
+        ack(response_type="ephemeral", text=":hourglass_flowing_sand: Working on it…")
+        respond(**_response(future.result()))
+        return
+    ack(**_response(reply))
+
+
+def _response(reply: Reply | None) -> dict[str, Any]:
+    if reply is None:
+        return {"response_type": "ephemeral", "text": SOMETHING_WENT_WRONG}
+    return reply.as_response()
+
+
+def _safely(compute: Callable[[], Reply]) -> Reply | None:
+    try:
+        return compute()
+    except Exception:  # a person gets an apology, the log gets the traceback, the process lives
+        log.exception("command failed")
+        return None

@@ -1,0 +1,82 @@
+"""Engine, sessions and migrations for SQLite (embedded) and PostgreSQL (scale-out)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.orm import Session, sessionmaker
+
+_PACKAGE = Path(__file__).resolve().parent.parent
+
+
+def migrations_dir() -> Path:
+    """Alembic scripts: `bot/migrations` in a wheel, top-level `migrations/` in a checkout."""
+    installed = _PACKAGE / "migrations"
+    return installed if installed.is_dir() else _PACKAGE.parent / "migrations"
+
+
+def normalize_url(url: str) -> str:
+    """Heroku-style `postgres://` URLs mean psycopg 3 to us."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url.removeprefix(prefix)
+    return url
+
+
+def make_engine(url: str) -> Engine:
+    """An engine tuned for its dialect (SQLite: WAL, foreign keys, a busy timeout)."""
+    url = normalize_url(url)
+    if not url.startswith("sqlite"):
+        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    event.listen(engine, "connect", _tune_sqlite)
+    return engine
+
+
+def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    if not _is_memory(dbapi_connection):
+        cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _is_memory(dbapi_connection: Any) -> bool:
+    rows = dbapi_connection.execute("PRAGMA database_list").fetchall()
+    return not rows or not rows[0][2]
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def transaction(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    """One session, committed on success and rolled back on any error."""
+    with sessions.begin() as session:
+        yield session
+
+
+def upgrade(engine: Engine) -> None:
+    """Apply every pending migration (`signal-bot db upgrade`)."""
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir()))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+def is_reachable(engine: Engine) -> bool:
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception:  # any driver error means "not reachable" to /healthz
+        return False
+    return True

@@ -1,0 +1,178 @@
+"""SQLAlchemy mappings. Alembic (migrations/) owns the schema; these describe it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from bot.signal import Section, Signal
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC in and out, also on SQLite (which stores naive text)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UtcDateTime}
+
+
+class StoredSignal(Base):
+    """A signal as stored: the latest revision of one (source, key)."""
+
+    __tablename__ = "signals"
+    __table_args__ = (
+        UniqueConstraint("source", "key", name="uq_signals_source_key"),
+        Index("ix_signals_published", "published"),
+        Index("ix_signals_topic_slug", "topic_slug"),
+        Index("ix_signals_entity_slug", "entity_slug"),
+    )
+
+    # An integer rowid keeps SQLite's FTS5 index (keyed by rowid) stable across VACUUM.
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[str] = mapped_column(String(16), unique=True)
+    source: Mapped[str] = mapped_column(String(100))
+    key: Mapped[str] = mapped_column(Text)
+    title: Mapped[str] = mapped_column(Text)
+    published: Mapped[datetime]
+    entity: Mapped[str] = mapped_column(Text, default="")
+    category: Mapped[str] = mapped_column(Text, default="")
+    topic: Mapped[str] = mapped_column(Text, default="")
+    entity_slug: Mapped[str] = mapped_column(String(200), default="")
+    category_slug: Mapped[str] = mapped_column(String(200), default="")
+    topic_slug: Mapped[str] = mapped_column(String(200), default="")
+    summary: Mapped[str] = mapped_column(Text, default="")
+    sections: Mapped[list[list[str]]] = mapped_column(JSON, default=list)
+    # The sections flattened, for full-text search and keyword filters.
+    body_text: Mapped[str] = mapped_column(Text, default="")
+    url: Mapped[str | None] = mapped_column(Text)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    ingested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revised_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def to_signal(self) -> Signal:
+        return Signal(
+            title=self.title,
+            published=self.published,
+            key=self.key,
+            source=self.source,
+            entity=self.entity,
+            category=self.category,
+            topic=self.topic,
+            summary=self.summary,
+            sections=tuple(Section(heading, body) for heading, body in self.sections),
+            url=self.url,
+        )
+
+
+class Subscription(Base):
+    """A channel's standing order for briefs matching one FILTER."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (UniqueConstraint("channel_id", "filter", name="uq_subscriptions_channel"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32), default="")
+    channel_id: Mapped[str] = mapped_column(String(64))
+    channel_name: Mapped[str] = mapped_column(String(200), default="")
+    filter: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    paused_reason: Mapped[str | None] = mapped_column(Text)
+
+    @property
+    def state(self) -> str:
+        return "paused" if self.paused_reason else "active"
+
+
+class Delivery(Base):
+    """The outbox: one row per (signal, channel), written with the signal in one transaction."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("signal_id", "channel_id", name="uq_deliveries_signal_channel"),
+        Index("ix_deliveries_due", "state", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    signal_id: Mapped[str] = mapped_column(ForeignKey("signals.id", ondelete="CASCADE"))
+    channel_id: Mapped[str] = mapped_column(String(64))
+    subscription_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subscriptions.id", ondelete="SET NULL")
+    )
+    # pending -> sending -> sent | failed; paused while its subscription is paused
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_at: Mapped[datetime | None]
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+    posted_revision: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+
+    signal: Mapped[StoredSignal] = relationship(lazy="joined")
+
+
+class SourceState(Base):
+    """What a source remembers across restarts, and its health."""
+
+    __tablename__ = "source_state"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    primed: Mapped[bool] = mapped_column(default=False)
+    last_poll_at: Mapped[datetime | None]
+    last_success_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None]
+    items_seen: Mapped[int] = mapped_column(Integer, default=0)
+    items_new: Mapped[int] = mapped_column(Integer, default=0)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(Text)
+
+
+class SourceFile(Base):
+    """A file a folder source has read: unchanged files are not parsed again."""
+
+    __tablename__ = "source_files"
+
+    source: Mapped[str] = mapped_column(String(100), primary_key=True)
+    path: Mapped[str] = mapped_column(Text, primary_key=True)
+    mtime_ns: Mapped[int] = mapped_column(BigInteger)
+    size: Mapped[int] = mapped_column(BigInteger)
+    error: Mapped[str | None] = mapped_column(Text)

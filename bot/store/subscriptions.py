@@ -1,0 +1,80 @@
+"""Subscriptions: which channel wants which briefs (the FILTER is stored in canonical form)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.store.models import Subscription
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelRef:
+    """Where a command was typed, as Slack names it."""
+
+    channel_id: str
+    channel_name: str = ""
+    team_id: str = ""
+    user_id: str = ""
+
+
+def add_subscription(session: Session, channel: ChannelRef, canonical_filter: str) -> Subscription:
+    """Subscribe the channel; subscribing twice to the same filter returns the existing one."""
+    existing = find_subscription(session, channel.channel_id, canonical_filter)
+    if existing is not None:
+        return existing
+    subscription = Subscription(
+        team_id=channel.team_id,
+        channel_id=channel.channel_id,
+        channel_name=channel.channel_name,
+        filter=canonical_filter,
+        created_by=channel.user_id,
+    )
+    session.add(subscription)
+    session.flush()
+    return subscription
+
+
+def find_subscription(session: Session, channel_id: str, canonical: str) -> Subscription | None:
+    return session.scalar(
+        select(Subscription).where(
+            Subscription.channel_id == channel_id, Subscription.filter == canonical
+        )
+    )
+
+
+def get_channel_subscription(
+    session: Session, channel_id: str, subscription_id: int
+) -> Subscription | None:
+    return session.scalar(
+        select(Subscription).where(
+            Subscription.channel_id == channel_id, Subscription.id == subscription_id
+        )
+    )
+
+
+def channel_subscriptions(session: Session, channel_id: str) -> list[Subscription]:
+    query = (
+        select(Subscription).where(Subscription.channel_id == channel_id).order_by(Subscription.id)
+    )
+    return list(session.scalars(query))
+
+
+def active_subscriptions(session: Session) -> list[Subscription]:
+    query = select(Subscription).where(Subscription.paused_reason.is_(None))
+    return list(session.scalars(query.order_by(Subscription.id)))
+
+
+def pause_channel(session: Session, channel_id: str, reason: str) -> int:
+    """Pause every subscription of a channel Slack will not take messages for."""
+    subscriptions = channel_subscriptions(session, channel_id)
+    for subscription in subscriptions:
+        subscription.paused_reason = reason
+    return len(subscriptions)
+
+
+def resume_channel(session: Session, channel_id: str) -> None:
+    for subscription in channel_subscriptions(session, channel_id):
+        subscription.paused_reason = None

@@ -1,0 +1,122 @@
+"""A fake Slack Web API on 127.0.0.1 that the real slack-sdk WebClient talks to over HTTP.
+
+Setup and assertion helpers (channels, faults, recorded calls) are in fake_slack_state.SlackState.
+"""
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Self
+from urllib.parse import parse_qsl
+
+from fake_slack_state import Call, JsonDict, Reply, SlackState
+
+__all__ = ["Call", "FakeSlack"]
+
+# In a form post these are JSON strings; slack-sdk posts chat.postMessage, chat.update and
+# chat.postEphemeral as JSON bodies, where they are real lists and dicts. Accept both.
+JSON_ENCODED_FIELDS = ("blocks", "attachments", "metadata")
+
+
+def parse_api_params(query: str, body: bytes, content_type: str) -> JsonDict | None:
+    """Query string plus form or JSON body; None when a JSON body is not a JSON object."""
+    params: JsonDict = dict(parse_qsl(query))
+    if content_type.startswith("application/json"):
+        decoded = decode_json(body or b"{}")
+        if not isinstance(decoded, dict):
+            return None
+        params.update(decoded)
+    else:
+        params.update(parse_qsl(body.decode()))
+    for key in JSON_ENCODED_FIELDS:
+        if isinstance(params.get(key), str):
+            params[key] = decode_json(params[key], default=params[key])
+    return params
+
+
+def decode_json(raw: str | bytes, default: object = None) -> object:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return default  # an undecodable field stays a string, for validation to refuse
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, fake: "FakeSlack") -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.fake = fake
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+
+    def do_POST(self) -> None:
+        path, _, query = self.path.partition("?")
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        fake = self.server.fake
+        if path.startswith("/api/"):
+            params = parse_api_params(query, body, self.headers.get("Content-Type", ""))
+            reply = fake.answer(path.removeprefix("/api/"), params, dict(self.headers.items()))
+        elif path.startswith("/response/") and isinstance(payload := decode_json(body), dict):
+            fake.record_response(path.removeprefix("/response/"), payload)
+            reply = Reply({"ok": True})
+        else:
+            reply = Reply({"ok": False, "error": "invalid_request"}, status=400)
+        time.sleep(fake.latency)
+        self._send(reply)
+
+    do_GET = do_POST  # slack-sdk POSTs everything, but a GET with a query string is fine too
+
+    def _send(self, reply: Reply) -> None:
+        encoded = json.dumps(reply.body).encode()
+        self.send_response(reply.status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(encoded)))
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(encoded)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass  # keep test output quiet
+
+
+class FakeSlack(SlackState):
+    """`with FakeSlack() as slack:` serves a fake workspace at `slack.base_url`."""
+
+    _server: _Server | None = None
+
+    def start(self) -> Self:
+        server = self._server = _Server(self)
+        # A short poll interval keeps stop(), and so every test's teardown, fast.
+        serve = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
+        serve.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def root_url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("FakeSlack is not started")
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.root_url}/api/"
+
+    def response_url(self, tag: str = "x") -> str:
+        return f"{self.root_url}/response/{tag}"

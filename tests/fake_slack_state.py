@@ -1,0 +1,349 @@
+"""What the fake Slack workspace holds and how its Web API methods answer (no HTTP here)."""
+
+import copy
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from slack_sdk.models.blocks import Block
+
+JsonDict = dict[str, Any]
+T = TypeVar("T")
+MAX_BLOCKS_PER_MESSAGE = 50
+BOT_MESSAGE_FIELDS = {"type": "message", "user": "UBOT", "bot_id": "B0FAKE", "team": "T0FAKE"}
+
+
+class SlackError(Exception):
+    """Raised by a method handler; becomes {"ok": false, "error": ..., "errors": [details]}."""
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    params: JsonDict
+    headers: dict[str, str]
+    at: float  # time.monotonic() when the request arrived
+
+
+@dataclass(frozen=True)
+class Reply:
+    body: JsonDict
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def error_reply(error: str, status: int = 200, retry_after: int | None = None) -> Reply:
+    headers = {} if retry_after is None else {"Retry-After": str(retry_after)}
+    return Reply({"ok": False, "error": error}, status, headers)
+
+
+@dataclass
+class Channel:
+    id: str
+    name: str
+    private: bool
+    member: bool
+    archived: bool
+    messages: list[JsonDict] = field(default_factory=list)  # oldest first
+    ephemerals: list[JsonDict] = field(default_factory=list)
+
+    def info(self) -> JsonDict:
+        return {
+            **{"id": self.id, "name": self.name, "is_channel": True, "is_im": False},
+            **{"is_private": self.private, "is_member": self.member},
+            **{"is_archived": self.archived, "is_general": self.name == "general"},
+        }
+
+
+@dataclass
+class RateLimit:
+    """Token buckets of `burst` tokens: one per channel, one workspace-wide if asked for."""
+
+    per_channel_per_second: float
+    burst: int
+    global_per_minute: float | None
+    methods: frozenset[str]
+    buckets: dict[str | None, tuple[float, float]] = field(default_factory=dict)  # tokens, at
+
+    def seconds_to_wait(self, channel: str) -> float:
+        """0 if the call may pass (it then takes a token from each bucket), else the wait."""
+        rates: dict[str | None, float] = {channel: self.per_channel_per_second}
+        if self.global_per_minute:
+            rates[None] = self.global_per_minute / 60  # None: the workspace-wide bucket
+        now = time.monotonic()
+        tokens = {key: self._refilled(key, rate, now) for key, rate in rates.items()}
+        wait = max((1 - tokens[key]) / rate for key, rate in rates.items())
+        taken = 1 if wait <= 0 else 0
+        self.buckets.update({key: (count - taken, now) for key, count in tokens.items()})
+        return max(wait, 0.0)
+
+    def _refilled(self, key: str | None, per_second: float, now: float) -> float:
+        tokens, since = self.buckets.get(key, (self.burst, now))
+        return min(self.burst, tokens + (now - since) * per_second)
+
+
+def is_true(value: Any) -> bool:
+    return value in (True, 1, "1", "true")
+
+
+def check_content(params: JsonDict, *, required: bool) -> None:
+    if required and not params.get("text") and not params.get("blocks"):
+        raise SlackError("no_text")
+    blocks, metadata = params.get("blocks", []), params.get("metadata", {"event_type": "-"})
+    if not isinstance(blocks, list):
+        raise SlackError("invalid_blocks_format")
+    if len(blocks) > MAX_BLOCKS_PER_MESSAGE:
+        raise SlackError("invalid_blocks", f"more than {MAX_BLOCKS_PER_MESSAGE} blocks")
+    for index, block in enumerate(blocks):
+        if problem := block_problem(block):
+            raise SlackError("invalid_blocks", f"{problem} [json-pointer:/blocks/{index}]")
+    if not isinstance(metadata, dict) or not metadata.get("event_type"):
+        raise SlackError("invalid_metadata_format")
+
+
+def block_problem(block: Any) -> str | None:
+    try:
+        parsed = Block.parse(block) if isinstance(block, dict) else None
+        if parsed is None:
+            return "not a known block"
+        parsed.validate_json()
+    except Exception as error:  # any way the SDK model refuses a block, Slack would too
+        return str(error) or type(error).__name__
+    return None
+
+
+def in_window(ts: str, params: JsonDict) -> bool:
+    # Decimal, as a float would lose the microseconds of a Slack ts.
+    oldest, stamp = Decimal(str(params.get("oldest") or 0)), Decimal(ts)
+    latest = Decimal(str(params.get("latest") or "Infinity"))
+    if is_true(params.get("inclusive")):
+        return oldest <= stamp <= latest
+    return oldest < stamp < latest
+
+
+class SlackState:
+    """One fake workspace: channels, messages, recorded calls and injected faults."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Condition()
+        self._channels: dict[str, Channel] = {}
+        self._calls: list[Call] = []
+        self._responses: list[tuple[str, JsonDict]] = []
+        self._faults: dict[str, deque[Reply]] = {}
+        self._rate_limit: RateLimit | None = None
+        self._auth_error: str | None = None
+        self._last_ts = Decimal(0)
+        self.latency = 0.0
+        self.rate_limited_count = 0
+
+    # Set up by the test.
+    def add_channel(
+        self,
+        id: str,
+        name: str,
+        *,
+        private: bool = False,
+        member: bool = True,
+        archived: bool = False,
+    ) -> None:
+        with self._lock:
+            self._channels[id] = Channel(id, name, private, member, archived)
+
+    def fail_next(
+        self,
+        method: str,
+        error: str = "ratelimited",
+        status: int = 429,
+        retry_after: int | None = 1,
+        times: int = 1,
+    ) -> None:
+        with self._lock:
+            queue = self._faults.setdefault(method, deque())
+            queue.extend([error_reply(error, status, retry_after)] * times)
+
+    def set_latency(self, seconds: float) -> None:
+        self.latency = seconds
+
+    def set_auth_error(self, error: str | None = "invalid_auth") -> None:
+        self._auth_error = error
+
+    def limit_rate(
+        self,
+        per_channel_per_second: float = 1.0,
+        burst: int = 1,
+        global_per_minute: float | None = None,
+        *,
+        methods: frozenset[str] = frozenset({"chat.postMessage"}),
+    ) -> None:
+        with self._lock:
+            self._rate_limit = RateLimit(per_channel_per_second, burst, global_per_minute, methods)
+
+    # Asserted on by the test.
+    def calls(self, method: str | None = None) -> list[Call]:
+        with self._lock:
+            return [call for call in self._calls if method in (None, call.method)]
+
+    def messages(self, channel: str) -> list[JsonDict]:
+        """All messages posted to the channel, oldest first, with their metadata."""
+        with self._lock:
+            return [dict(message) for message in self._channels[channel].messages]
+
+    def ephemerals(self, channel: str) -> list[JsonDict]:
+        with self._lock:
+            return [dict(message) for message in self._channels[channel].ephemerals]
+
+    def responses(self, tag: str | None = None) -> list[JsonDict]:
+        with self._lock:
+            return [payload for got, payload in self._responses if tag in (None, got)]
+
+    def clear(self) -> None:
+        """Forget recorded calls, responses and 429s; channels, messages and faults stay."""
+        with self._lock:
+            self._calls.clear()
+            self._responses.clear()
+            self.rate_limited_count = 0
+
+    def wait_for_calls(self, method: str, n: int, timeout: float = 5.0) -> list[Call]:
+        return self._wait_for(lambda: self.calls(method), n, timeout, f"{method} calls")
+
+    def wait_for_responses(
+        self, n: int, timeout: float = 5.0, *, tag: str | None = None
+    ) -> list[JsonDict]:
+        return self._wait_for(lambda: self.responses(tag), n, timeout, "response_url posts")
+
+    def _wait_for(self, fetch: Callable[[], list[T]], n: int, timeout: float, what: str) -> list[T]:
+        with self._lock:
+            if not self._lock.wait_for(lambda: len(fetch()) >= n, timeout):
+                raise AssertionError(f"expected {n} {what} within {timeout}s, got {fetch()!r}")
+            return fetch()
+
+    # Called by the HTTP server.
+    def record_response(self, tag: str, payload: JsonDict) -> None:
+        with self._lock:
+            self._responses.append((tag, payload))
+            self._lock.notify_all()
+
+    def answer(self, method: str, params: JsonDict | None, headers: dict[str, str]) -> Reply:
+        """Record the call and answer it; `params` is None when the body was not valid JSON."""
+        with self._lock:
+            self._calls.append(Call(method, params or {}, headers, time.monotonic()))
+            self._lock.notify_all()
+            if params is None:
+                return error_reply("invalid_json")
+            reply = self._answer(method, params, headers)
+            if reply.status == 429:
+                self.rate_limited_count += 1
+            return copy.deepcopy(reply)  # the server serialises it after the lock is released
+
+    def _answer(self, method: str, params: JsonDict, headers: dict[str, str]) -> Reply:
+        if self._auth_error:
+            return error_reply(self._auth_error)
+        if not params.get("token") and "authorization" not in {k.lower() for k in headers}:
+            return error_reply("not_authed")
+        if faults := self._faults.get(method):
+            return faults.popleft()
+        if wait := self._rate_limit_wait(method, params):
+            return error_reply("ratelimited", 429, max(1, math.ceil(wait)))
+        handler = getattr(self, "_api_" + method.replace(".", "_"), None)
+        if handler is None:
+            return Reply({"ok": False, "error": "unknown_method", "req_method": method})
+        try:
+            return Reply({"ok": True, **handler(params)})
+        except SlackError as error:
+            name, *details = error.args
+            return Reply({"ok": False, "error": name} | ({"errors": details} if details else {}))
+
+    def _rate_limit_wait(self, method: str, params: JsonDict) -> float:
+        limit = self._rate_limit
+        if limit is None or method not in limit.methods:
+            return 0.0
+        return limit.seconds_to_wait(str(params.get("channel")))
+
+    # The Web API methods, named after them.
+    def _api_auth_test(self, params: JsonDict) -> JsonDict:
+        identity = {"team_id": "T0FAKE", "user_id": "UBOT", "bot_id": "B0FAKE"}
+        return {"url": "https://fake.slack.com/", "team": "Fake", "user": "signal-bot", **identity}
+
+    def _api_chat_postMessage(self, params: JsonDict) -> JsonDict:
+        channel = self._postable_channel(params)
+        channel.messages.append(message := self._new_message(params))
+        return {"channel": channel.id, "ts": message["ts"], "message": message}
+
+    def _api_chat_postEphemeral(self, params: JsonDict) -> JsonDict:
+        channel = self._postable_channel(params)
+        message = {**self._new_message(params), "user": params.get("user")}  # the one who sees it
+        channel.ephemerals.append(message)
+        return {"message_ts": message["ts"]}
+
+    def _api_chat_update(self, params: JsonDict) -> JsonDict:
+        channel = self._channel(params)
+        message = next((m for m in channel.messages if m["ts"] == params.get("ts")), None)
+        if message is None:
+            raise SlackError("message_not_found")
+        check_content(params, required=False)
+        message.update({k: params[k] for k in ("text", "blocks", "metadata") if k in params})
+        message["edited"] = {"user": "UBOT", "ts": self._next_ts()}
+        return {
+            "channel": channel.id,
+            "ts": message["ts"],
+            "text": message["text"],
+            "message": message,
+        }
+
+    def _api_conversations_info(self, params: JsonDict) -> JsonDict:
+        return {"channel": self._channel(params).info()}
+
+    def _api_conversations_join(self, params: JsonDict) -> JsonDict:
+        channel = self._channel(params)
+        if channel.archived:
+            raise SlackError("is_archived")
+        if channel.private:
+            raise SlackError("method_not_supported_for_channel_type")
+        if channel.member:
+            warning = "already_in_channel"
+            metadata = {"warnings": [warning]}
+            return {"channel": channel.info(), "warning": warning, "response_metadata": metadata}
+        channel.member = True
+        return {"channel": channel.info()}
+
+    def _api_conversations_history(self, params: JsonDict) -> JsonDict:
+        channel = self._channel(params)
+        if not channel.member:
+            raise SlackError("not_in_channel")
+        found = [m for m in reversed(channel.messages) if in_window(m["ts"], params)]
+        limit = int(params.get("limit") or 100)
+        with_metadata = is_true(params.get("include_all_metadata"))
+        page = [m if with_metadata else drop_metadata(m) for m in found[:limit]]
+        return {"messages": page, "has_more": len(found) > limit, "pin_count": 0}
+
+    def _channel(self, params: JsonDict) -> Channel:
+        if (channel := self._channels.get(str(params.get("channel")))) is None:
+            raise SlackError("channel_not_found")
+        return channel
+
+    def _postable_channel(self, params: JsonDict) -> Channel:
+        channel = self._channel(params)
+        if channel.archived or not channel.member:
+            raise SlackError("is_archived" if channel.archived else "not_in_channel")
+        check_content(params, required=True)
+        return channel
+
+    def _new_message(self, params: JsonDict) -> JsonDict:
+        kept = ("text", "blocks", "metadata", "thread_ts")
+        content = {key: params[key] for key in kept if params.get(key) not in (None, "")}
+        return {**BOT_MESSAGE_FIELDS, "text": "", **content, "ts": self._next_ts()}
+
+    def _next_ts(self) -> str:
+        # Real clock time (so `oldest=time.time() - x` works), nudged to stay unique and increasing.
+        now = Decimal(f"{time.time():.6f}")
+        self._last_ts = max(now, self._last_ts + Decimal("0.000001"))
+        return f"{self._last_ts:.6f}"
+
+
+def drop_metadata(message: JsonDict) -> JsonDict:
+    return {key: value for key, value in message.items() if key != "metadata"}
