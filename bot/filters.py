@@ -114,7 +114,7 @@ def tokenize(text: str, *, max_terms: int) -> list[RawTerm]:
             f"That's {len(text):,} characters; the limit is {MAX_TEXT_LENGTH}. "
             "Please shorten it to a few names or words."
         )
-    text = _control_chars_as_spaces(text)
+    text = blank_control_chars(text)
     terms: list[RawTerm] = []
     position = _skip_spaces(text, 0)
     while position < len(text):
@@ -140,8 +140,9 @@ def echo(text: str) -> str:
     return text if len(text) <= _ECHO_LIMIT else text[: _ECHO_LIMIT - 1] + "…"
 
 
-def _control_chars_as_spaces(text: str) -> str:
-    return "".join(" " if unicodedata.category(char) == "Cc" else char for char in text)
+def blank_control_chars(text: str) -> str:
+    """Control characters and lone surrogates (valid in JSON escapes, not in UTF-8) as spaces."""
+    return "".join(" " if unicodedata.category(char) in ("Cc", "Cs") else char for char in text)
 
 
 def _skip_spaces(text: str, position: int) -> int:
@@ -240,12 +241,12 @@ def _empty_value_message(term: RawTerm) -> str:
 
 def name_key(name: str) -> str:
     """How topic, entity, category and source names compare: `AI  Advances` -> `ai-advances`."""
-    return slugify(" ".join(_control_chars_as_spaces(name).translate(_APOSTROPHES).split()))
+    return slugify(" ".join(blank_control_chars(name).translate(_APOSTROPHES).split()))
 
 
 def fold(text: str) -> str:
     """How keywords and the text they are found in compare: lowercase, single spaces."""
-    return " ".join(_control_chars_as_spaces(text).lower().translate(_APOSTROPHES).split())
+    return " ".join(blank_control_chars(text).lower().translate(_APOSTROPHES).split())
 
 
 def normalized_value(field_name: str, value: str) -> str:

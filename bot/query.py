@@ -22,7 +22,6 @@ Decisions a caller should know:
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Literal
@@ -34,6 +33,7 @@ from bot.filters import (
     FIELDS,
     RawTerm,
     SignalFilter,
+    blank_control_chars,
     check_term,
     echo,
     filter_from_terms,
@@ -206,7 +206,7 @@ def fts5_match(query: SearchQuery) -> str | None:
 
 def _fts5_term(term: Term) -> str:
     # Inside an FTS5 string only `"` is special (doubled to escape); a NUL would end it early.
-    quoted = '"' + term.text.replace("\x00", " ").replace('"', '""') + '"'
+    quoted = '"' + blank_control_chars(term.text).replace('"', '""') + '"'
     return f"{quoted} *" if term.kind == "prefix" else quoted
 
 
@@ -222,8 +222,5 @@ def tsquery_text(query: SearchQuery) -> str | None:
 
 def _tsquery_safe(text: str) -> str:
     # PostgreSQL rejects NUL in text, and a double quote would end the phrase.
-    cleaned = (
-        " " if char in DOUBLE_QUOTES or unicodedata.category(char) == "Cc" else char
-        for char in text
-    )
-    return " ".join("".join(cleaned).split())
+    unquoted = "".join(" " if char in DOUBLE_QUOTES else char for char in text)
+    return " ".join(blank_control_chars(unquoted).split())

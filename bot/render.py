@@ -17,7 +17,6 @@ from urllib.parse import urlsplit
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError, Undefined
 from jinja2.utils import htmlsafe_json_dumps
-from markupsafe import Markup
 from slack_sdk.errors import SlackObjectFormationError
 from slack_sdk.models.blocks import Block
 
@@ -51,7 +50,7 @@ class SlackLimits:
     button_text: int = 75
     button_value: int = 2000
     url: int = 3000
-    identifier: int = 255
+    block_or_action_id: int = 255
     fallback_text: int = 40_000
 
 
@@ -177,7 +176,7 @@ def _refuse_in_json(value: object) -> NoReturn:
     raise TypeError(f"{type(value).__name__} cannot go into JSON")
 
 
-def tojson(value: object) -> Markup:
+def tojson(value: object) -> str:
     """Jinja's `tojson`, except that an undefined value fails with its own name."""
     return htmlsafe_json_dumps(value, default=_refuse_in_json, sort_keys=True)
 
@@ -199,7 +198,7 @@ FILTERS = {
 
 
 def _fit_text(text_object: Any, limit: int) -> Any:
-    """The text object cut to `limit`, or None when it has nothing to show."""
+    """The text object cut to `limit`, None when it is blank; anything else as it is."""
     if not isinstance(text_object, dict) or not isinstance(text_object.get("text"), str):
         return text_object  # malformed: validation names it
     if not text_object["text"].strip():
@@ -233,18 +232,16 @@ def _fit_section(block: dict[str, Any]) -> dict[str, Any] | None:
     fields = [_fit_text(field, LIMITS.field_text) for field in block.get("fields", [])]
     if fields := [field for field in fields if field][: LIMITS.section_fields]:
         fitted["fields"] = fields
-    if "accessory" in block:
-        fitted["accessory"] = _fit_element(block["accessory"])
-        if fitted["accessory"] is None:
-            del fitted["accessory"]
+    accessory = _fit_element(block["accessory"]) if "accessory" in block else None
+    if accessory is None:
+        fitted.pop("accessory", None)
+    else:
+        fitted["accessory"] = accessory
     return fitted if "text" in fitted or "fields" in fitted else None
 
 
 def _fit_context(block: dict[str, Any]) -> dict[str, Any] | None:
-    elements = [
-        _fit_text(element, LIMITS.context_text) if "text" in element else element
-        for element in block.get("elements", [])
-    ]
+    elements = [_fit_text(element, LIMITS.context_text) for element in block.get("elements", [])]
     kept = [element for element in elements if element][: LIMITS.context_elements]
     return {**block, "elements": kept} if kept else None
 
@@ -265,11 +262,11 @@ BLOCK_FITTERS = {
 
 def _unique(identifier: str, seen: set[str]) -> str:
     """`identifier` cut to Slack's length, with a `_2`, `_3`… suffix if already used."""
-    candidate = base = identifier[: LIMITS.identifier]
+    candidate = base = identifier[: LIMITS.block_or_action_id]
     number = 2
     while candidate in seen:
         suffix = f"_{number}"
-        candidate = base[: LIMITS.identifier - len(suffix)] + suffix
+        candidate = base[: LIMITS.block_or_action_id - len(suffix)] + suffix
         number += 1
     seen.add(candidate)
     return candidate

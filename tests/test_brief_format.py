@@ -206,6 +206,11 @@ def test_body_of_several_paragraphs_is_joined_with_a_blank_line() -> None:
     assert body.endswith("Anthropic.\n\nA second paragraph.\n\nA third one.")
 
 
+def test_lede_glued_to_the_title() -> None:
+    signal = parse(seed_with(f"{TITLE}\n\n", f"{TITLE}\n"))
+    assert (signal.title, signal.summary) == (TITLE, LEDE)
+
+
 def test_lede_of_several_paragraphs() -> None:
     text = seed_with(LEDE + "\n", LEDE + "\n\nMore context for the lede.\n")
     assert parse(text).summary == LEDE + "\n\nMore context for the lede."
@@ -248,7 +253,10 @@ def test_iso_datetime_date_line_is_converted_to_utc() -> None:
 @pytest.mark.parametrize(
     ("pair", "url"),
     [
-        ("[URL: https://signals.example/briefs/meta-muse]", "https://signals.example/briefs/meta-muse"),
+        (
+            "[URL: https://signals.example/briefs/meta-muse]",
+            "https://signals.example/briefs/meta-muse",
+        ),
         ("[LINK: http://signals.example/b?id=7&x=1]", "http://signals.example/b?id=7&x=1"),
         ("[URL: javascript:alert(1)]", None),
         ("[URL: ftp://signals.example/b]", None),
@@ -346,9 +354,7 @@ REJECTED: dict[str, tuple[str, int, str]] = {
 }
 
 
-@pytest.mark.parametrize(
-    ("text", "line", "reason"), REJECTED.values(), ids=REJECTED.keys()
-)
+@pytest.mark.parametrize(("text", "line", "reason"), REJECTED.values(), ids=REJECTED.keys())
 def test_rejected(text: str, line: int, reason: str) -> None:
     with pytest.raises(ParseError) as caught:
         parse(text)
@@ -449,12 +455,17 @@ def test_arbitrary_bytes_give_signal_or_parse_error(data: bytes) -> None:
 
 
 def check_signal_or_parse_error(text: str) -> None:
+    outcome = parse_or_error(text)
+    if isinstance(outcome, ParseError):
+        assert (outcome.file, outcome.line >= 1) == ("brief.txt", True)
+    else:
+        assert isinstance(outcome, Signal)
+        assert outcome.published.utcoffset() is not None
+        assert outcome.title
+
+
+def parse_or_error(text: str) -> Signal | ParseError:
     try:
-        signal = parse(text)
+        return parse(text)
     except ParseError as error:
-        assert error.file == "brief.txt"
-        assert error.line >= 1
-        return
-    assert isinstance(signal, Signal)
-    assert signal.published.utcoffset() is not None
-    assert signal.title
+        return error

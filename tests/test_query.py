@@ -15,6 +15,8 @@ from bot.filters import MAX_TEXT_LENGTH, parse_filter
 from bot.query import SearchQuery, Term, fts5_match, parse_query, tsquery_text
 
 W, P, X = "word", "phrase", "prefix"
+# Any code point, lone surrogates included: JSON can carry them as `\ud800` escapes.
+any_text = st.text(alphabet=st.characters(codec=None), max_size=40)
 
 
 # --- parsing ----------------------------------------------------------------------------------
@@ -191,7 +193,8 @@ def search(connection: sqlite3.Connection, expression: str) -> list[int]:
         ("^patch", '"^patch"', [2]),
         ("cafe", '"cafe"', [3]),
         ("débâcle", '"débâcle"', [3]),
-        ('‘said "hello"’', '"said ""hello"""', [3]),
+        ("‘said hello’", '"said hello"', [3]),
+        ('‘said "hello"’', '"‘said" "hello"', [3]),  # a double quote ends a ‘single’ phrase
         ("(twice)", '"(twice)"', [3]),
     ],
 )
@@ -218,9 +221,10 @@ def test_fts5_match_quotes_hostile_terms(fts: sqlite3.Connection) -> None:
         Term('"', "phrase"),
         Term("x\x00y", "prefix"),
         Term("é", "prefix"),
+        Term("z\ud800", "word"),
     )
     expression = fts5_match(SearchQuery(terms=terms))
-    assert expression == '"a""b" "x y" * "é" *'
+    assert expression == '"a""b" "x y" * "é" * "z "'
     search(fts, expression)
 
 
@@ -233,7 +237,9 @@ query_words = st.sampled_from(
 )  # fmt: skip
 query_like_text = st.lists(st.one_of(query_words, st.text(max_size=6)), max_size=12).map(" ".join)
 glued_query_text = st.lists(st.one_of(query_words, st.text(max_size=4)), max_size=10).map("".join)
-any_query_text = st.one_of(st.text(max_size=80), query_like_text, glued_query_text)
+any_query_text = st.one_of(
+    st.text(max_size=80), any_text.map(lambda text: text[:80]), query_like_text, glued_query_text
+)
 
 
 def parse_or_none(text: str) -> SearchQuery | None:
@@ -266,7 +272,7 @@ def test_fts5_match_never_breaks_sqlite(text: str) -> None:
 @settings(max_examples=500)
 @given(
     st.lists(
-        st.builds(Term, st.one_of(st.text(), query_words), st.sampled_from([W, P, X])),
+        st.builds(Term, st.one_of(any_text, query_words), st.sampled_from([W, P, X])),
         max_size=6,
     )
 )
@@ -289,7 +295,7 @@ FTS = fts5_table()
         ('"muse spark" secur*', '"muse spark" "secur"'),
         ("or -x", '"or"'),
         ("muse OR spark", '"muse" "OR" "spark"'),
-        ('‘say "hi"’', '"say hi"'),
+        ("‘say hi’", '"say hi"'),
         ("entity:Meta", None),
     ],
 )
@@ -297,8 +303,13 @@ def test_tsquery_text(text: str, expected: str | None) -> None:
     assert tsquery_text(parse_query(text)) == expected
 
 
+def test_tsquery_text_strips_quotes_and_nul() -> None:
+    terms = (Term('say "hi"', P), Term("x\x00y", W), Term("“z”", X))
+    assert tsquery_text(SearchQuery(terms=terms)) == '"say hi" "x y" "z"'
+
+
 @settings(max_examples=300)
-@given(st.lists(st.builds(Term, st.text(), st.sampled_from([W, P, X])), max_size=5))
+@given(st.lists(st.builds(Term, any_text, st.sampled_from([W, P, X])), max_size=5))
 def test_tsquery_text_keeps_every_term_inside_its_quotes(terms: list[Term]) -> None:
     text = tsquery_text(SearchQuery(terms=tuple(terms)))
     if text is None:

@@ -331,6 +331,25 @@ def test_fit_to_slack_cuts_texts_and_drops_what_slack_refuses() -> None:
     assert all(len(element["text"]["text"]) == LIMITS.button_text for element in buttons)
 
 
+def test_fit_to_slack_drops_a_bad_accessory_but_keeps_its_section() -> None:
+    bad_button = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": "Open"},
+        "action_id": "open",
+        "url": "javascript:alert(1)",
+    }
+    image = {"type": "image", "image_url": "https://x.example/a.png", "alt_text": "logo"}
+    blocks = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": "x"}, "accessory": bad_button},
+        {"type": "context", "elements": [image, {"type": "mrkdwn", "text": ""}]},
+    ]
+
+    assert fit_to_slack(blocks) == [
+        {"type": "section", "text": {"type": "mrkdwn", "text": "x"}},
+        {"type": "context", "elements": [image]},
+    ]
+
+
 def test_fit_to_slack_makes_block_ids_unique() -> None:
     section = {"type": "section", "block_id": "b", "text": {"type": "mrkdwn", "text": "x"}}
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime
+from types import SimpleNamespace
 
 import pytest
 
@@ -76,7 +77,7 @@ def test_value_buttons_show_their_label(renderer: Renderer) -> None:
     message = renderer.render(
         "search_results.json.j2",
         query_text="muse",
-        results=[type("Result", (), {"signal": BRIEF, "snippet": "\ue000Muse\ue001 Spark"})()],
+        results=[SimpleNamespace(signal=BRIEF, snippet="\ue000Muse\ue001 Spark")],
         total=1,
         offset=0,
         page_size=5,

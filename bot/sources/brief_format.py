@@ -41,7 +41,10 @@ _MONTH = (
 )
 _DAY = r"(?P<day>[0-9]{1,2})(?:st|nd|rd|th)?"
 _YEAR = r"(?P<year>[0-9]{4})"
-_PREFIX = r"(?:(?:published|posted|updated|date)\s*:?\s*)?(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?\s+)?"
+_PREFIX = (
+    r"(?:(?:published|posted|updated|date)\s*:?\s*)?"
+    r"(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?\s+)?"
+)
 _TRAILER = r"(?:[^A-Za-z0-9].*)?"
 _MONTH_FIRST_DATE = re.compile(rf"{_PREFIX}{_MONTH}\s*{_DAY},?\s+{_YEAR}{_TRAILER}", _FLAGS)
 _DAY_FIRST_DATE = re.compile(rf"{_PREFIX}{_DAY}\s+{_MONTH},?\s+{_YEAR}{_TRAILER}", _FLAGS)
@@ -325,7 +328,7 @@ def _date_from_line(line: str) -> datetime | None:
 def _take_short_line(
     lines: list[str], filled: list[int], position: int, what: str, file: str
 ) -> tuple[str, int]:
-    """The `what` line at `position` (a short line with letters or digits), and the next position."""
+    """The `what` line at `position` (short, with letters or digits) and the next position."""
     if position >= len(filled):
         raise ParseError(f"no {what} line", file=file, line=_expected_line(filled, position))
     index = filled[position]
@@ -416,7 +419,7 @@ def _first_heading_after_lede(paragraphs: list[list[str]]) -> int:
 
 
 def _sections(paragraphs: list[list[str]]) -> tuple[Section, ...]:
-    """Each heading with the body paragraphs up to the next heading ('' when there are none)."""
+    """Each heading with its body paragraphs ('' if none); `paragraphs` starts with a heading."""
     headed: list[tuple[str, list[str]]] = []
     for paragraph in paragraphs:
         if _is_heading(paragraph) or not headed:

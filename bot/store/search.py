@@ -9,12 +9,14 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     and_,
+    column,
     func,
     literal,
     literal_column,
     not_,
     or_,
     select,
+    table,
     text,
 )
 from sqlalchemy.orm import Session
@@ -28,6 +30,7 @@ HIT_START, HIT_END = "\ue000", "\ue001"
 # bm25 column weights, in the FTS column order: title, summary, body_text, entity, category, topic
 _BM25 = "bm25(signals_fts, 10.0, 4.0, 1.0, 5.0, 2.0, 2.0)"
 _SQLITE_SNIPPET = f"snippet(signals_fts, -1, '{HIT_START}', '{HIT_END}', '…', 24)"
+_FTS = table("signals_fts", column("rowid"))
 _PG_HEADLINE_OPTIONS = f"StartSel={HIT_START}, StopSel={HIT_END}, MaxWords=35, MinWords=15"
 
 
@@ -64,20 +67,15 @@ def _search_sqlite(
     session: Session, match: str, conditions: list[ColumnElement[bool]], limit: int, offset: int
 ) -> SearchPage:
     matched = and_(text("signals_fts MATCH :match").bindparams(match=match), *conditions)
-    joined = StoredSignal.seq == literal_column("signals_fts.rowid")
+    joined = StoredSignal.seq == _FTS.c.rowid
     query = (
-        select(StoredSignal, text(_SQLITE_SNIPPET))
-        .select_from(text("signals_fts"))
+        select(StoredSignal, literal_column(_SQLITE_SNIPPET))
+        .select_from(_FTS)
         .join(StoredSignal, joined)
         .where(matched)
-        .order_by(text(_BM25), StoredSignal.published.desc())
+        .order_by(literal_column(_BM25), StoredSignal.published.desc())
     )
-    count = (
-        select(func.count())
-        .select_from(text("signals_fts"))
-        .join(StoredSignal, joined)
-        .where(matched)
-    )
+    count = select(func.count()).select_from(_FTS).join(StoredSignal, joined).where(matched)
     return _page(session, query, count, limit, offset)
 
 
@@ -85,8 +83,8 @@ def _search_postgres(
     session: Session, words: str, conditions: list[ColumnElement[bool]], limit: int, offset: int
 ) -> SearchPage:
     tsquery = func.websearch_to_tsquery("english", words)
-    vector = text("signals.search_vector")
-    matched = and_(vector.op("@@")(tsquery), *conditions)  # type: ignore[attr-defined]
+    vector = literal_column("signals.search_vector")
+    matched = and_(vector.op("@@")(tsquery), *conditions)
     document = StoredSignal.summary + literal(" ") + StoredSignal.body_text
     headline = func.ts_headline("english", document, tsquery, _PG_HEADLINE_OPTIONS)
     query = (

@@ -1,0 +1,128 @@
+"""Shared fixtures: real databases (SQLite, and PostgreSQL when available), a fake Slack on
+loopback, and the real services wired exactly as `signal-bot run` wires them."""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fake_slack import FakeSlack
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from waitress.server import create_server
+
+from bot.app import Services, build_services
+from bot.config import Settings
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SEED = FIXTURES / "briefs" / "seed_meta_muse_spark.txt"
+SIGNING_SECRET = "test-signing-secret"
+BOT_TOKEN = "xoxb-test-token"
+POSTGRES_URL_VARIABLE = "SIGNAL_BOT_TEST_POSTGRES_URL"
+
+
+def _postgres_param() -> object:
+    if os.environ.get(POSTGRES_URL_VARIABLE) or os.environ.get("CI"):
+        return pytest.param("postgresql", marks=pytest.mark.postgres)
+    return pytest.param(
+        "postgresql",
+        marks=[pytest.mark.postgres, pytest.mark.skip(reason=f"{POSTGRES_URL_VARIABLE} not set")],
+    )
+
+
+@pytest.fixture(params=["sqlite", _postgres_param()])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database: a SQLite file, or a new PostgreSQL database dropped afterwards."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'signal-bot.db'}"
+        return
+    server_url = os.environ.get(POSTGRES_URL_VARIABLE)
+    if not server_url:
+        pytest.fail(f"CI must run the PostgreSQL tests: set {POSTGRES_URL_VARIABLE} (.ci/run)")
+    yield from _throwaway_postgres_database(server_url)
+
+
+def _throwaway_postgres_database(server_url: str) -> Iterator[str]:
+    name = f"signal_bot_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'signal-bot.db'}"
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    with FakeSlack() as fake:
+        yield fake
+
+
+@pytest.fixture
+def signals_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "signals"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def sources_file(tmp_path: Path, signals_dir: Path) -> Path:
+    path = tmp_path / "signal-bot.toml"
+    path.write_text(
+        f'[[sources]]\nname = "optyx"\nkind = "folder"\npath = "{signals_dir}"\ninterval = "1s"\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+@pytest.fixture
+def settings(database_url: str, slack: FakeSlack, sources_file: Path) -> Settings:
+    return Settings(
+        _env_file=None,
+        slack_bot_token=BOT_TOKEN,
+        slack_signing_secret=SIGNING_SECRET,
+        slack_api_url=slack.base_url,
+        database_url=database_url,
+        signal_bot_config=sources_file,
+        signal_ingest_token="push-secret",
+    )
+
+
+@pytest.fixture
+def services(settings: Settings) -> Iterator[Services]:
+    built = build_services(settings)
+    yield built
+    built.engine.dispose()
+
+
+@pytest.fixture
+def web_url(services: Services) -> Iterator[str]:
+    """The real WSGI app behind the real waitress server on 127.0.0.1."""
+    from bot.web import create_app
+
+    server = create_server(create_app(services), host="127.0.0.1", port=0, threads=4)
+    thread = threading.Thread(target=_serve_until_closed, args=[server], daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.effective_port}"
+    server.close()
+    thread.join(timeout=5)
+
+
+def _serve_until_closed(server: Any) -> None:
+    try:
+        server.run()
+    except OSError:
+        pass  # waitress's loop sees its socket closed under it by server.close(): that is the stop
