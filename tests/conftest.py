@@ -3,6 +3,7 @@ loopback, and the real services wired exactly as `signal-bot run` wires them."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import uuid
@@ -122,7 +123,6 @@ def web_url(services: Services) -> Iterator[str]:
 
 
 def _serve_until_closed(server: Any) -> None:
-    try:
+    # server.close() pulls the socket from under waitress's loop: that OSError is the stop.
+    with contextlib.suppress(OSError):
         server.run()
-    except OSError:
-        pass  # waitress's loop sees its socket closed under it by server.close(): that is the stop

@@ -14,10 +14,12 @@ from conftest import SEED, SIGNING_SECRET
 from fake_slack import FakeSlack
 from slack_sdk.models.blocks import Block
 from slack_signing import sign, slash_command_body
+from sqlalchemy import select
 
 from bot.app import Services
 from bot.jobs import build_scheduler, poll_and_deliver
 from bot.store.db import transaction
+from bot.store.models import StoredSignal
 from bot.store.search import count_signals
 
 AI_CHANNEL = "C0AI"
@@ -219,7 +221,7 @@ def test_show_latest_and_help_answer(
 
     latest = reply_text(slash(web_url, slack, "/signals", "latest topic:ai-advances"))
     assert "Muse Spark" in latest
-    signal_id = SEED_ID(services)
+    signal_id = only_stored_id(services)
     shown = reply_text(slash(web_url, slack, "/signals", f"show {signal_id}"))
     assert "AI Governance Impact" in shown
     helped = reply_text(slash(web_url, slack, "/signals", "help"))
@@ -227,12 +229,9 @@ def test_show_latest_and_help_answer(
         assert usage in helped
 
 
-def SEED_ID(services: Services) -> str:  # noqa: N802 - reads as a constant at the call site
-    from bot.store.models import StoredSignal
-
+def only_stored_id(services: Services) -> str:
     with transaction(services.sessions) as session:
-        row = session.query(StoredSignal).one()
-        return row.id
+        return session.scalars(select(StoredSignal.id)).one()
 
 
 def test_healthz_reports_database_sources_and_slack(services: Services, web_url: str) -> None:
