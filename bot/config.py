@@ -34,7 +34,8 @@ class SourceConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")
+    # Names are their own slug, so `source:NAME` filters compare them exactly.
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[a-z0-9][a-z0-9-]*$")
     kind: Literal["folder", "feed", "json"]
     path: Path | None = None
     url: str | None = None

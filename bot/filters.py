@@ -109,6 +109,7 @@ class RawTerm:
 
 def tokenize(text: str, *, max_terms: int) -> list[RawTerm]:
     """Split typed text into terms: the one tokenizer behind both FILTER and QUERY."""
+    text = text.strip()
     if len(text) > MAX_TEXT_LENGTH:
         raise FilterError(
             f"That's {len(text):,} characters; the limit is {MAX_TEXT_LENGTH}. "
@@ -271,7 +272,7 @@ class SignalFilter:
     Field names are from FIELDS (topic, entity, category, source, keyword), in that order, and
     only fields with at least one value appear. Name fields hold `name_key` slugs (compare with
     `name_key(column)`); `keyword` holds `fold`ed text (lowercase, single spaces, ’ as '), to be
-    found as a substring of title, summary, section headings and bodies, and entity. A signal
+    found as a substring of `keyword_text(signal)` (title, summary, sections, entity). A signal
     matches when, for every field in `include`, it has one of the values, and it has none of the
     values in `exclude`. `labels` keeps the user's spelling, for display only: it takes no part
     in equality, and values given at construction are normalized.
@@ -307,8 +308,9 @@ class SignalFilter:
 
     def matches(self, signal: Signal) -> bool:
         """True when the signal has a value of every included field and no excluded value."""
-        return all(_field_hits(signal, name, values) for name, values in self.include.items()) and (
-            not any(_field_hits(signal, name, values) for name, values in self.exclude.items())
+        wanted = all(_field_hits(signal, name, values) for name, values in self.include.items())
+        return wanted and not any(
+            _field_hits(signal, name, values) for name, values in self.exclude.items()
         )
 
     def describe(self) -> str:
@@ -367,12 +369,13 @@ def _canonical_term(name: str, value: str, sign: str) -> str:
 
 def _field_hits(signal: Signal, name: str, values: frozenset[str]) -> bool:
     if name == "keyword":
-        text = _keyword_haystack(signal)
+        text = keyword_text(signal)
         return any(keyword in text for keyword in values)
     return name_key(getattr(signal, name)) in values
 
 
-def _keyword_haystack(signal: Signal) -> str:
+def keyword_text(signal: Signal) -> str:
+    """The folded text keywords are looked for in (a search layer may store it for LIKE)."""
     # One line per part, so a keyword (which has no newline) never spans two parts.
     parts = [signal.title, signal.summary]
     for section in signal.sections:

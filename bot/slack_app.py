@@ -43,17 +43,13 @@ def build_bolt_app(*, client: WebClient, signing_secret: str, commands: Commands
 def register_listeners(app: App, commands: Commands, workers: ThreadPoolExecutor) -> None:
     @app.command("/signals")
     def signals_command(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
-        where = channel_of(command)
-        answer_in_time(
-            lambda: commands.signals(command.get("text", ""), where), ack, respond, workers
-        )
+        text, where = typed_text(command), channel_of(command)
+        answer_in_time(lambda: commands.signals(text, where), ack, respond, workers)
 
     @app.command("/brief")
     def brief_command(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
-        where = channel_of(command)
-        answer_in_time(
-            lambda: commands.brief(command.get("text", ""), where), ack, respond, workers
-        )
+        text, where = typed_text(command), channel_of(command)
+        answer_in_time(lambda: commands.brief(text, where), ack, respond, workers)
 
     @app.action("open_brief")
     def open_brief(ack: Ack) -> None:
@@ -77,6 +73,12 @@ def register_listeners(app: App, commands: Commands, workers: ThreadPoolExecutor
     @app.error
     def on_error(error: Exception) -> None:
         log.exception("Bolt listener failed", exc_info=error)
+
+
+def typed_text(command: dict[str, Any]) -> str:
+    """What the person typed: Slack sends `&`, `<`, `>` in command text as HTML entities."""
+    text = str(command.get("text") or "")
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def channel_of(command: dict[str, Any]) -> ChannelRef:

@@ -327,7 +327,9 @@ filter_like_text = st.lists(st.one_of(filter_words, st.text(max_size=6)), max_si
     lambda parts: " ".join(parts)
 )
 glued_text = st.lists(st.one_of(filter_words, st.text(max_size=4)), max_size=10).map("".join)
-any_text = st.one_of(st.text(max_size=80), filter_like_text, glued_text)
+# Any code point, lone surrogates included: JSON can carry them as `\ud800` escapes.
+any_code_points = st.text(alphabet=st.characters(codec=None), max_size=40)
+any_text = st.one_of(st.text(max_size=80), any_code_points, filter_like_text, glued_text)
 
 
 def parse_or_none(text: str) -> SignalFilter | None:

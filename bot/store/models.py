@@ -164,6 +164,15 @@ class SourceState(Base):
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
     etag: Mapped[str | None] = mapped_column(Text)
     last_modified: Mapped[str | None] = mapped_column(Text)
+    kind: Mapped[str | None] = mapped_column(String(16))
+    # Backoff pushes this past the next scheduler tick; polls before it are skipped.
+    next_poll_at: Mapped[datetime | None]
+    failing_since: Mapped[datetime | None]
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    # A problem that did not stop the poll (a malformed feed recovered, items skipped).
+    last_warning: Mapped[str | None] = mapped_column(Text)
+    # sha256 of the last body ingested: an unchanged body is not parsed again.
+    body_hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class SourceFile(Base):

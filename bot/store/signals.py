@@ -9,7 +9,8 @@ from enum import StrEnum
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
-from bot.signal import Signal, slugify
+from bot.filters import name_key
+from bot.signal import Signal
 from bot.store.models import StoredSignal, utcnow
 
 _LOOKUP_BATCH = 500
@@ -77,9 +78,9 @@ def _copy_content(row: StoredSignal, signal: Signal) -> None:
     row.entity = signal.entity
     row.category = signal.category
     row.topic = signal.topic
-    row.entity_slug = slugify(signal.entity) if signal.entity else ""
-    row.category_slug = slugify(signal.category) if signal.category else ""
-    row.topic_slug = slugify(signal.topic) if signal.topic else ""
+    row.entity_slug = name_key(signal.entity) if signal.entity else ""
+    row.category_slug = name_key(signal.category) if signal.category else ""
+    row.topic_slug = name_key(signal.topic) if signal.topic else ""
     row.summary = signal.summary
     row.sections = [[s.heading, s.body] for s in signal.sections]
     row.body_text = "\n\n".join(f"{s.heading}\n{s.body}" for s in signal.sections)

@@ -1,0 +1,144 @@
+"""The `signal-bot` command line: the slash-command mirrors, ingest, preview, and local mode."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import SEED
+
+from bot.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def local_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """Local mode on a fresh SQLite file, sources from an empty folder, run in tmp_path."""
+    for variable in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "TEMPLATES_DIR"):
+        monkeypatch.delenv(variable, raising=False)
+    (tmp_path / "signals").mkdir()
+    config = tmp_path / "signal-bot.toml"
+    config.write_text('[[sources]]\nname = "optyx"\nkind = "folder"\npath = "signals"\n')
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("SIGNAL_BOT_CONFIG", str(config))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_ingest_stores_once_then_says_why_it_stored_nothing(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = run_cli(capsys, "ingest", str(SEED))
+    again, _, err = run_cli(capsys, "ingest", str(SEED))
+
+    assert code == 0
+    assert out.startswith("new")
+    assert "Meta Pivots To Closed-Source AI" in out
+    assert again == 1
+    assert "already stored" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_ingest_of_garbage_names_file_and_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    garbage = tmp_path / "garbage.txt"
+    garbage.write_text("hello\nthis is not a brief\n")
+
+    code, _, err = run_cli(capsys, "ingest", str(garbage))
+
+    assert code == 1
+    assert f"{garbage}:" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_mirrors_subscribe_list_search_latest_show(capsys: pytest.CaptureFixture[str]) -> None:
+    run_cli(capsys, "ingest", str(SEED))
+
+    _, subscribed, _ = run_cli(capsys, "subscribe", "C0AI", "AI", "Advances")
+    _, listed, _ = run_cli(capsys, "list", "C0AI")
+    _, found, _ = run_cli(capsys, "search", "muse")
+    _, latest, _ = run_cli(capsys, "latest", "entity:meta")
+    signal_id = found.split("`")[1] if "`" in found else ""
+    _, shown, _ = run_cli(capsys, "show", signal_id)
+    _, gone, _ = run_cli(capsys, "unsubscribe", "C0AI", "ai-advances")
+
+    assert "subscribed" in subscribed
+    assert "#1" in listed
+    assert "Muse Spark" in found
+    assert "Muse Spark" in latest
+    assert "AI Governance Impact" in shown
+    assert "Unsubscribed" in gone
+
+
+def test_preview_prints_the_message_or_its_block_kit(capsys: pytest.CaptureFixture[str]) -> None:
+    _, text, _ = run_cli(capsys, "preview", str(SEED))
+    _, blocks, _ = run_cli(capsys, "preview", "--json", str(SEED))
+
+    assert "The OPTYX Analysis" in text
+    assert '"type": "header"' in blocks
+
+
+def test_db_upgrade_is_idempotent(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_cli(capsys, "db", "upgrade")[0] == 0
+    assert run_cli(capsys, "db", "upgrade")[0] == 0
+
+
+def test_a_bad_sources_file_is_a_one_line_error(
+    capsys: pytest.CaptureFixture[str], local_environment: Path
+) -> None:
+    (local_environment / "signal-bot.toml").write_text('[[sources]]\nname = "x"\nkind = "ftp"\n')
+
+    code, _, err = run_cli(capsys, "sources")
+
+    assert code == 2
+    assert "signal-bot.toml" in err
+    assert "kind" in err
+
+
+@pytest.mark.slow
+def test_run_in_local_mode_prints_briefs_dropped_into_the_folder(local_environment: Path) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run"],
+        cwd=local_environment,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        _read_until(process, "local mode")
+        time.sleep(1.5)  # let the first poll prime the empty folder
+        (local_environment / "signals" / "brief.txt").write_text(SEED.read_text("utf-8"), "utf-8")
+        printed = _read_until(process, "AI Governance Impact")
+    finally:
+        process.send_signal(signal.SIGINT)
+        code = process.wait(timeout=10)
+    assert "Meta Pivots To Closed-Source AI" in printed
+    assert code == 0
+
+
+def _read_until(process: subprocess.Popen[str], marker: str, limit: int = 400) -> str:
+    assert process.stdout is not None
+    seen = []
+    for _ in range(limit):
+        line = process.stdout.readline()
+        seen.append(line)
+        if marker in line or not line:
+            break
+    text = "".join(seen)
+    assert marker in text, text
+    return text
