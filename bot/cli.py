@@ -237,7 +237,8 @@ def _run_socket_mode(services: Services) -> int:
         signing_secret=secret.get_secret_value() if secret else "",
         commands=services.commands,
     )
-    SocketModeHandler(bolt, settings.slack_app_token.get_secret_value()).start()
+    handler = SocketModeHandler(bolt, settings.slack_app_token.get_secret_value())
+    handler.start()  # type: ignore[no-untyped-call]  # slack-bolt leaves it unannotated
     return 0
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -55,7 +55,7 @@ class Reply:
     message: Message
     response_type: str = "ephemeral"
 
-    def as_response(self) -> dict[str, object]:
+    def as_response(self) -> dict[str, Any]:
         return {"response_type": self.response_type, **self.message.as_kwargs()}
 
 

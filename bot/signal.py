@@ -73,12 +73,12 @@ class Signal:
 
     def with_defaults(self, defaults: dict[str, str]) -> Signal:
         """Fill only the fields this signal lacks (a source's `defaults`)."""
-        filled = {
-            name: value
-            for name, value in defaults.items()
-            if name in {"entity", "category", "topic"} and not getattr(self, name)
-        }
-        return replace(self, **filled) if filled else self
+        return replace(
+            self,
+            entity=self.entity or defaults.get("entity", ""),
+            category=self.category or defaults.get("category", ""),
+            topic=self.topic or defaults.get("topic", ""),
+        )
 
 
 def short_id(source: str, key: str) -> str:

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import hmac
+from functools import cache
 import logging
 from collections.abc import Callable
 
@@ -96,10 +97,13 @@ def _field_path(location: tuple[int | str, ...]) -> str:
     return path or "(body)"
 
 
+@cache
+def _app_from_environment() -> Flask:
+    return create_app(build_services(Settings()))
+
+
 def __getattr__(name: str) -> Flask:
     # `bot.web:app` for WSGI servers, built lazily so importing this module has no side effects.
     if name == "app":
-        global app
-        app = create_app(build_services(Settings()))
-        return app
+        return _app_from_environment()
     raise AttributeError(name)
