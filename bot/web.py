@@ -6,9 +6,9 @@
 from __future__ import annotations
 
 import hmac
-from functools import cache
 import logging
 from collections.abc import Callable
+from functools import cache
 
 from flask import Flask, Response, jsonify, request
 from pydantic import ValidationError
