@@ -142,3 +142,14 @@ def _read_until(process: subprocess.Popen[str], marker: str, limit: int = 400) -
     text = "".join(seen)
     assert marker in text, text
     return text
+
+
+def test_bot_web_app_is_a_wsgi_app_built_from_the_environment() -> None:
+    import bot.web
+
+    app = bot.web.app
+    response = app.test_client().get("/healthz")
+
+    assert response.status_code == 200
+    assert response.get_json()["database"] is True
+    assert bot.web.app is app
