@@ -17,7 +17,7 @@ from bot.channels import SlackChannels
 from bot.commands import ChannelAccess, Commands, OpenChannels
 from bot.config import Settings
 from bot.deliver import Deliverer
-from bot.deliver.outcome import Poster
+from bot.deliver.outcome import DeliveryLimits, Poster
 from bot.deliver.slack_poster import SlackPoster
 from bot.deliver.terminal_poster import TerminalPoster
 from bot.render import Renderer
@@ -43,7 +43,11 @@ class Services:
 
 
 def build_services(
-    settings: Settings, *, out: TextIO = sys.stdout, migrate: bool = True
+    settings: Settings,
+    *,
+    out: TextIO = sys.stdout,
+    migrate: bool = True,
+    delivery_limits: DeliveryLimits | None = None,
 ) -> Services:
     """Wire the stages together for `settings` (applying pending migrations unless told not to)."""
     engine = make_engine(settings.database_url)
@@ -65,7 +69,7 @@ def build_services(
         renderer=renderer,
         slack_client=client,
         commands=Commands(sessions, renderer, channels),
-        deliverer=Deliverer(sessions, poster, renderer),
+        deliverer=Deliverer(sessions, poster, renderer, delivery_limits),
     )
 
 

@@ -20,7 +20,12 @@ from bot.errors import ConfigError, ParseError, SignalBotError
 from bot.health import source_health
 from bot.ingest import IngestReport, ingest
 from bot.jobs import build_scheduler
+from bot.sources import shared_fetcher
+from bot.sources.any_document import read_location
+from bot.sources.document import ParsedItem
 from bot.sources.folder import read_signal_file
+from bot.sources.http import FetchError
+from bot.sources.remote import keep_first_seen_dates
 from bot.store import outbox
 from bot.store.db import make_engine, transaction, upgrade
 from bot.store.subscriptions import ChannelRef, add_subscription, channel_subscriptions
@@ -67,8 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_subparsers(metavar="ACTION", required=True).add_parser(
         "upgrade", help="Apply pending migrations."
     ).set_defaults(handler=db_upgrade)
-    ingest_parser = command("ingest", ingest_file, "Ingest a brief (.txt) or JSON signal file.")
-    ingest_parser.add_argument("path", type=Path, help="the file to ingest")
+    ingest_parser = command(
+        "ingest", ingest_file, "Ingest a brief, a JSON signal file, or a feed file or URL."
+    )
+    ingest_parser.add_argument("path", help="a file path or an http(s) URL")
     ingest_parser.add_argument("--source", default=CLI_SOURCE, help="source name (default: cli)")
     preview = command("preview", preview_file, "Render a brief or JSON signal file as a message.")
     preview.add_argument("path", type=Path, help="the file to render")
@@ -83,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_slash_mirrors(command: Callable[..., argparse.ArgumentParser]) -> None:
     for sub in SUBCOMMANDS:
-        if sub.name == "help":
+        if sub.name in {"help", "sources"}:  # `signal-bot sources` has its own, fuller form
             continue
         mirror = command(sub.name, slash_mirror, f"Like `/signals {sub.usage}`. {sub.summary}")
         mirror.set_defaults(subcommand=sub.name)
@@ -115,12 +122,13 @@ def db_upgrade(_: argparse.Namespace) -> int:
 def ingest_file(args: argparse.Namespace) -> int:
     services = build_services(Settings())
     try:
-        found = read_signal_file(args.path)
-    except (ParseError, OSError) as error:
+        found = read_location(args.path, shared_fetcher())
+    except (ParseError, FetchError, OSError) as error:
         print(f"signal-bot: stored nothing: {error}", file=sys.stderr)
         return 1
-    signals = [s.keyed(args.source) for s in found]
+    items = [ParsedItem(item.signal.keyed(args.source), item.dated) for item in found]
     with transaction(services.sessions) as session:
+        signals = keep_first_seen_dates(session, args.source, items)
         report = ingest(session, signals, announce=True)
     for signal in signals:
         print(f"{_change_of(signal.id, report):9} {signal.id}  {signal.title}")
@@ -156,13 +164,22 @@ def preview_file(args: argparse.Namespace) -> int:
 def sources(_: argparse.Namespace) -> int:
     services = build_services(Settings())
     for source in source_health(services):
-        state = "FAILING" if source["failing"] else "ok"
+        state = "ok"
+        if source["failing"]:
+            state = "FAILING!" if source["failing_for_long"] else "failing"
         print(
-            f"{source['name']:20} {source['kind']:7} {state:8} last poll {source['last_poll_at']}"
-            f"  seen {source['items_seen']}  new {source['items_new']}"
+            f"{source['name']:20} {source['kind'] or '?':7} {state:8} "
+            f"last poll {source['last_poll_at']}  last success {source['last_success_at']}  "
+            f"seen {source['items_seen']}  new {source['items_new']}  "
+            f"next poll {source['next_poll_at']}"
         )
-        if source["last_error"]:
-            print(f"    last error: {source['last_error']}")
+        if source["failing"]:
+            print(
+                f"    failing since {source['failing_since']} "
+                f"({source['consecutive_failures']} in a row): {source['last_error']}"
+            )
+        if source["last_warning"]:
+            print(f"    warning: {source['last_warning']}")
         for error in source["file_errors"]:
             print(f"    {error}")
     return 0
@@ -175,11 +192,30 @@ def deliveries(args: argparse.Namespace) -> int:
             count = outbox.retry_failed(session)
             print(f"re-queued {count} failed deliveries")
             return 0
-        for row in outbox.deliveries(session, state=args.state):
-            error = f"  {row.last_error}" if row.last_error else ""
-            where = f"{row.state:8} {row.channel_id:12} {row.signal_id}"
-            print(f"{row.id:6} {where} attempts={row.attempts}{error}")
+        counts = outbox.count_by_state(session)
+        print("deliveries: " + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none"))
+        if args.state:
+            _print_deliveries(outbox.deliveries(session, state=args.state))
+            return 0
+        for state, hint in DELIVERY_STATES_TO_SHOW.items():
+            if rows := outbox.deliveries(session, state=state):
+                print(f"\n{state}: {hint}")
+                _print_deliveries(rows)
     return 0
+
+
+DELIVERY_STATES_TO_SHOW = {
+    "failed": "`signal-bot deliveries retry` sends them again",
+    "paused": "their channel's subscriptions are paused (see `/signals list` there)",
+    "sending": "in flight; rows of a worker that died are reconciled and resent",
+}
+
+
+def _print_deliveries(rows: Sequence[Any]) -> None:
+    for row in rows:
+        error = f"  {row.last_error}" if row.last_error else ""
+        where = f"{row.state:8} {row.channel_id:12} {row.signal_id}"
+        print(f"{row.id:6} {where} attempts={row.attempts}{error}")
 
 
 def run(_: argparse.Namespace) -> int:

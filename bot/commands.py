@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -10,8 +11,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import FilterError
 from bot.filters import parse_filter
-from bot.query import parse_query
+from bot.health import stored_source_health
+from bot.query import no_hit_hints, parse_query
 from bot.render import Message, Renderer
+from bot.sharing import Publisher, share_brief, share_notice
 from bot.store import search as search_store
 from bot.store.db import transaction
 from bot.store.signals import get_signal
@@ -46,6 +49,7 @@ SUBCOMMANDS = (
     Subcommand("search", "search QUERY", "Search past briefs, best match first."),
     Subcommand("latest", "latest [FILTER]", "The most recent briefs, optionally filtered."),
     Subcommand("show", "show ID", "One whole brief."),
+    Subcommand("sources", "sources", "Each source's health: last poll, last error, next poll."),
 )
 SUBCOMMAND_NAMES = {sub.name for sub in SUBCOMMANDS}
 
@@ -112,6 +116,8 @@ class Commands:
             return self.search(args)
         if name == "latest":
             return self.latest(args)
+        if name == "sources":
+            return self.sources()
         return self.show(args)
 
     def help(self, error: str | None = None) -> Reply:
@@ -187,16 +193,35 @@ class Commands:
         query = parse_query(args)
         with transaction(self.sessions) as session:
             page = search_store.search(session, query, limit=PAGE_SIZE, offset=offset)
-        return self._results(args, page)
+        return self._results(args, page, hints=no_hit_hints(query))
 
-    def latest(self, args: str) -> Reply:
+    def latest(self, args: str, *, offset: int = 0) -> Reply:
         signal_filter = parse_filter(args or "all")
         with transaction(self.sessions) as session:
-            signals = search_store.latest(session, signal_filter, limit=PAGE_SIZE)
-        page = search_store.SearchPage(
-            hits=[search_store.Hit(signal, "") for signal in signals], total=len(signals), offset=0
+            page = search_store.latest_page(session, signal_filter, limit=PAGE_SIZE, offset=offset)
+        return self._results(args, page, kind="latest")
+
+    def page(self, kind: str, query_text: str, offset: int) -> Reply:
+        """Another page of results (the Next and Previous buttons); `kind` is search or latest."""
+        try:
+            if kind == "latest":
+                return self.latest(query_text, offset=offset)
+            return self.search(query_text, offset=offset)
+        except FilterError as error:
+            return self.help(error=str(error))
+
+    def share(self, signal_id: str, where: ChannelRef, publish: Publisher) -> Reply:
+        """Post a brief in the channel for everyone, once per (brief, channel)."""
+        outcome = share_brief(
+            self.sessions,
+            self.renderer,
+            signal_id=signal_id.strip(),
+            channel_id=where.channel_id,
+            user_id=where.user_id,
+            publish=publish,
+            channel_problem=lambda: self.channels.problem_posting_in(where.channel_id),
         )
-        return self._results(f"latest {args}".strip(), page)
+        return self._notice(*share_notice(outcome))
 
     def show(self, args: str) -> Reply:
         handle = args.strip()
@@ -213,7 +238,19 @@ class Commands:
             )
         return Reply(self.renderer.render_signal(signal))
 
-    def _results(self, query_text: str, page: search_store.SearchPage) -> Reply:
+    def sources(self) -> Reply:
+        with transaction(self.sessions) as session:
+            rows = stored_source_health(session)
+        return Reply(self.renderer.render("sources.json.j2", sources=rows))
+
+    def _results(
+        self,
+        query_text: str,
+        page: search_store.SearchPage,
+        *,
+        kind: str = "search",
+        hints: Sequence[str] = (),
+    ) -> Reply:
         message = self.renderer.render(
             "search_results.json.j2",
             query_text=query_text,
@@ -221,6 +258,10 @@ class Commands:
             total=page.total,
             offset=page.offset,
             page_size=PAGE_SIZE,
+            kind=kind,
+            more_than_total=page.more_than_total,
+            searched_back_to=page.searched_back_to,
+            hints=list(hints),
         )
         return Reply(message)
 

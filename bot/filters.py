@@ -32,7 +32,6 @@ Decisions a caller should know:
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
@@ -59,6 +58,8 @@ FIELD_EXAMPLES = {
     "until": "2026-04-30",
 }
 
+# Exactly the Unicode categories Cc (controls) and Cs (surrogates).
+_CONTROL_OR_SURROGATE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 _FIELD_PREFIX = re.compile(r"([A-Za-z][A-Za-z_]*):")
 # Values of this shape read back the same without quotes (every slug has it).
 _PLAIN_VALUE = re.compile(r"[a-z0-9][a-z0-9-]*")
@@ -143,7 +144,7 @@ def echo(text: str) -> str:
 
 def blank_control_chars(text: str) -> str:
     """Control characters and lone surrogates (valid in JSON escapes, not in UTF-8) as spaces."""
-    return "".join(" " if unicodedata.category(char) in ("Cc", "Cs") else char for char in text)
+    return _CONTROL_OR_SURROGATE.sub(" ", text)
 
 
 def _skip_spaces(text: str, position: int) -> int:

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bot.app import Services
+from sqlalchemy.orm import Session
+
+from bot.sources.push import PUSH_SOURCE
 from bot.store import outbox
 from bot.store import source_state as state_store
 from bot.store.db import is_reachable, transaction
-from bot.store.models import utcnow
+from bot.store.models import SourceFile, SourceState, utcnow
 
+if TYPE_CHECKING:
+    from bot.app import Services
+
+# A source failing for longer than this (or three of its intervals, if longer) is flagged.
 FAILING_FOR_LONG = timedelta(hours=1)
 
 
@@ -22,13 +28,13 @@ def health_report(
     if not is_reachable(services.engine):
         return {"status": "unavailable", "database": False, "reasons": ["database unreachable"]}
     sources = source_health(services)
-    reasons = [f"source {s['name']}: {s['last_error']}" for s in sources if s["failing"]]
+    reasons = [_failing_reason(s) for s in sources if s["failing"]]
     reasons += [
         f"source {s['name']}: {s['files_with_errors']} file(s) could not be read"
         for s in sources
         if s["files_with_errors"]
     ]
-    stopped = services.deliverer.health.stopped_reason
+    stopped = services.deliverer.stopped_reason()  # shared by every worker
     if stopped:
         reasons.append(stopped)
     with transaction(services.sessions) as session:
@@ -51,42 +57,79 @@ def health_report(
 
 
 def source_health(services: Services) -> list[dict[str, Any]]:
-    configured = {source.name: source for source in services.settings.sources}
+    """Each configured source (and push ingest, once used), with its health."""
+    configured: dict[str, tuple[str, timedelta | None]] = {
+        s.name: (s.kind, s.interval) for s in services.settings.sources
+    }
     with transaction(services.sessions) as session:
         states = {state.name: state for state in state_store.all_source_states(session)}
+        if services.settings.signal_ingest_token is not None and PUSH_SOURCE in states:
+            configured.setdefault(PUSH_SOURCE, ("push", None))
         errors = {name: state_store.file_errors(session, name) for name in configured}
-    report = []
-    for name, source in configured.items():
-        state = states.get(name)
-        failing = bool(
-            state
-            and state.last_error_at
-            and (state.last_success_at is None or state.last_error_at > state.last_success_at)
-        )
-        report.append(
-            {
-                "name": name,
-                "kind": source.kind,
-                "interval_seconds": source.interval.total_seconds(),
-                "primed": bool(state and state.primed),
-                "last_poll_at": _iso(state.last_poll_at if state else None),
-                "last_success_at": _iso(state.last_success_at if state else None),
-                "last_error": state.last_error if state and failing else None,
-                "failing": failing,
-                "failing_for_long": failing and _failing_since(state) > FAILING_FOR_LONG,
-                "consecutive_failures": state.consecutive_failures if state else 0,
-                "items_seen": state.items_seen if state else 0,
-                "items_new": state.items_new if state else 0,
-                "files_with_errors": len(errors[name]),
-                "file_errors": [row.error for row in errors[name][:10]],
-            }
-        )
-    return report
+    now = utcnow()
+    return [
+        describe_source(name, states.get(name), kind, interval, errors[name], now)
+        for name, (kind, interval) in configured.items()
+    ]
 
 
-def _failing_since(state: Any) -> timedelta:
-    since: datetime | None = state.last_success_at
-    return utcnow() - since if since else timedelta.max
+def stored_source_health(session: Session) -> list[dict[str, Any]]:
+    """Every source that has polled, from the database alone; failing ones first."""
+    now = utcnow()
+    rows = [
+        describe_source(
+            state.name, state, None, None, state_store.file_errors(session, state.name), now
+        )
+        for state in state_store.all_source_states(session)
+    ]
+    return sorted(rows, key=lambda row: (not row["failing_for_long"], not row["failing"]))
+
+
+def describe_source(
+    name: str,
+    state: SourceState | None,
+    kind: str | None,
+    interval: timedelta | None,
+    file_errors: list[SourceFile],
+    now: datetime,
+) -> dict[str, Any]:
+    """One source's health as JSON-ready data (what /healthz, the CLI and Slack show)."""
+    failing = bool(state and state.consecutive_failures)
+    failing_since = state.failing_since if state and failing else None
+    return {
+        "name": name,
+        "kind": kind or (state.kind if state else None),
+        "interval_seconds": interval.total_seconds() if interval else None,
+        "primed": bool(state and state.primed),
+        "last_poll_at": _iso(state.last_poll_at if state else None),
+        "last_success_at": _iso(state.last_success_at if state else None),
+        "next_poll_at": _iso(state.next_poll_at if state else None),
+        "last_status": state.last_status if state else None,
+        "last_error": state.last_error if state and failing else None,
+        "last_error_at": _iso(state.last_error_at if state and failing else None),
+        "last_warning": state.last_warning if state else None,
+        "failing": failing,
+        "failing_since": _iso(failing_since),
+        "failing_for_long": _failing_for_long(failing_since, interval, now),
+        "consecutive_failures": state.consecutive_failures if state else 0,
+        "items_seen": state.items_seen if state else 0,
+        "items_new": state.items_new if state else 0,
+        "files_with_errors": len(file_errors),
+        "file_errors": [row.error for row in file_errors[:10]],
+    }
+
+
+def _failing_for_long(since: datetime | None, interval: timedelta | None, now: datetime) -> bool:
+    if since is None:
+        return False
+    threshold = max(FAILING_FOR_LONG, 3 * interval) if interval else FAILING_FOR_LONG
+    return now - since >= threshold
+
+
+def _failing_reason(source: dict[str, Any]) -> str:
+    streak = f"{source['consecutive_failures']} failed poll(s) since {source['failing_since']}"
+    flag = "FAILING FOR LONG: " if source["failing_for_long"] else ""
+    return f"source {source['name']}: {flag}{source['last_error']} ({streak})"
 
 
 def _slack_mode(services: Services) -> str:

@@ -13,15 +13,17 @@ Decisions a caller should know:
   `AND`, `OR`, `NOT`, `NEAR(` are ordinary words.
 - Free-text terms with no letter or digit (`&`, `--`) are dropped; a query left with nothing
   at all is an error. A lone `*` or `-` is an error.
-- `fts5_match` quotes every term, so user text never acts as FTS5 syntax; `tsquery_text` does
-  the same for PostgreSQL `websearch_to_tsquery`, where prefixes cannot be expressed and become
-  plain words. Neither covers `filter` (field constraints, excluded keywords) or the dates:
-  the search layer applies those itself (see SignalFilter's docstring).
+- Free text is matched by index tokens (`text_terms`, `bot.search_text`): a word, or a phrase of
+  several, the last one maybe a prefix. `fts5_match` and `tsquery_text` write them for SQLite
+  FTS5 and a PostgreSQL tsquery; only tokens ([a-z0-9]+) reach either, so user text never acts
+  as syntax. Neither covers `filter` (field constraints, excluded keywords) or the dates: the
+  search layer applies those itself (see SignalFilter's docstring).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Literal
@@ -29,7 +31,6 @@ from typing import Literal
 from bot.errors import FilterError
 from bot.filters import (
     DATE_FIELDS,
-    DOUBLE_QUOTES,
     FIELDS,
     RawTerm,
     SignalFilter,
@@ -40,6 +41,7 @@ from bot.filters import (
     join_alternatives,
     tokenize,
 )
+from bot.search_text import tokens
 
 QUERY_FIELDS = (*FIELDS, *DATE_FIELDS)
 MAX_QUERY_TERMS = 40
@@ -126,7 +128,7 @@ def parse_query(text: str) -> SearchQuery:
     _reject_backwards_range(query)
     if query.is_empty:
         raise FilterError(
-            f"There's nothing to search for in `{echo(text.strip())}`. "
+            f"There's nothing to search for in `{echo(blank_control_chars(text).strip())}`. "
             "Use words or phrases, like `muse spark`."
         )
     return query
@@ -193,34 +195,84 @@ def _describe_term(term: Term) -> str:
     return f"“{term.text}…”" if term.kind == "prefix" else f"“{term.text}”"
 
 
+def no_hit_hints(query: SearchQuery) -> list[str]:
+    """What to try when nothing matched, most useful first (at most three)."""
+    hints = []
+    if query.filter.include or query.filter.exclude:
+        hints.append("Drop a filter (`entity:`, `topic:`, `keyword:` …) to widen the search.")
+    if query.since or query.until:
+        hints.append("Widen the dates, or leave out `since:` and `until:`.")
+    if any(term.kind == "phrase" for term in query.terms):
+        hints.append("Take the quotes off a phrase to find its words apart.")
+    if len(query.terms) > 1:
+        hints.append("Use fewer words: a brief must contain every one.")
+    long_words = [term.text for term in query.terms if term.kind == "word" and len(term.text) > 4]
+    if long_words:
+        hints.append(
+            f"Try the start of a word, like `{long_words[0][:4]}*`, to catch its other forms."
+        )
+    return hints[:3] or ["Check the spelling, or try the start of a word, like `llam*`."]
+
+
 def has_token_chars(text: str) -> bool:
-    """True when the text has a letter or digit, so a full-text index would see a word in it."""
-    return any(char.isalnum() for char in text)
+    """True when the text has a word the search index would see (`bot.search_text.tokens`)."""
+    return bool(tokens(text))
 
 
-def fts5_match(query: SearchQuery) -> str | None:
-    """A safe SQLite FTS5 MATCH expression requiring every term; None when there are none."""
-    expressions = [_fts5_term(term) for term in query.terms if has_token_chars(term.text)]
-    return " ".join(expressions) or None
+@dataclass(frozen=True, slots=True)
+class TextTerm:
+    """A free-text term as index tokens: one, or a phrase of several; the last maybe a prefix."""
+
+    tokens: tuple[str, ...]
+    prefix: bool = False
 
 
-def _fts5_term(term: Term) -> str:
-    # Inside an FTS5 string only `"` is special (doubled to escape); a NUL would end it early.
-    quoted = '"' + blank_control_chars(term.text).replace('"', '""') + '"'
-    return f"{quoted} *" if term.kind == "prefix" else quoted
+def text_terms(query: SearchQuery) -> tuple[TextTerm, ...]:
+    """The query's free-text terms as index tokens, without repeats; terms with none are dropped.
 
-
-def tsquery_text(query: SearchQuery) -> str | None:
-    """Text for PostgreSQL `websearch_to_tsquery('english', …)`; None when there are no terms.
-
-    Every term is double-quoted so `or`, `-` and quotes in it stay literal (a quoted single word
-    means the word itself). A prefix cannot be expressed there, so `secur*` becomes `"secur"`.
+    A word the tokenizer splits (`closed-source`, `gpt東京`) is a phrase of its tokens, as in the
+    index. A term that repeats (or a word already required as a phrase's only word) adds nothing.
     """
-    quoted = [f'"{_tsquery_safe(term.text)}"' for term in query.terms if has_token_chars(term.text)]
-    return " ".join(quoted) or None
+    found: dict[TextTerm, None] = {}
+    for term in query.terms:
+        term_tokens = tuple(tokens(term.text))
+        if term_tokens:
+            found.setdefault(TextTerm(term_tokens, prefix=term.kind == "prefix"))
+    return tuple(found)
 
 
-def _tsquery_safe(text: str) -> str:
-    # PostgreSQL rejects NUL in text, and a double quote would end the phrase.
-    unquoted = "".join(" " if char in DOUBLE_QUOTES else char for char in text)
-    return " ".join(blank_control_chars(unquoted).split())
+def fts5_match(terms: Sequence[TextTerm], columns: Sequence[str]) -> str | None:
+    """An FTS5 MATCH expression requiring every term in one of `columns`; None without terms."""
+    if not terms:
+        return None
+    phrases = " ".join(_fts5_phrase(term) for term in terms)
+    return "{" + " ".join(columns) + "} : (" + phrases + ")"
+
+
+def _fts5_phrase(term: TextTerm) -> str:
+    # Tokens are [a-z0-9]+ (bot.search_text), so quoting them cannot go wrong.
+    quoted = '"' + " ".join(term.tokens) + '"'
+    return f"{quoted} *" if term.prefix else quoted
+
+
+def tsquery_text(terms: Sequence[TextTerm], *, weights: str = "") -> str | None:
+    """A PostgreSQL tsquery (for `CAST(... AS tsquery)`) requiring every term; None without terms.
+
+    `weights` ("A") restricts every lexeme to those labels: the title, in bot.search_document.
+    """
+    if not terms:
+        return None
+    return " & ".join(_tsquery_phrase(term, weights) for term in terms)
+
+
+def _tsquery_phrase(term: TextTerm, weights: str) -> str:
+    last = len(term.tokens) - 1
+    lexemes = [
+        f"'{token}'" + _tsquery_label("*" if term.prefix and index == last else "", weights)
+        for index, token in enumerate(term.tokens)
+    ]
+    return lexemes[0] if len(lexemes) == 1 else "(" + " <-> ".join(lexemes) + ")"
+
+
+def _tsquery_label(prefix: str, weights: str) -> str:
+    return f":{prefix}{weights}" if prefix or weights else ""

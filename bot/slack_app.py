@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -11,14 +12,18 @@ from typing import Any
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot.commands import Commands, Reply
+from bot.render import Message
+from bot.sharing import PostFailed, Publisher
 from bot.store.subscriptions import ChannelRef
 
 log = logging.getLogger(__name__)
 
 # Slack waits 3 s for the HTTP answer; past this budget we ack and answer via response_url.
 ANSWER_BUDGET_SECONDS = 2.0
+SHARED_EVENT_TYPE = "signal_shared"
 SOMETHING_WENT_WRONG = (
     ":warning: Something went wrong on my side while answering that. "
     "It has been logged; please try again in a moment."
@@ -55,20 +60,30 @@ def register_listeners(app: App, commands: Commands, workers: ThreadPoolExecutor
     def open_brief(ack: Ack) -> None:
         ack()  # a link button: Slack opens the URL itself, we only acknowledge
 
-    @app.action({"action_id": r"^show_brief(_\d+)?$"})
+    @app.action(re.compile(r"^show_brief(_\d+)?$"))
     def show_brief(ack: Ack, action: dict[str, Any], respond: Respond) -> None:
         ack()
-        reply = commands.show(str(action.get("value", "")))
-        respond(replace_original=False, **reply.as_response())
+        value = str(action.get("value", ""))
+        answer_action(lambda: commands.show(value), respond, replace_original=False)
 
-    @app.action("search_next")
-    def search_next(ack: Ack, action: dict[str, Any], respond: Respond) -> None:
+    @app.action(re.compile(r"^share_brief(_\d+)?$"))
+    def share_brief(
+        ack: Ack, action: dict[str, Any], body: dict[str, Any], client: WebClient, respond: Respond
+    ) -> None:
         ack()
-        state = json.loads(action.get("value") or "{}")
-        reply = commands.search(
-            str(state.get("query_text", "")), offset=int(state.get("offset", 0))
+        value, where = str(action.get("value", "")), actor_of(body)
+        publish = slack_publisher(client)
+        answer_action(
+            lambda: commands.share(value, where, publish), respond, replace_original=False
         )
-        respond(replace_original=True, **reply.as_response())
+
+    @app.action(re.compile(r"^search_(next|previous)$"))
+    def search_page(ack: Ack, action: dict[str, Any], respond: Respond) -> None:
+        ack()
+        kind, query_text, offset = page_request(action.get("value"))
+        answer_action(
+            lambda: commands.page(kind, query_text, offset), respond, replace_original=True
+        )
 
     @app.error
     def on_error(error: Exception) -> None:
@@ -88,6 +103,50 @@ def channel_of(command: dict[str, Any]) -> ChannelRef:
         team_id=command.get("team_id", ""),
         user_id=command.get("user_id", ""),
     )
+
+
+def actor_of(body: dict[str, Any]) -> ChannelRef:
+    """Who clicked a button, and in which channel (a block_actions payload)."""
+    channel, user, team = (body.get(key) or {} for key in ("channel", "user", "team"))
+    return ChannelRef(
+        channel_id=str(channel.get("id", "")),
+        channel_name=str(channel.get("name", "")),
+        team_id=str(team.get("id", "")),
+        user_id=str(user.get("id", "")),
+    )
+
+
+def page_request(value: object) -> tuple[str, str, int]:
+    """(kind, query text, offset) from a Next/Previous button's value; junk reads as empty."""
+    try:
+        state = json.loads(str(value or "{}"))
+        kind, query_text = str(state.get("kind", "search")), str(state.get("query_text", ""))
+        return kind, query_text, max(int(state.get("offset", 0)), 0)
+    except (ValueError, TypeError, AttributeError):
+        return "search", "", 0
+
+
+def slack_publisher(client: WebClient) -> Publisher:
+    """Post a shared brief in a channel through the app's client; PostFailed says why not."""
+
+    def publish(channel_id: str, message: Message, signal_key: str) -> str:
+        metadata = {"event_type": SHARED_EVENT_TYPE, "event_payload": {"signal_key": signal_key}}
+        try:
+            response = client.chat_postMessage(
+                channel=channel_id, metadata=metadata, **message.as_kwargs()
+            )
+        except SlackApiError as error:
+            raise PostFailed(f"Slack answered `{error.response.get('error')}`.") from error
+        return str(response.get("ts") or "")
+
+    return publish
+
+
+def answer_action(
+    compute: Callable[[], Reply], respond: Respond, *, replace_original: bool
+) -> None:
+    """After a button's ack: answer through response_url, with an apology if it failed."""
+    respond(replace_original=replace_original, **_response(_safely(compute)))
 
 
 def answer_in_time(

@@ -11,21 +11,18 @@ from collections.abc import Callable
 from functools import cache
 
 from flask import Flask, Response, jsonify, request
-from pydantic import ValidationError
 from slack_bolt import App
 from slack_bolt.adapter.flask import SlackRequestHandler
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from bot.app import Services, build_services
 from bot.config import Settings
 from bot.health import health_report
-from bot.ingest import ingest
 from bot.slack_app import build_bolt_app
-from bot.sources.json_signals import signals_from_payload
-from bot.store.db import transaction
+from bot.sources.push import PushRejected, ingest_pushed, signals_from_body
 
 log = logging.getLogger(__name__)
 
-PUSH_SOURCE = "push"
 MAX_PUSH_BYTES = 5 * 1024 * 1024
 
 
@@ -68,33 +65,32 @@ def _push(services: Services) -> tuple[Response, int]:
     if token is None:
         return jsonify(error="push ingest is off: set SIGNAL_INGEST_TOKEN to turn it on"), 404
     if not _bearer_matches(request.headers.get("Authorization", ""), token.get_secret_value()):
-        return jsonify(error="missing or wrong bearer token"), 401
-    payload = request.get_json(silent=True)
-    if payload is None:
-        return jsonify(error="the body is not JSON", problems=[]), 422
+        response = jsonify(error="missing or wrong bearer token")
+        response.headers["WWW-Authenticate"] = 'Bearer realm="signal-bot"'
+        return response, 401
     try:
-        signals = [s.keyed(PUSH_SOURCE) for s in signals_from_payload(payload)]
-    except ValidationError as error:
-        problems = [{"field": _field_path(e["loc"]), "problem": e["msg"]} for e in error.errors()]
-        return jsonify(error="invalid signal", problems=problems), 422
-    with transaction(services.sessions) as session:
-        report = ingest(session, signals, announce=True)
+        signals = signals_from_body(request.get_data(cache=False))
+    except RequestEntityTooLarge:
+        return jsonify(error=f"the body is over {MAX_PUSH_BYTES} bytes", problems=[]), 413
+    except PushRejected as rejected:
+        problems = [{"field": p.field, "problem": p.problem} for p in rejected.problems]
+        return jsonify(error=rejected.error, problems=problems), 422
+    report = ingest_pushed(services.sessions, signals)
     if report.queued:
         services.deliverer.deliver_pending()
-    body = {"stored": report.new + report.revised, "new": report.new, "unchanged": report.unchanged}
+    body = {
+        "stored": report.new + report.revised,
+        "new": report.new,
+        "revised": report.revised,
+        "unchanged": report.unchanged,
+        "queued": report.queued,
+    }
     return jsonify(body), 201 if report.new else 200
 
 
 def _bearer_matches(header: str, token: str) -> bool:
     scheme, _, given = header.partition(" ")
     return scheme.lower() == "bearer" and hmac.compare_digest(given.strip(), token)
-
-
-def _field_path(location: tuple[int | str, ...]) -> str:
-    path = ""
-    for part in location:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    return path or "(body)"
 
 
 @cache

@@ -44,6 +44,7 @@ def decode_json(raw: str | bytes, default: object = None) -> object:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 256  # a concurrent fan-out opens many connections at once
 
     def __init__(self, fake: "FakeSlack") -> None:
         super().__init__(("127.0.0.1", 0), _Handler)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 from datetime import date
 
 import pytest
@@ -12,7 +11,18 @@ from hypothesis import strategies as st
 
 from bot.errors import FilterError
 from bot.filters import MAX_TEXT_LENGTH, parse_filter
-from bot.query import SearchQuery, Term, fts5_match, parse_query, tsquery_text
+from bot.query import (
+    SearchQuery,
+    Term,
+    TextTerm,
+    fts5_match,
+    no_hit_hints,
+    parse_query,
+    text_terms,
+    tsquery_text,
+)
+from bot.search_rank import hits
+from bot.search_text import document, tokens
 
 W, P, X = "word", "phrase", "prefix"
 # Any code point, lone surrogates included: JSON can carry them as `\ud800` escapes.
@@ -146,93 +156,120 @@ def test_errors_are_friendly(text: str, word_in_message: str) -> None:
     assert len(message) < 300
 
 
-# --- FTS5 -------------------------------------------------------------------------------------
+# --- index terms ------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def fts() -> Iterator[sqlite3.Connection]:
-    connection = fts5_table()
-    yield connection
-    connection.close()
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("muse spark", [(("muse",), False), (("spark",), False)]),
+        ('"Muse  Spark"', [(("muse", "spark"), False)]),
+        ("closed-source", [(("closed", "source"), False)]),
+        ("secur*", [(("secur",), True)]),
+        ("gpt-4*", [(("gpt", "4"), True)]),
+        ("Café", [(("cafe",), False)]),
+        ("東京", [(("xe69db1e4baac",), False)]),
+        ("muse MUSE muse*", [(("muse",), False), (("muse",), True)]),
+        ("NEAR( (x) ^y", [(("near",), False), (("x",), False), (("y",), False)]),
+        ("entity:Meta -rumour", []),
+    ],
+)
+def test_text_terms(text: str, expected: list[tuple[tuple[str, ...], bool]]) -> None:
+    assert text_terms(parse_query(text)) == tuple(TextTerm(t, p) for t, p in expected)
 
 
-def fts5_table() -> sqlite3.Connection:
+def test_fts5_match_and_tsquery_text() -> None:
+    terms = text_terms(parse_query('muse "closed source" gpt-4*'))
+    assert fts5_match(terms, ["search_title"]) == (
+        '{search_title} : ("muse" "closed source" "gpt 4" *)'
+    )
+    assert tsquery_text(terms) == "'muse' & ('closed' <-> 'source') & ('gpt' <-> '4':*)"
+    assert tsquery_text(terms, weights="A") == (
+        "'muse':A & ('closed':A <-> 'source':A) & ('gpt':A <-> '4':*A)"
+    )
+    assert fts5_match((), ["search_title"]) is None
+    assert tsquery_text(()) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "first_hint"),
+    [
+        ("muse entity:Meta", "Drop a filter"),
+        ("muse since:2026-01-01", "Widen the dates"),
+        ('"muse spark"', "Take the quotes off"),
+        ("muse spark", "Use fewer words"),
+        ("spark", "`spar*`"),
+        ("ai", "Check the spelling"),
+    ],
+)
+def test_no_hit_hints(text: str, first_hint: str) -> None:
+    hints = no_hit_hints(parse_query(text))
+    assert first_hint in hints[0]
+    assert 1 <= len(hints) <= 3
+
+
+# --- the expressions never break the index, and mean what ranking counts ----------------------
+
+VOCABULARY = ["muse", "spark", "llama", "model", "gpt", "4", "4o", "x", "é", "東京", "m", "mo"]
+documents = st.lists(
+    st.lists(st.sampled_from(VOCABULARY), max_size=8).map(" ".join), min_size=1, max_size=6
+)
+
+
+def query_term(words: list[str], quoted: bool, star: bool) -> str:
+    """A phrase of the words, or the first word alone, maybe as a prefix."""
+    return f'"{" ".join(words)}"' if quoted else words[0] + ("*" if star else "")
+
+
+queries = st.lists(
+    st.builds(
+        query_term,
+        st.lists(st.sampled_from(VOCABULARY), min_size=1, max_size=3),
+        st.booleans(),
+        st.booleans(),
+    ),
+    min_size=1,
+    max_size=3,
+).map(" ".join)
+
+
+def fts5_index(texts: list[str]) -> sqlite3.Connection:
     connection = sqlite3.connect(":memory:")
     connection.execute(
-        "CREATE VIRTUAL TABLE t USING fts5(title, body, tokenize='unicode61 remove_diacritics 2')"
+        "CREATE VIRTUAL TABLE signals_fts USING fts5(search_title, search_body, "
+        "tokenize='ascii', prefix='2 3')"
     )
     connection.executemany(
-        "INSERT INTO t (rowid, title, body) VALUES (?, ?, ?)",
-        [
-            (1, "Meta Pivots To Closed-Source AI", "Muse Spark ships. A rumour says otherwise."),
-            (2, "Patch Tuesday", "Security fixes: seventy, and NEAR misses OR worse."),
-            (3, "Café débâcle", 'He said "hello" (twice).'),
-        ],
+        "INSERT INTO signals_fts (rowid, search_title, search_body) VALUES (?, ?, '')",
+        [(rowid, document([text])) for rowid, text in enumerate(texts, start=1)],
     )
     return connection
 
 
-def search(connection: sqlite3.Connection, expression: str) -> list[int]:
-    rows = connection.execute("SELECT rowid FROM t WHERE t MATCH ? ORDER BY rowid", (expression,))
-    return [rowid for (rowid,) in rows]
-
-
-@pytest.mark.parametrize(
-    ("text", "expression", "rowids"),
-    [
-        ("muse spark", '"muse" "spark"', [1]),
-        ('"muse spark"', '"muse spark"', [1]),
-        ('"spark muse"', '"spark muse"', []),
-        ("secur*", '"secur" *', [2]),
-        ("closed-source", '"closed-source"', [1]),
-        ("NEAR OR", '"NEAR" "OR"', [2]),
-        ("AND", '"AND"', [2]),
-        ("NOT", '"NOT"', []),
-        ("NEAR(", '"NEAR("', [2]),
-        ("title:x", None, None),
-        ("^patch", '"^patch"', [2]),
-        ("cafe", '"cafe"', [3]),
-        ("débâcle", '"débâcle"', [3]),
-        ("‘said hello’", '"said hello"', [3]),
-        ('‘said "hello"’', '"‘said" "hello"', [3]),  # a double quote ends a ‘single’ phrase
-        ("(twice)", '"(twice)"', [3]),
-    ],
-)
-def test_fts5_match(
-    fts: sqlite3.Connection, text: str, expression: str | None, rowids: list[int] | None
+@settings(max_examples=300)
+@given(texts=documents, query_text=queries)
+def test_fts5_matches_exactly_where_ranking_finds_every_term(
+    texts: list[str], query_text: str
 ) -> None:
-    if rowids is None:
-        with pytest.raises(FilterError):
-            parse_query(text)
-        return
-    query = parse_query(text)
-    assert fts5_match(query) == expression
-    assert search(fts, expression) == rowids
-
-
-def test_fts5_match_without_terms() -> None:
-    assert fts5_match(parse_query("entity:Meta")) is None
-    assert fts5_match(SearchQuery(terms=(Term("!!!"), Term("--", "prefix")))) is None
-
-
-def test_fts5_match_quotes_hostile_terms(fts: sqlite3.Connection) -> None:
-    terms = (
-        Term('a"b', "word"),
-        Term('"', "phrase"),
-        Term("x\x00y", "prefix"),
-        Term("é", "prefix"),
-        Term("z\ud800", "word"),
-    )
-    expression = fts5_match(SearchQuery(terms=terms))
-    assert expression == '"a""b" "x y" * "é" * "z "'
-    search(fts, expression)
+    terms = text_terms(parse_query(query_text))
+    expression = fts5_match(terms, ["search_title", "search_body"])
+    with fts5_index(texts) as connection:
+        rows = connection.execute(
+            "SELECT rowid FROM signals_fts WHERE signals_fts MATCH ? ORDER BY rowid", (expression,)
+        ).fetchall()
+    expected = [
+        rowid
+        for rowid, text in enumerate(texts, start=1)
+        if all(hits(tokens(text), term) for term in terms)
+    ]
+    assert [rowid for (rowid,) in rows] == expected
 
 
 query_words = st.sampled_from(
     [
         "AND", "OR", "NOT", "NEAR", "NEAR(", "NEAR/2", "(", ")", "*", "^", ":", "-", "+", '"',
         "“", "”", "'", "‘", "’", "title:", "body:", "{title}", "col:x", "a*", "*a", "-a", "x-y",
-        "é", "东京", "\x00", "\\", "''", '""', "entity:Meta", "since:2026-01-01",
+        "é", "东京", "\x00", "\\", "''", '""', "entity:Meta", "since:2026-01-01", "4e1c",
     ]
 )  # fmt: skip
 query_like_text = st.lists(st.one_of(query_words, st.text(max_size=6)), max_size=12).map(" ".join)
@@ -256,6 +293,9 @@ def test_parse_query_returns_a_query_or_raises_filter_error(text: str) -> None:
     assert query is None or (isinstance(query, SearchQuery) and not query.is_empty)
 
 
+FTS = fts5_index(["muse spark", "llama model"])
+
+
 @settings(max_examples=500)
 @given(any_query_text)
 @example('NEAR("a" "b") AND OR NOT x* ^y col:z')
@@ -264,58 +304,19 @@ def test_fts5_match_never_breaks_sqlite(text: str) -> None:
     query = parse_or_none(text)
     if query is None:
         return
-    expression = fts5_match(query)
-    if expression is not None:
-        search(FTS, expression)
-
-
-@settings(max_examples=500)
-@given(
-    st.lists(
-        st.builds(Term, st.one_of(any_text, query_words), st.sampled_from([W, P, X])),
-        max_size=6,
-    )
-)
-def test_fts5_match_never_breaks_sqlite_for_any_term(terms: list[Term]) -> None:
-    expression = fts5_match(SearchQuery(terms=tuple(terms)))
-    if expression is not None:
-        search(FTS, expression)
-
-
-FTS = fts5_table()
-
-
-# --- websearch_to_tsquery -----------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("muse spark", '"muse" "spark"'),
-        ('"muse spark" secur*', '"muse spark" "secur"'),
-        ("or -x", '"or"'),
-        ("muse OR spark", '"muse" "OR" "spark"'),
-        ("‘say hi’", '"say hi"'),
-        ("entity:Meta", None),
-    ],
-)
-def test_tsquery_text(text: str, expected: str | None) -> None:
-    assert tsquery_text(parse_query(text)) == expected
-
-
-def test_tsquery_text_strips_quotes_and_nul() -> None:
-    terms = (Term('say "hi"', P), Term("x\x00y", W), Term("“z”", X))
-    assert tsquery_text(SearchQuery(terms=terms)) == '"say hi" "x y" "z"'
+    for columns in (["search_title"], ["search_title", "search_body"]):
+        expression = fts5_match(text_terms(query), columns)
+        if expression is not None:
+            FTS.execute("SELECT rowid FROM signals_fts WHERE signals_fts MATCH ?", (expression,))
 
 
 @settings(max_examples=300)
-@given(st.lists(st.builds(Term, any_text, st.sampled_from([W, P, X])), max_size=5))
-def test_tsquery_text_keeps_every_term_inside_its_quotes(terms: list[Term]) -> None:
-    text = tsquery_text(SearchQuery(terms=tuple(terms)))
-    if text is None:
-        return
-    assert "\x00" not in text
-    pieces = text.split('"')
-    assert len(pieces) % 2 == 1
-    assert all(piece == " " for piece in pieces[2:-1:2])
-    assert pieces[0] == pieces[-1] == ""
+@given(
+    st.lists(
+        st.builds(Term, st.one_of(any_text, query_words), st.sampled_from([W, P, X])), max_size=6
+    )
+)
+def test_index_terms_hold_only_index_tokens(terms: list[Term]) -> None:
+    for term in text_terms(SearchQuery(terms=tuple(terms))):
+        assert term.tokens
+        assert all(token.isascii() and token.isalnum() for token in term.tokens)

@@ -1,44 +1,54 @@
-"""Delivery: claim outbox rows -> render -> post or edit -> settle by the outcome."""
+"""Delivery: claim outbox rows -> render -> post or edit -> settle by the outcome.
+
+outcome.py      verdicts, DeliveryLimits (as data) and the Poster protocol
+pacing.py       token buckets: per channel (in the database) and workspace-wide (per process)
+fanout.py       the concurrent loop: a bounded thread pool within the workspace cap
+sender.py       one attempt: render once per revision, post, or edit and thread a note
+settle.py       an outcome -> the row's next state (sent, retry, paused, stopped, failed)
+reconcile.py    claims left by dead workers go back in line, marked unconfirmed
+presence.py     each worker's lease: who is alive, and how the workspace cap is shared
+revisions.py    what changed in a revised brief
+slack_poster.py / terminal_poster.py   the Posters
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
 from dataclasses import dataclass, field
-from datetime import timedelta
 
-from sqlalchemy import update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.deliver.clock import Clock, SystemClock
+from bot.deliver.fanout import FanOut, FanOutTiming, Finished
 from bot.deliver.outcome import DeliveryLimits, Outcome, Poster, Verdict
-from bot.deliver.slack_poster import CHANNEL_PAUSE_REASONS, signal_metadata
+from bot.deliver.pacing import WorkspaceBucket
+from bot.deliver.presence import Presence, new_worker_id
+from bot.deliver.reconcile import reconcile_orphans
+from bot.deliver.sender import Sender
+from bot.deliver.settle import Settler, stop_reason
 from bot.render import Renderer
-from bot.store import outbox
+from bot.store import outbox, slack_state
 from bot.store.db import transaction
-from bot.store.models import Delivery, utcnow
-from bot.store.subscriptions import pause_channel
+from bot.store.outbox import Claimed
+
+__all__ = ["Deliverer", "DeliveryLimits", "DeliveryReport", "Outcome", "Poster", "Verdict"]
 
 log = logging.getLogger(__name__)
+
+SETTLE_RETRY_PAUSE = 0.5  # seconds before the one retry of a settle the database refused
 
 
 @dataclass(slots=True)
 class DeliveryReport:
+    """How many attempts of one run came to each verdict."""
+
     counts: dict[str, int] = field(default_factory=dict)
-
-    def add(self, verdict: Verdict) -> None:
-        self.counts[verdict.value] = self.counts.get(verdict.value, 0) + 1
-
-
-@dataclass(slots=True)
-class WorkspaceHealth:
-    """Set when Slack refused the token: nothing is sent until the operator fixes it."""
-
-    stopped_reason: str | None = None
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 class Deliverer:
-    """Sends what the outbox holds through one Poster."""
+    """Sends what the outbox holds through one Poster, concurrently and within Slack's limits."""
 
     def __init__(
         self,
@@ -46,130 +56,111 @@ class Deliverer:
         poster: Poster,
         renderer: Renderer,
         limits: DeliveryLimits | None = None,
+        *,
+        clock: Clock | None = None,
+        worker: str | None = None,
     ) -> None:
         self.sessions = sessions
         self.poster = poster
-        self.renderer = renderer
-        self.limits = limits or DeliveryLimits()
-        self.health = WorkspaceHealth()
+        self.limits = limits = limits or DeliveryLimits()
+        self.clock = clock = clock or SystemClock()
+        self.worker = worker or new_worker_id()
+        self.sender = Sender(poster, renderer, limits.history_margin)
+        self.settler = Settler(limits, self.worker)
+        self.presence = Presence(sessions, self.worker, limits.worker_timeout, clock)
+        self.bucket = WorkspaceBucket(limits.workspace_bucket(1), clock.monotonic())
+        self._stopped: str | None = None
+        self._auth_checked_at: float | None = None
         self._delivering = threading.Lock()
 
-    def deliver_pending(self, *, batch: int = 50) -> DeliveryReport:
-        """Send every due row, `batch` at a time, until none is due or the token is dead."""
+    def deliver_pending(self) -> DeliveryReport:
+        """Send every due row until nothing is due soon; a second caller leaves it to the first."""
         report = DeliveryReport()
-        # One delivery loop per process: a second caller leaves the work to the running one.
         if not self._delivering.acquire(blocking=False):
             return report
         try:
-            self._deliver_batches(batch, report)
+            if self._sending_stopped():
+                return report
+            self.presence.keep_alive()
+            share = self.limits.workspace_bucket(self.presence.live_workers)
+            self.bucket.reshape(share, self.clock.monotonic())
+            timing = FanOutTiming(self.limits.concurrency, self.limits.linger.total_seconds())
+            report.counts.update(FanOut(self, self.bucket, self.clock, timing).run())
         finally:
             self._delivering.release()
         return report
 
-    def _deliver_batches(self, batch: int, report: DeliveryReport) -> None:
-        while self.health.stopped_reason is None:
-            with transaction(self.sessions) as session:
-                claimed = [(row.id, row.state) for row in outbox.claim_due(session, limit=batch)]
-            if not claimed:
-                break
-            for delivery_id, state in claimed:
-                report.add(self._deliver_one(delivery_id, editing=state == "editing"))
-
-    def _deliver_one(self, delivery_id: int, *, editing: bool) -> Verdict:
-        with transaction(self.sessions) as session:
-            row = session.get_one(Delivery, delivery_id)
-            channel_id, ts, revision = row.channel_id, row.message_ts, row.signal.revision
-            signal = row.signal.to_signal()
-        try:
-            message = self.renderer.render_signal(signal)
-        except Exception as error:  # a template bug fails this row loudly, not the worker
-            log.exception("rendering %s failed", signal.id)
-            outcome = Outcome(Verdict.FAIL, error=f"render error: {error}")
-        else:
-            if editing and ts:
-                outcome = self.poster.edit(channel_id, ts, message)
-            else:
-                outcome = self.poster.post(channel_id, message, signal_metadata(signal.key))
-        self._settle(delivery_id, outcome, revision=revision, edited=editing)
-        if editing and outcome.verdict is Verdict.SENT and ts:
-            note = f"This brief was revised (revision {revision}); the message above is updated."
-            self.poster.reply_in_thread(channel_id, ts, note)
-        return outcome.verdict
-
-    def _settle(self, delivery_id: int, outcome: Outcome, *, revision: int, edited: bool) -> None:
-        with transaction(self.sessions) as session:
-            row = session.get_one(Delivery, delivery_id)
-            row.last_error = outcome.error
-            if outcome.verdict is Verdict.SENT:
-                _mark_sent(row, outcome, revision)
-            elif outcome.verdict is Verdict.RETRY:
-                self._schedule_retry(row, outcome, edited=edited)
-            elif outcome.verdict is Verdict.PAUSE:
-                self._pause(session, row, outcome)
-            elif outcome.verdict is Verdict.STOP:
-                self._stop(row, outcome)
-            else:
-                row.state = "failed"
-                log.error("delivery %s to %s failed: %s", row.id, row.channel_id, outcome.error)
-
-    def _schedule_retry(self, row: Delivery, outcome: Outcome, *, edited: bool) -> None:
-        if row.attempts >= self.limits.max_attempts:
-            row.state = "failed"
-            log.error(
-                "delivery %s gave up after %d attempts: %s", row.id, row.attempts, outcome.error
-            )
-            return
-        delay = (
-            timedelta(seconds=outcome.retry_after)
-            if outcome.retry_after
-            else self.limits.backoff(row.attempts)
-        )
-        row.state = "edit" if edited else "pending"
-        row.next_attempt_at = utcnow() + delay
-
-    def _pause(self, session: Session, row: Delivery, outcome: Outcome) -> None:
-        reason = CHANNEL_PAUSE_REASONS.get(outcome.error or "", outcome.error or "unknown")
-        row.state = "paused"
-        pause_channel(session, row.channel_id, reason)
-        session.execute(
-            update(Delivery)
-            .where(Delivery.channel_id == row.channel_id, Delivery.state.in_(["pending", "edit"]))
-            .values(state="paused", last_error=outcome.error)
-        )
-        log.warning("paused channel %s: %s", row.channel_id, reason)
-
-    def _stop(self, row: Delivery, outcome: Outcome) -> None:
-        row.state = "pending"
-        row.attempts -= 1  # not this row's fault
-        with self.health.lock:
-            self.health.stopped_reason = f"Slack refused the bot token: {outcome.error}"
-        log.error("stopped sending: Slack answered %s; fix SLACK_BOT_TOKEN", outcome.error)
-
     def reconcile_stale_claims(self) -> int:
-        """Rows a dead worker claimed: mark sent if Slack has the message, else make them due."""
+        """Put rows claimed by dead workers back in line; how many."""
+        self.presence.keep_alive()
+        return reconcile_orphans(
+            self.sessions, self.limits, worker=self.worker, now=self.clock.now()
+        )
+
+    def stopped_reason(self) -> str | None:
+        """Why sending is stopped for the workspace (shared by all workers), or None."""
         with transaction(self.sessions) as session:
-            stale = outbox.stale_claims(session, older_than=self.limits.stale_claim_after)
-        for row in stale:
-            self._reconcile_one(row)
-        return len(stale)
+            return slack_state.stopped_reason(session)
 
-    def _reconcile_one(self, stale: Delivery) -> None:
-        found = None
-        if stale.state == "sending" and stale.claimed_at is not None:
-            oldest = stale.claimed_at.timestamp() - 60
-            found = self.poster.find_posted(stale.channel_id, stale.signal.key, oldest)
+    def leave(self) -> None:
+        """A clean shutdown: give up the presence lease at once."""
+        self.presence.leave()
+
+    # The fan-out's side of the work (bot.deliver.fanout.Work).
+
+    def claim(self, limit: int) -> list[Claimed]:
+        """Claim up to `limit` due rows for this worker."""
+        self.presence.keep_alive()
         with transaction(self.sessions) as session:
-            row = session.get_one(Delivery, stale.id)
-            if found:
-                _mark_sent(row, Outcome.sent(found), row.signal.revision)
-            else:
-                row.state = "edit" if stale.state == "editing" else "pending"
-                row.next_attempt_at = utcnow()
+            return outbox.claim_due(session, limit=limit, worker=self.worker, now=self.clock.now())
 
+    def send(self, job: Claimed) -> Outcome:
+        """One attempt at Slack for a claimed row."""
+        return self.sender.send(job)
 
-def _mark_sent(row: Delivery, outcome: Outcome, revision: int) -> None:
-    row.state = "sent"
-    row.message_ts = outcome.ts
-    row.sent_at = utcnow()
-    row.posted_revision = revision
-    row.last_error = None
+    def settle(self, finished: list[Finished]) -> None:
+        """Record a round of outcomes in one transaction (retried once if the database balks)."""
+        try:
+            self._settle(finished)
+        except SQLAlchemyError:
+            log.warning("settling %d deliveries failed; trying once more", len(finished))
+            self.clock.sleep(SETTLE_RETRY_PAUSE)
+            self._settle(finished)
+        for _job, outcome in finished:
+            if outcome.verdict is Verdict.STOP and self._stopped is None:
+                self._stopped = stop_reason(outcome)
+                log.error("%s", self._stopped)
+
+    def seconds_until_due(self) -> float | None:
+        """Seconds until the next row may be claimed; None when nothing is waiting."""
+        with transaction(self.sessions) as session:
+            due = outbox.next_due_at(session)
+        return None if due is None else (due - self.clock.now()).total_seconds()
+
+    def stopped(self) -> bool:
+        return self._stopped is not None
+
+    def _settle(self, finished: list[Finished]) -> None:
+        with transaction(self.sessions) as session:
+            self.settler.settle(session, finished, self.clock.now())
+
+    def _sending_stopped(self) -> bool:
+        """True while Slack refuses the token; asks Slack again now and then."""
+        self._stopped = self.stopped_reason()
+        if self._stopped is None or not self._auth_check_due():
+            return self._stopped is not None
+        if self.poster.check_auth().verdict is not Verdict.SENT:
+            return True
+        with transaction(self.sessions) as session:
+            slack_state.resume_workspace(session)
+        log.warning("Slack accepts the bot token again: sending resumes")
+        self._stopped = None
+        return False
+
+    def _auth_check_due(self) -> bool:
+        now = self.clock.monotonic()
+        every = self.limits.auth_check_every.total_seconds()
+        if self._auth_checked_at is not None and now - self._auth_checked_at < every:
+            return False
+        self._auth_checked_at = now
+        return True

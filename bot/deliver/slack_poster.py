@@ -31,6 +31,7 @@ WORKSPACE_STOP_ERRORS = {
     "team_access_not_granted",
 }
 TRANSIENT_ERRORS = {"ratelimited", "internal_error", "fatal_error", "service_unavailable"}
+HISTORY_PAGES = 20
 
 
 def signal_metadata(signal_key: str) -> dict[str, object]:
@@ -39,10 +40,14 @@ def signal_metadata(signal_key: str) -> dict[str, object]:
 
 
 class SlackPoster:
-    """A Poster over a real `WebClient`; joins public channels it was not invited to."""
+    """A Poster over the Web API; joins public channels it was not invited to."""
 
     def __init__(self, client: WebClient) -> None:
-        self.client = client
+        # Our own client without slack-sdk's retry handlers: a resent post after a dropped
+        # connection could post twice, and a 429 must reschedule the row, not hold a thread.
+        self.client = WebClient(
+            token=client.token, base_url=client.base_url, timeout=client.timeout, retry_handlers=[]
+        )
 
     def post(self, channel_id: str, message: Message, metadata: dict[str, object]) -> Outcome:
         def send() -> SlackResponse:
@@ -50,25 +55,23 @@ class SlackPoster:
                 channel=channel_id, metadata=metadata, unfurl_links=False, **message.as_kwargs()
             )
 
-        outcome = self._call(send)
-        if outcome.error == "not_in_channel" and self._join(channel_id):
-            outcome = self._call(send)
-        return outcome
+        return self._joining_if_needed(channel_id, send)
 
     def edit(self, channel_id: str, ts: str, message: Message) -> Outcome:
-        return self._call(
-            lambda: self.client.chat_update(channel=channel_id, ts=ts, **message.as_kwargs())
-        )
+        def send() -> SlackResponse:
+            return self.client.chat_update(channel=channel_id, ts=ts, **message.as_kwargs())
+
+        return self._joining_if_needed(channel_id, send)
 
     def reply_in_thread(self, channel_id: str, thread_ts: str, text: str) -> Outcome:
         return self._call(
             lambda: self.client.chat_postMessage(channel=channel_id, thread_ts=thread_ts, text=text)
         )
 
-    def find_posted(self, channel_id: str, signal_key: str, oldest: float) -> str | None:
-        """The ts of a message already carrying `signal_key`, if a crashed worker sent one."""
+    def find_posted(self, channel_id: str, signal_key: str, oldest: float) -> Outcome | None:
+        """The message a crashed or cut-off attempt may have posted, from the channel history."""
         cursor = None
-        for _page in range(20):
+        for _page in range(HISTORY_PAGES):
             try:
                 response = self.client.conversations_history(
                     channel=channel_id,
@@ -78,47 +81,65 @@ class SlackPoster:
                     cursor=cursor,
                 )
             except SlackApiError as error:
-                log.warning("cannot read %s history: %s", channel_id, error.response.get("error"))
-                return None
-            for message in response.get("messages", []):
-                payload = (message.get("metadata") or {}).get("event_payload") or {}
-                if payload.get("signal_key") == signal_key:
-                    return str(message["ts"])
+                return classify_error(error.response)
+            except (URLError, OSError) as error:
+                return Outcome(Verdict.RETRY, error=f"connection error: {error}")
+            if ts := _ts_carrying(response.get("messages") or [], signal_key):
+                return Outcome.sent(ts)
             cursor = (response.get("response_metadata") or {}).get("next_cursor")
             if not cursor:
                 return None
-        return None
+        return Outcome(Verdict.RETRY, error="history too long to search")
 
-    def _join(self, channel_id: str) -> bool:
-        try:
-            self.client.conversations_join(channel=channel_id)
-        except SlackApiError as error:
-            log.info("cannot join %s: %s", channel_id, error.response.get("error"))
-            return False
-        return True
+    def check_auth(self) -> Outcome:
+        return self._call(self.client.auth_test, ts_key="user_id")
 
-    def _call(self, call: Callable[[], SlackResponse]) -> Outcome:
+    def _joining_if_needed(self, channel_id: str, send: Callable[[], SlackResponse]) -> Outcome:
+        outcome = self._call(send)
+        if outcome.error != "not_in_channel":
+            return outcome
+        joined = self._join(channel_id)
+        if joined.verdict is Verdict.SENT:
+            return self._call(send)
+        # An archived public channel answers the join with is_archived: say that, not "private".
+        return joined if joined.error in CHANNEL_PAUSE_REASONS else outcome
+
+    def _join(self, channel_id: str) -> Outcome:
+        outcome = self._call(lambda: self.client.conversations_join(channel=channel_id), ts_key="")
+        if outcome.verdict is Verdict.SENT:
+            log.info("joined channel %s to post in it", channel_id)
+        return outcome
+
+    def _call(self, call: Callable[[], SlackResponse], *, ts_key: str = "ts") -> Outcome:
         try:
             response = call()
         except SlackApiError as error:
             return classify_error(error.response)
-        except (URLError, TimeoutError, ConnectionError, OSError) as error:
-            return Outcome(Verdict.RETRY, error=f"connection error: {error}")
-        return Outcome.sent(str(response["ts"]))
+        except (URLError, OSError) as error:  # OSError covers timeouts and resets
+            return Outcome(Verdict.RETRY, error=f"connection error: {error}", ambiguous=True)
+        return Outcome.sent(str(response.get(ts_key, "")) if ts_key else "")
+
+
+def _ts_carrying(messages: list[dict[str, object]], signal_key: str) -> str | None:
+    for message in messages:
+        metadata = message.get("metadata")
+        payload = metadata.get("event_payload") if isinstance(metadata, dict) else None
+        if isinstance(payload, dict) and payload.get("signal_key") == signal_key:
+            return str(message["ts"])
+    return None
 
 
 def classify_error(response: SlackResponse) -> Outcome:
     """Decide retry / pause / stop / fail from Slack's error answer."""
     error = str(response.get("error") or f"http_{response.status_code}")
     if response.status_code == 429 or error == "ratelimited":
-        retry_after = _retry_after(response)
-        return Outcome(Verdict.RETRY, error="ratelimited", retry_after=retry_after)
+        return Outcome(Verdict.RETRY, error="ratelimited", retry_after=_retry_after(response))
     if error in WORKSPACE_STOP_ERRORS:
         return Outcome(Verdict.STOP, error=error)
     if error in CHANNEL_PAUSE_REASONS:
         return Outcome(Verdict.PAUSE, error=error)
     if response.status_code >= 500 or error in TRANSIENT_ERRORS:
-        return Outcome(Verdict.RETRY, error=error)
+        return Outcome(Verdict.RETRY, error=error, ambiguous=True)
     return Outcome(Verdict.FAIL, error=error)
 
 

@@ -5,17 +5,18 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import SourceConfig
 from bot.errors import ParseError
-from bot.ingest import IngestReport, ingest
+from bot.ingest import ingest
 from bot.signal import Signal
 from bot.sources.brief_format import read_brief_file
 from bot.sources.json_signals import read_json_signal_file
+from bot.sources.report import PollReport
 from bot.store import source_state as state_store
 from bot.store.db import transaction
 from bot.store.models import SourceFile
@@ -31,17 +32,6 @@ class FileStamp:
     path: str
     mtime_ns: int
     size: int
-
-
-@dataclass(slots=True)
-class PollReport:
-    """One poll of one source."""
-
-    source: str
-    ingest: IngestReport = field(default_factory=IngestReport)
-    files_read: int = 0
-    errors: list[str] = field(default_factory=list)
-    announced: bool = False
 
 
 def read_signal_file(path: Path) -> list[Signal]:
@@ -113,7 +103,7 @@ def _ingest_files(
                 size=stamp.size,
                 error=errors.get(stamp.path),
             )
-    report.files_read += len(stamps)
+    report.items_seen += len(stamps)
     report.errors += errors.values()
 
 

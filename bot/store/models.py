@@ -57,8 +57,11 @@ class StoredSignal(Base):
     __table_args__ = (
         UniqueConstraint("source", "key", name="uq_signals_source_key"),
         Index("ix_signals_published", "published"),
-        Index("ix_signals_topic_slug", "topic_slug"),
-        Index("ix_signals_entity_slug", "entity_slug"),
+        # FILTER fields, newest first within each value (`latest entity:Meta`).
+        Index("ix_signals_topic_published", "topic_slug", "published"),
+        Index("ix_signals_entity_published", "entity_slug", "published"),
+        Index("ix_signals_category_published", "category_slug", "published"),
+        Index("ix_signals_source_published", "source_slug", "published"),
     )
 
     # An integer rowid keeps SQLite's FTS5 index (keyed by rowid) stable across VACUUM.
@@ -76,8 +79,14 @@ class StoredSignal(Base):
     topic_slug: Mapped[str] = mapped_column(String(200), default="")
     summary: Mapped[str] = mapped_column(Text, default="")
     sections: Mapped[list[list[str]]] = mapped_column(JSON, default=list)
-    # The sections flattened, for full-text search and keyword filters.
+    # The sections flattened (kept for older readers; search uses the columns below).
     body_text: Mapped[str] = mapped_column(Text, default="")
+    # Derived for search and filters by bot.search_document.search_columns.
+    source_slug: Mapped[str] = mapped_column(String(200), default="")
+    keyword_text: Mapped[str] = mapped_column(Text, default="")
+    search_title: Mapped[str] = mapped_column(Text, default="")
+    search_body: Mapped[str] = mapped_column(Text, default="")
+    search_facets: Mapped[str] = mapped_column(Text, default="")
     url: Mapped[str | None] = mapped_column(Text)
     content_hash: Mapped[str] = mapped_column(String(64))
     revision: Mapped[int] = mapped_column(Integer, default=1)
@@ -126,6 +135,7 @@ class Delivery(Base):
     __table_args__ = (
         UniqueConstraint("signal_id", "channel_id", name="uq_deliveries_signal_channel"),
         Index("ix_deliveries_due", "state", "next_attempt_at"),
+        Index("ix_deliveries_channel", "channel_id", "state"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -134,14 +144,20 @@ class Delivery(Base):
     subscription_id: Mapped[int | None] = mapped_column(
         ForeignKey("subscriptions.id", ondelete="SET NULL")
     )
-    # pending -> sending -> sent | failed; paused while its subscription is paused
+    # pending | edit -> sending | editing -> sent | failed | paused (bot/store/outbox.py)
     state: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # 429s are counted apart from failures: Slack said when to come back, but not forever.
+    rate_limited: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     claimed_at: Mapped[datetime | None]
+    # The worker that claimed the row: if it is no longer alive, the claim is reconciled.
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
     message_ts: Mapped[str | None] = mapped_column(String(32))
     posted_revision: Mapped[int] = mapped_column(Integer, default=0)
+    # A digest per field of what was posted, so a revision note can say what changed.
+    posted_fields: Mapped[dict[str, str] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
 

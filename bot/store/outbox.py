@@ -1,21 +1,60 @@
 """The delivery outbox: rows are claimed, sent, and settled as sent, retried, paused or failed.
 
-States: `pending` (post due) and `edit` (a revision to apply with chat.update) are claimable;
-a claimed row is `sending` (or `editing`) until settled as `sent`, `failed` or `paused`.
+States: `pending` (a post is due) and `edit` (a revision to apply with chat.update) wait to be
+claimed; a claimed row is `sending` (or `editing`) until settled as `sent`, `failed` or `paused`.
+
+Per channel, only the first waiting row (by the signal's published time) may be claimed, and
+only while nothing else of that channel is in flight: that keeps each channel in published order
+across any number of workers. On PostgreSQL the claim skips rows other workers hold locked
+(FOR UPDATE SKIP LOCKED); on SQLite the claim is a single UPDATE, serialized by the write lock.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, and_, case, exists, func, or_, select, true, update
+from sqlalchemy.orm import Session, aliased, lazyload
 
+from bot.signal import Signal
 from bot.store.models import Delivery, StoredSignal, utcnow
+from bot.store.slack_state import ChannelPace
 
 CLAIMABLE = {"pending": "sending", "edit": "editing"}
+WAITING = tuple(CLAIMABLE)
 IN_FLIGHT = tuple(CLAIMABLE.values())
+# Marks the last error of a post that may have reached Slack: look before sending again.
+UNCONFIRMED = "unconfirmed: "
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A claimed delivery with everything needed to send it, detached from the session."""
+
+    id: int
+    channel_id: str
+    editing: bool
+    message_ts: str | None
+    signal: Signal
+    signal_id: str
+    revision: int
+    posted_fields: dict[str, str] | None
+    attempts: int
+    last_error: str | None
+    claimed_at: datetime
+    created_at: datetime
+
+    @property
+    def waiting_state(self) -> str:
+        """The state to fall back to when the attempt is to be retried."""
+        return "edit" if self.editing else "pending"
+
+    @property
+    def maybe_posted(self) -> bool:
+        """An earlier attempt may have posted it: the channel history decides."""
+        return not self.editing and (self.last_error or "").startswith(UNCONFIRMED)
 
 
 def enqueue(session: Session, signal_id: str, targets: Iterable[tuple[str, int]]) -> int:
@@ -33,40 +72,175 @@ def request_edits(session: Session, signal_id: str) -> int:
     result = session.execute(
         update(Delivery)
         .where(Delivery.signal_id == signal_id, Delivery.state == "sent")
-        .values(state="edit", next_attempt_at=utcnow())
+        .values(state="edit", attempts=0, rate_limited=0, next_attempt_at=utcnow())
+        .execution_options(synchronize_session=False)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-def claim_due(session: Session, *, limit: int, now: datetime | None = None) -> list[Delivery]:
-    """Claim due rows, oldest signal first, so each goes to exactly one worker."""
-    now = now or utcnow()
+def claim_due(session: Session, *, limit: int, worker: str, now: datetime) -> list[Claimed]:
+    """Claim up to `limit` due rows, at most one per channel, oldest signal first."""
+    candidates = _first_in_channel().where(
+        Delivery.next_attempt_at <= now,
+        or_(ChannelPace.ready_at.is_(None), ChannelPace.ready_at <= now),
+    )
+    candidates = candidates.order_by(StoredSignal.published, Delivery.id).limit(limit)
+    if session.get_bind().dialect.name == "postgresql":
+        candidates = candidates.with_for_update(of=Delivery, skip_locked=True)
+    claimed_ids = session.scalars(
+        update(Delivery)
+        .where(Delivery.id.in_(candidates.correlate(None).scalar_subquery()))
+        .values(
+            state=case((Delivery.state == "edit", "editing"), else_="sending"),
+            claimed_at=now,
+            claimed_by=worker,
+            attempts=Delivery.attempts + 1,
+        )
+        .returning(Delivery.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    return claimed_rows(session, list(claimed_ids))
+
+
+def claimed_rows(session: Session, ids: list[int]) -> list[Claimed]:
+    """The claimed rows as detached values, in sending order."""
+    if not ids:
+        return []
+    query = (
+        select(Delivery, StoredSignal)
+        .join(StoredSignal, StoredSignal.id == Delivery.signal_id)
+        .where(Delivery.id.in_(ids))
+        .order_by(StoredSignal.published, Delivery.id)
+        .options(lazyload(Delivery.signal))
+        .execution_options(populate_existing=True)
+    )
+    return [_as_claimed(row, signal) for row, signal in session.execute(query)]
+
+
+def _as_claimed(row: Delivery, signal: StoredSignal) -> Claimed:
+    assert row.claimed_at is not None
+    return Claimed(
+        id=row.id,
+        channel_id=row.channel_id,
+        editing=row.state == "editing",
+        message_ts=row.message_ts,
+        signal=signal.to_signal(),
+        signal_id=signal.id,
+        revision=signal.revision,
+        posted_fields=row.posted_fields,
+        attempts=row.attempts,
+        last_error=row.last_error,
+        claimed_at=row.claimed_at,
+        created_at=row.created_at,
+    )
+
+
+def _first_in_channel() -> Select[int]:
+    """Waiting rows with nothing of their channel in flight or waiting ahead of them."""
+    other, other_signal = aliased(Delivery), aliased(StoredSignal)
+    ahead = and_(
+        other.state.in_(WAITING),
+        or_(
+            other_signal.published < StoredSignal.published,
+            and_(other_signal.published == StoredSignal.published, other.id < Delivery.id),
+        ),
+    )
+    blocking = (
+        select(other.id)
+        .join(other_signal, other_signal.id == other.signal_id)
+        .where(
+            other.channel_id == Delivery.channel_id,
+            other.id != Delivery.id,
+            or_(other.state.in_(IN_FLIGHT), ahead),
+        )
+    )
+    return (
+        select(Delivery.id)
+        .join(StoredSignal, StoredSignal.id == Delivery.signal_id)
+        .outerjoin(ChannelPace, ChannelPace.channel_id == Delivery.channel_id)
+        .where(Delivery.state.in_(WAITING), ~exists(blocking))
+    )
+
+
+def next_due_at(session: Session) -> datetime | None:
+    """When the earliest claimable row becomes due (its own retry time or its channel's pace)."""
+    first = _first_in_channel().subquery()
+    later_of_both = case(
+        (ChannelPace.ready_at > Delivery.next_attempt_at, ChannelPace.ready_at),
+        else_=Delivery.next_attempt_at,
+    )
+    query = (
+        select(func.min(later_of_both))
+        .select_from(Delivery)
+        .join(first, first.c.id == Delivery.id)
+        .outerjoin(ChannelPace, ChannelPace.channel_id == Delivery.channel_id)
+    )
+    due: datetime | None = session.scalar(query)
+    return due
+
+
+def orphaned_claims(
+    session: Session, *, live_workers: set[str], stale_before: datetime, limit: int = 200
+) -> list[Delivery]:
+    """In-flight rows whose worker is gone, or that have been in flight for far too long."""
     query = (
         select(Delivery)
-        .join(StoredSignal, StoredSignal.id == Delivery.signal_id)
-        .where(Delivery.state.in_(CLAIMABLE), Delivery.next_attempt_at <= now)
-        .order_by(StoredSignal.published, Delivery.id)
+        .where(
+            Delivery.state.in_(IN_FLIGHT),
+            or_(
+                Delivery.claimed_by.is_(None),
+                Delivery.claimed_by.not_in(live_workers) if live_workers else true(),
+                Delivery.claimed_at < stale_before,
+            ),
+        )
+        .order_by(Delivery.id)
         .limit(limit)
     )
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(of=Delivery, skip_locked=True)
-    rows = list(session.scalars(query))
-    for row in rows:
-        row.state = CLAIMABLE[row.state]
-        row.claimed_at = now
-        row.attempts += 1
-    session.flush()
-    return rows
-
-
-def stale_claims(session: Session, *, older_than: timedelta) -> list[Delivery]:
-    """Rows claimed by a worker that died before settling them."""
-    cutoff = utcnow() - older_than
-    query = select(Delivery).where(Delivery.state.in_(IN_FLIGHT), Delivery.claimed_at < cutoff)
     return list(session.scalars(query))
 
 
+def requeue_orphan(
+    session: Session, row: Delivery, *, now: datetime, max_attempts: int
+) -> bool:
+    """Put an orphaned claim back in line (or fail it, out of attempts), unless its state
+    moved on meanwhile. A post that may have gone out is marked unconfirmed, so the history is
+    read before it is sent again."""
+    waiting = "edit" if row.state == "editing" else "pending"
+    error = f"{UNCONFIRMED}its worker stopped while sending" if row.state == "sending" else None
+    result = session.execute(
+        update(Delivery)
+        .where(
+            Delivery.id == row.id,
+            Delivery.state == row.state,
+            Delivery.claimed_by.is_not_distinct_from(row.claimed_by),
+            Delivery.claimed_at == row.claimed_at,
+        )
+        .values(
+            state="failed" if row.attempts >= max_attempts else waiting,
+            claimed_by=None,
+            next_attempt_at=now,
+            last_error=error or row.last_error,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def owned_rows(session: Session, ids: list[int], worker: str) -> dict[int, Delivery]:
+    """The rows `worker` still holds claims on (a reconciler may have taken some away),
+    locked on PostgreSQL until the transaction ends."""
+    query = (
+        select(Delivery)
+        .where(Delivery.id.in_(ids), Delivery.state.in_(IN_FLIGHT), Delivery.claimed_by == worker)
+        .execution_options(populate_existing=True)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(of=Delivery)
+    return {row.id: row for row in session.scalars(query).unique()}
+
+
 def deliveries(session: Session, *, state: str | None = None, limit: int = 100) -> list[Delivery]:
+    """The most recent deliveries, optionally of one state."""
     query = select(Delivery).order_by(Delivery.id.desc()).limit(limit)
     if state:
         query = query.where(Delivery.state == state)
@@ -78,11 +252,20 @@ def count_by_state(session: Session) -> dict[str, int]:
     return {state: count for state, count in rows}
 
 
-def retry_failed(session: Session) -> int:
-    """`signal-bot deliveries retry`: failed rows become due again, with a fresh attempt count."""
+def retry_failed(session: Session, *, now: datetime | None = None) -> int:
+    """`signal-bot deliveries retry`: failed rows are due again, with fresh attempt counts.
+
+    A row whose message exists goes back to `edit`, so a retry never posts a second copy.
+    """
     result = session.execute(
         update(Delivery)
         .where(Delivery.state == "failed")
-        .values(state="pending", attempts=0, next_attempt_at=utcnow())
+        .values(
+            state=case((Delivery.message_ts.is_(None), "pending"), else_="edit"),
+            attempts=0,
+            rate_limited=0,
+            next_attempt_at=now or utcnow(),
+        )
+        .execution_options(synchronize_session=False)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]

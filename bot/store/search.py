@@ -1,171 +1,120 @@
-"""Search over stored signals: SQLite FTS5 or PostgreSQL full text, behind one function."""
+"""Search over stored briefs, the same on SQLite and PostgreSQL; built to stay fast at 1M briefs.
+
+Two paths:
+- A QUERY with free text is *ranked* (bot.store.search_ranked): relevance first, recency as the
+  tie-break.
+- A QUERY without free text, and `latest [FILTER]`, is *newest first*: an index walk on
+  `published` (or on (field, published) for a FILTER value) that stops after one page.
+
+The trap, and the design for it. Ranking by relevance in the database (FTS5 `ORDER BY bm25`,
+`ts_rank`) scores every matching row before it can return five, and even bm25() on a handful of
+rows counts every row of each term to get its idf. Common words match most of a large archive,
+so a plain `MATCH … ORDER BY bm25 LIMIT 5` is fast for rare words and about a second for common
+ones. Here the database is only asked for things it answers from its index in bounded time:
+1. Candidates: the newest K_ANY rows matching every term, plus the newest K_TITLE with every term
+   in the title (so an older title hit can beat newer mentions). Both indexes read posting lists
+   newest first (FTS5 by rowid, PostgreSQL by primary key) and stop at the limit: a common word
+   costs K rows, not its frequency. FILTER fields and dates are part of the match (facet tokens
+   in FTS5), so a narrow filter does not turn into a long scan.
+2. Document frequencies for idf come from a probe per token that stops after PROBE_LIMIT rows:
+   exact for rare tokens, extrapolated from how recently the last of them was stored otherwise.
+3. When the matching rows may be few among many scanned (a phrase of common words; a `keyword:`,
+   which is a substring test per row) the scan gets a floor: the seq below which more than
+   SCAN_BUDGET rows contain every word. What lies below is not searched, and the reply says so.
+4. The candidates are ranked in Python (bot.search_rank, BM25F over the stored index tokens) and
+   paged. The same code ranks rows from either database, so both give the same order.
+So a query costs at most a few thousand posting-list entries, whatever it asks: the price is that
+for words in more than K_ANY briefs the best are picked among the most recent matches, and the
+reply says "K_ANY+ briefs" rather than an exact count.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime
+from typing import TypeVar
 
-from sqlalchemy import (
-    ColumnElement,
-    Select,
-    and_,
-    column,
-    func,
-    literal,
-    literal_column,
-    not_,
-    or_,
-    select,
-    table,
-    text,
-)
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from bot.filters import SignalFilter
-from bot.query import SearchQuery, fts5_match, tsquery_text
-from bot.signal import Signal, as_utc
+from bot.query import SearchQuery, text_terms
+from bot.signal import Signal
 from bot.store.models import StoredSignal
+from bot.store.search_conditions import Conditions, conditions_of, filter_conditions
+from bot.store.search_ranked import ranked_search
+from bot.store.search_results import Hit, SearchPage
 
-HIT_START, HIT_END = "\ue000", "\ue001"
-# bm25 column weights, in the FTS column order: title, summary, body_text, entity, category, topic
-_BM25 = "bm25(signals_fts, 10.0, 4.0, 1.0, 5.0, 2.0, 2.0)"
-_SQLITE_SNIPPET = f"snippet(signals_fts, -1, '{HIT_START}', '{HIT_END}', '…', 24)"
-_FTS = table("signals_fts", column("rowid"))
-_PG_HEADLINE_OPTIONS = f"StartSel={HIT_START}, StopSel={HIT_END}, MaxWords=35, MinWords=15"
+__all__ = [
+    "Hit",
+    "SearchPage",
+    "count_signals",
+    "filter_conditions",
+    "latest",
+    "latest_page",
+    "newest",
+    "search",
+]
 
+_T = TypeVar("_T")
 
-@dataclass(frozen=True, slots=True)
-class Hit:
-    signal: Signal
-    snippet: str
-
-
-@dataclass(frozen=True, slots=True)
-class SearchPage:
-    hits: list[Hit]
-    total: int
-    offset: int
+COUNT_LIMIT = 1000
+# A `keyword:` is a substring test per row: without free text, at most this many rows are tested.
+KEYWORD_SCAN_LIMIT = 20_000
 
 
 def search(session: Session, query: SearchQuery, *, limit: int = 5, offset: int = 0) -> SearchPage:
-    """Best matches first (relevance, then newest); without words, newest first."""
-    conditions = [*filter_conditions(query.filter), *_date_conditions(query)]
-    dialect = session.get_bind().dialect.name
-    if dialect == "sqlite" and (match := fts5_match(query)):
-        return _search_sqlite(session, match, conditions, limit, offset)
-    if dialect == "postgresql" and (words := tsquery_text(query)):
-        return _search_postgres(session, words, conditions, limit, offset)
-    return _newest(session, conditions, limit, offset)
+    """Best matches first (relevance, then newest); without free text, newest first."""
+    terms = text_terms(query)
+    if terms:
+        return ranked_search(session, query, terms, limit=limit, offset=offset)
+    conditions = conditions_of(query.filter, query.since, query.until)
+    return newest(session, conditions, limit=limit, offset=offset)
 
 
 def latest(session: Session, signal_filter: SignalFilter, *, limit: int = 5) -> list[Signal]:
     """The newest briefs matching a FILTER."""
-    return [hit.signal for hit in _newest(session, filter_conditions(signal_filter), limit, 0).hits]
+    return [hit.signal for hit in newest(session, conditions_of(signal_filter), limit=limit).hits]
 
 
-def _search_sqlite(
-    session: Session, match: str, conditions: list[ColumnElement[bool]], limit: int, offset: int
+def latest_page(
+    session: Session, signal_filter: SignalFilter, *, limit: int = 5, offset: int = 0
 ) -> SearchPage:
-    matched = and_(text("signals_fts MATCH :match").bindparams(match=match), *conditions)
-    joined = StoredSignal.seq == _FTS.c.rowid
-    query = (
-        select(StoredSignal, literal_column(_SQLITE_SNIPPET))
-        .select_from(_FTS)
-        .join(StoredSignal, joined)
-        .where(matched)
-        .order_by(literal_column(_BM25), StoredSignal.published.desc())
-    )
-    count = select(func.count()).select_from(_FTS).join(StoredSignal, joined).where(matched)
-    return _page(session, query, count, limit, offset)
+    """A page of the newest briefs matching a FILTER."""
+    return newest(session, conditions_of(signal_filter), limit=limit, offset=offset)
 
 
-def _search_postgres(
-    session: Session, words: str, conditions: list[ColumnElement[bool]], limit: int, offset: int
+def newest(
+    session: Session, conditions: Conditions, *, limit: int = 5, offset: int = 0
 ) -> SearchPage:
-    tsquery = func.websearch_to_tsquery("english", words)
-    vector = literal_column("signals.search_vector")
-    matched = and_(vector.op("@@")(tsquery), *conditions)
-    document = StoredSignal.summary + literal(" ") + StoredSignal.body_text
-    headline = func.ts_headline("english", document, tsquery, _PG_HEADLINE_OPTIONS)
-    query = (
-        select(StoredSignal, headline)
-        .where(matched)
-        .order_by(func.ts_rank_cd(vector, tsquery).desc(), StoredSignal.published.desc())
+    """Briefs meeting every condition, newest first; scanned tests see KEYWORD_SCAN_LIMIT rows."""
+    where = [*conditions.indexed, *conditions.scanned]
+    if conditions.scanned:
+        window = _newest_first(select(StoredSignal.seq).where(*conditions.indexed))
+        where.append(StoredSignal.seq.in_(window.limit(KEYWORD_SCAN_LIMIT).scalar_subquery()))
+    rows = session.scalars(
+        _newest_first(select(StoredSignal).where(*where)).limit(limit).offset(offset)
+    ).all()
+    counted = select(StoredSignal.seq).where(*where).limit(COUNT_LIMIT + 1)
+    total = session.scalar(select(func.count()).select_from(counted.subquery())) or 0
+    return SearchPage(
+        hits=[Hit(row.to_signal(), "") for row in rows],
+        total=min(total, COUNT_LIMIT),
+        offset=offset,
+        more_than_total=total > COUNT_LIMIT,
+        searched_back_to=_scan_start(session, conditions) if conditions.scanned else None,
     )
-    count = select(func.count()).select_from(StoredSignal).where(matched)
-    return _page(session, query, count, limit, offset)
 
 
-def _newest(
-    session: Session, conditions: list[ColumnElement[bool]], limit: int, offset: int
-) -> SearchPage:
-    query = (
-        select(StoredSignal, literal(""))
-        .where(*conditions)
-        .order_by(StoredSignal.published.desc(), StoredSignal.seq.desc())
-    )
-    count = select(func.count()).select_from(StoredSignal).where(*conditions)
-    return _page(session, query, count, limit, offset)
+def _newest_first(query: Select[tuple[_T]]) -> Select[tuple[_T]]:
+    return query.order_by(StoredSignal.published.desc(), StoredSignal.seq.desc())
 
 
-def _page(
-    session: Session,
-    query: Select[tuple[StoredSignal, str]],
-    count: Select[tuple[int]],
-    limit: int,
-    offset: int,
-) -> SearchPage:
-    rows = session.execute(query.limit(limit).offset(offset)).all()
-    hits = [Hit(row.to_signal(), snippet or "") for row, snippet in rows]
-    total = session.scalar(count) or 0
-    return SearchPage(hits=hits, total=total, offset=offset)
-
-
-_SLUG_COLUMNS = {
-    "topic": StoredSignal.topic_slug,
-    "entity": StoredSignal.entity_slug,
-    "category": StoredSignal.category_slug,
-    "source": func.lower(StoredSignal.source),
-}
-
-
-def filter_conditions(signal_filter: SignalFilter) -> list[ColumnElement[bool]]:
-    """A FILTER as SQL: values of one field OR-ed, fields AND-ed, exclusions negated."""
-    conditions = [_field_matches(field, values) for field, values in signal_filter.include.items()]
-    conditions += [
-        not_(_field_matches(field, values)) for field, values in signal_filter.exclude.items()
-    ]
-    return conditions
-
-
-def _field_matches(field: str, values: frozenset[str]) -> ColumnElement[bool]:
-    if field == "keyword":
-        return or_(*(_mentions(keyword) for keyword in sorted(values)))
-    return _SLUG_COLUMNS[field].in_(sorted(values))
-
-
-def _mentions(keyword: str) -> ColumnElement[bool]:
-    haystack = func.lower(
-        StoredSignal.title
-        + literal(" ")
-        + StoredSignal.summary
-        + literal(" ")
-        + StoredSignal.body_text
-        + literal(" ")
-        + StoredSignal.entity
-    )
-    escaped = keyword.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return haystack.like(f"%{escaped}%", escape="\\")
-
-
-def _date_conditions(query: SearchQuery) -> list[ColumnElement[bool]]:
-    conditions = []
-    if query.since:
-        conditions.append(StoredSignal.published >= as_utc(query.since))
-    if query.until:
-        conditions.append(StoredSignal.published < as_utc(query.until) + timedelta(days=1))
-    return conditions
+def _scan_start(session: Session, conditions: Conditions) -> datetime | None:
+    """The date of the oldest row the scan looked at, when it did not look at them all."""
+    query = _newest_first(select(StoredSignal.published).where(*conditions.indexed))
+    return session.scalar(query.offset(KEYWORD_SCAN_LIMIT - 1).limit(1))
 
 
 def count_signals(session: Session) -> int:
+    """How many briefs are stored."""
     return session.scalar(select(func.count()).select_from(StoredSignal)) or 0

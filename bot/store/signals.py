@@ -10,6 +10,7 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from bot.filters import name_key
+from bot.search_document import search_columns
 from bot.signal import Signal
 from bot.store.models import StoredSignal, utcnow
 
@@ -86,6 +87,8 @@ def _copy_content(row: StoredSignal, signal: Signal) -> None:
     row.body_text = "\n\n".join(f"{s.heading}\n{s.body}" for s in signal.sections)
     row.url = signal.url
     row.content_hash = signal.content_hash
+    for column, value in search_columns(signal).items():
+        setattr(row, column, value)
 
 
 def get_signal(session: Session, signal_id: str) -> StoredSignal | None:

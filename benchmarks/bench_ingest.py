@@ -1,0 +1,215 @@
+"""Ingestion at scale: `python benchmarks/bench_ingest.py` prints
+
+1. a folder of 10,000 briefs ingested cold (signals/s, peak memory);
+2. a feed of 5,000 entries ingested cold, batched, against a naive one-transaction-per-entry
+   baseline (signals/s, peak memory);
+3. a poll cycle of 200 feeds of which 190 answer 304, against a naive poller that fetches,
+   parses and upserts every feed every time (requests, bytes, CPU time, wall time).
+
+Each scenario runs in its own process on a fresh SQLite database (or `--database-url`, which
+must be an empty database), so peak RSS is that scenario's. Feeds come from a loopback
+publisher in another process, so the CPU time is the poller's alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from loopback_publisher import start_publisher
+
+from bot.config import SourceConfig
+from bot.ingest import ingest
+from bot.sources import poll_source
+from bot.sources.feed import parse_feed
+from bot.sources.http import Fetcher
+from bot.store.db import make_engine, make_session_factory, transaction, upgrade
+from bot.store.models import utcnow
+
+SEED = (
+    Path(__file__).resolve().parents[1]
+    / "tests"
+    / "fixtures"
+    / "briefs"
+    / "seed_meta_muse_spark.txt"
+)
+BRIEFS = 10_000
+FEEDS = 200
+CHANGED_FEEDS = 10
+POLL_THREADS = 10  # APScheduler's default thread pool
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenario", help=argparse.SUPPRESS)
+    parser.add_argument("--publisher", help=argparse.SUPPRESS)
+    parser.add_argument("--database-url", help="an empty database (default: a fresh SQLite file)")
+    args = parser.parse_args()
+    if args.scenario:
+        print(
+            json.dumps(
+                SCENARIOS[args.scenario](args.database_url or _fresh_sqlite(), args.publisher)
+            )
+        )
+        return
+    publisher, base_url = start_publisher()
+    try:
+        results = {name: _run_child(name, base_url, args.database_url) for name in SCENARIOS}
+    finally:
+        publisher.terminate()
+    _print(results)
+
+
+def _run_child(name: str, base_url: str, database_url: str | None) -> dict[str, Any]:
+    command = [sys.executable, __file__, "--scenario", name, "--publisher", base_url]
+    if database_url:
+        command += ["--database-url", database_url]
+    done = subprocess.run(command, capture_output=True, text=True, check=True, timeout=600)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _fresh_sqlite() -> str:
+    return f"sqlite:///{tempfile.mkdtemp(prefix='bench-')}/bench.db"
+
+
+def _sessions(database_url: str) -> Any:
+    engine = make_engine(database_url)
+    upgrade(engine)
+    return make_session_factory(engine)
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _timed(work: Callable[[], int]) -> dict[str, float]:
+    rss_before = _peak_rss_mb()
+    wall, cpu = time.perf_counter(), time.process_time()
+    stored = work()
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    return {
+        "signals": stored,
+        "seconds": round(wall, 2),
+        "signals_per_s": round(stored / wall),
+        "cpu_s": round(cpu, 2),
+        "peak_rss_mb": round(_peak_rss_mb()),
+        "rss_growth_mb": round(_peak_rss_mb() - rss_before),
+    }
+
+
+def folder_cold(database_url: str, _: str) -> dict[str, Any]:
+    """10,000 brief files, one poll."""
+    folder = Path(tempfile.mkdtemp(prefix="briefs-"))
+    seed = SEED.read_text(encoding="utf-8")
+    for n in range(BRIEFS):
+        brief = seed.replace("Muse Spark", f"Muse Spark {n}")
+        (folder / f"brief-{n:05}.txt").write_text(brief, encoding="utf-8")
+    sessions = _sessions(database_url)
+    source = SourceConfig(name="folder", kind="folder", path=folder)
+    return _timed(lambda: len(poll_source(sessions, source).ingest.new))
+
+
+def feed_cold(database_url: str, publisher: str) -> dict[str, Any]:
+    """5,000 entries, one poll: parsed once, stored in batches."""
+    sessions = _sessions(database_url)
+    source = SourceConfig(name="big", kind="feed", url=f"{publisher}/big")
+    return _timed(lambda: len(poll_source(sessions, source, fetcher=Fetcher()).ingest.new))
+
+
+def feed_cold_naive(database_url: str, publisher: str) -> dict[str, Any]:
+    """Baseline: the same feed with one transaction per entry."""
+    sessions = _sessions(database_url)
+
+    def work() -> int:
+        body = httpx.get(f"{publisher}/big").content
+        new = 0
+        for item in parse_feed(body, first_seen=utcnow()).items:
+            with transaction(sessions) as session:
+                new += len(ingest(session, [item.signal.keyed("big")], announce=False).new)
+        return new
+
+    return _timed(work)
+
+
+def _feeds(publisher: str) -> list[SourceConfig]:
+    return [
+        SourceConfig(name=f"feed-{n}", kind="feed", url=f"{publisher}/feed/{n}")
+        for n in range(FEEDS)
+    ]
+
+
+def _cycle(publisher: str, poll: Callable[[SourceConfig], object]) -> dict[str, Any]:
+    """Prime every feed, publish to 10 of them, then measure one cycle over all 200."""
+    sources = _feeds(publisher)
+    with ThreadPoolExecutor(POLL_THREADS) as pool:
+        list(pool.map(poll, sources))
+        for n in range(CHANGED_FEEDS):
+            httpx.post(f"{publisher}/publish/{n * (FEEDS // CHANGED_FEEDS)}")
+        httpx.post(f"{publisher}/stats/reset")
+        wall, cpu = time.perf_counter(), time.process_time()
+        list(pool.map(poll, sources))
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    stats = httpx.get(f"{publisher}/stats").json()
+    return {
+        "requests": stats["requests"],
+        "kilobytes": round(stats["bytes"] / 1024),
+        "cpu_ms": round(cpu * 1000),
+        "cpu_ms_per_feed": round(cpu * 1000 / FEEDS, 2),
+        "wall_ms": round(wall * 1000),
+    }
+
+
+def poll_cycle(database_url: str, publisher: str) -> dict[str, Any]:
+    """200 feeds through poll_source: conditional GET, 304s cost no parse and no writes."""
+    sessions, fetcher = _sessions(database_url), Fetcher()
+    return _cycle(publisher, lambda source: poll_source(sessions, source, fetcher=fetcher))
+
+
+def poll_cycle_naive(database_url: str, publisher: str) -> dict[str, Any]:
+    """Baseline: fetch every feed in full, parse it, upsert every entry, every cycle."""
+    sessions, client = _sessions(database_url), httpx.Client()
+
+    def poll(source: SourceConfig) -> None:
+        assert source.url is not None
+        body = client.get(source.url).content
+        signals = [i.signal.keyed(source.name) for i in parse_feed(body, first_seen=utcnow()).items]
+        with transaction(sessions) as session:
+            ingest(session, signals, announce=True)
+
+    return _cycle(publisher, poll)
+
+
+SCENARIOS: dict[str, Callable[[str, str], dict[str, Any]]] = {
+    "folder of 10,000 briefs, cold": folder_cold,
+    "feed of 5,000 entries, cold, batched": feed_cold,
+    "feed of 5,000 entries, cold, naive (1 transaction per entry)": feed_cold_naive,
+    "200 feeds, 190 answer 304": poll_cycle,
+    "200 feeds, naive poller (no conditional GET)": poll_cycle_naive,
+}
+
+
+def _print(results: dict[str, dict[str, Any]]) -> None:
+    print(f"signal-bot ingest benchmark on {os.cpu_count()} cores, Python {sys.version.split()[0]}")
+    for name, figures in results.items():
+        print(f"\n{name}")
+        for key, value in figures.items():
+            print(f"  {key:16} {value}")
+
+
+if __name__ == "__main__":
+    main()

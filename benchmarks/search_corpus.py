@@ -1,0 +1,146 @@
+"""The benchmark corpus: N generated briefs stored exactly as the app stores them, cached in /tmp.
+
+Rows come from the app's own code (`bot.store.signals._new_row`, which derives the search
+columns), are inserted through the migrated schema's triggers, and the file is kept under
+CACHE_DIR, named after everything that shapes it, so a second run starts at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+import sqlite3
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from brief_generator import BriefGenerator
+from sqlalchemy import Connection, insert
+
+from bot.store.db import make_engine, migrations_dir, upgrade
+from bot.store.models import StoredSignal
+from bot.store.signals import _new_row
+
+CACHE_DIR = Path(os.environ.get("SIGNAL_BOT_BENCH_CACHE", "/tmp/signal-bot-bench"))
+CHUNK = 5_000
+SHAPING_FILES = (
+    "bot/filters.py",
+    "bot/search_text.py",
+    "bot/search_document.py",
+    "bot/store/signals.py",
+)
+STORED_AT = datetime(2026, 11, 27, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """A built corpus: where it is and what it cost to build (None when it came from the cache)."""
+
+    path: Path
+    briefs: int
+    load_seconds: float | None
+    index_seconds: float | None
+
+
+def corpus(briefs: int, seed: int, *, log: Any = print) -> Corpus:
+    """The corpus of `briefs` briefs for `seed`, built unless cached."""
+    path = CACHE_DIR / f"briefs-{briefs}-{seed}-{_fingerprint()}.db"
+    if path.exists():
+        log(f"corpus: cached at {path}")
+        return Corpus(path, briefs, None, None)
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    building = path.with_suffix(".building")
+    building.unlink(missing_ok=True)
+    engine = make_engine(f"sqlite:///{building}")
+    upgrade(engine)
+    started = time.perf_counter()
+    with engine.begin() as connection:
+        triggers = _drop_triggers(connection)
+    for done, rows in enumerate(_generated_rows(briefs, seed), start=1):
+        with engine.begin() as connection:
+            connection.execute(insert(StoredSignal.__table__), rows)
+        if done % 20 == 0:
+            log(f"corpus: {min(done * CHUNK, briefs):,} of {briefs:,} briefs stored")
+    with engine.begin() as connection:
+        for sql in triggers:
+            connection.exec_driver_sql(sql)
+    load_seconds = time.perf_counter() - started
+    engine.dispose()
+    log("corpus: building the full-text index")
+    index_seconds = rebuild_index(building)
+    building.rename(path)
+    return Corpus(path, briefs, load_seconds, index_seconds)
+
+
+def _drop_triggers(connection: Connection) -> list[str]:
+    """Drop the FTS triggers: a bulk load indexes once at the end ('rebuild'), not row by row."""
+    triggers = connection.exec_driver_sql(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'signals'"
+    ).all()
+    for name, _ in triggers:
+        connection.exec_driver_sql(f"DROP TRIGGER {name}")
+    return [sql for _, sql in triggers]
+
+
+def rebuild_index(path: Path) -> float:
+    """Build the full-text index from scratch (what migration 0004 does), in seconds."""
+    with sqlite3.connect(path) as connection:
+        started = time.perf_counter()
+        connection.execute("INSERT INTO signals_fts(signals_fts) VALUES ('rebuild')")
+        connection.execute("INSERT INTO signals_fts(signals_fts) VALUES ('optimize')")
+        connection.commit()
+        return time.perf_counter() - started
+
+
+def index_bytes(path: Path) -> tuple[int, int]:
+    """(bytes of the FTS5 index, bytes of the whole database file)."""
+    with sqlite3.connect(path) as connection:
+        (data,) = connection.execute(
+            "SELECT coalesce(sum(length(block)), 0) FROM signals_fts_data"
+        ).fetchone()
+        (idx,) = connection.execute("SELECT count(*) * 24 FROM signals_fts_idx").fetchone()
+    return data + idx, path.stat().st_size
+
+
+def _generated_rows(briefs: int, seed: int) -> Iterator[list[dict[str, Any]]]:
+    chunks = [
+        (start, min(start + CHUNK, briefs), seed, briefs) for start in range(0, briefs, CHUNK)
+    ]
+    with multiprocessing.Pool(max(1, (os.cpu_count() or 2))) as pool:
+        yield from pool.imap(_rows_of_chunk, chunks)
+
+
+def _rows_of_chunk(chunk: tuple[int, int, int, int]) -> list[dict[str, Any]]:
+    start, stop, seed, total = chunk
+    generator = _generator(seed, total)
+    return [_row_values(signal) for signal in generator.briefs(start, stop)]
+
+
+_GENERATORS: dict[tuple[int, int], BriefGenerator] = {}
+
+
+def _generator(seed: int, total: int) -> BriefGenerator:
+    if (seed, total) not in _GENERATORS:
+        _GENERATORS[(seed, total)] = BriefGenerator(seed, total)
+    return _GENERATORS[(seed, total)]
+
+
+def _row_values(signal: Any) -> dict[str, Any]:
+    row = _new_row(signal)
+    row.ingested_at = row.revised_at = STORED_AT
+    columns = StoredSignal.__table__.columns
+    return {column.key: getattr(row, column.key) for column in columns if column.key != "seq"}
+
+
+def _fingerprint() -> str:
+    """Changes when the generator, the schema or the way rows are derived changes."""
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    shaping = [Path(__file__).with_name("brief_generator.py"), *map(root.joinpath, SHAPING_FILES)]
+    for path in [*shaping, *sorted(migrations_dir().glob("versions/*.py"))]:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]

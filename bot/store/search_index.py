@@ -1,0 +1,173 @@
+"""The two full-text indexes behind one interface: the newest rows matching a `Match`.
+
+- SQLite: FTS5 table `signals_fts` over `search_title`, `search_body` and `search_facets`
+  (migration 0004). FILTER fields and dates go into the MATCH expression as facet tokens, so FTS5
+  intersects posting lists instead of checking rows, and it reads rowids (= `signals.seq`) newest
+  first without sorting.
+- PostgreSQL: the generated `search_vector` (title lexemes weighted A) with a GIN index; FILTER
+  fields and dates are plain column conditions; `ORDER BY seq DESC` walks the primary key.
+
+Both answer the same question the same way: which rows, newest first by `seq`, match every term
+(in the title, or anywhere), have the FILTER values and dates, and pass the extra conditions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Protocol
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    cast,
+    column,
+    false,
+    func,
+    literal,
+    literal_column,
+    not_,
+    select,
+    table,
+    text,
+)
+from sqlalchemy.dialects.postgresql import TSQUERY
+from sqlalchemy.orm import Session
+
+from bot.query import TextTerm, fts5_match, tsquery_text
+from bot.search_document import date_range_tokens, facet_token
+from bot.signal import as_utc
+from bot.store.models import StoredSignal
+from bot.store.search_conditions import date_conditions, slug_condition
+
+_FTS = table("signals_fts", column("rowid"))
+_TEXT_COLUMNS = ("search_title", "search_body")
+
+FieldValues = Mapping[str, frozenset[str]]
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """Every term (in the title only, or anywhere), FILTER name values, and a date range."""
+
+    terms: tuple[TextTerm, ...]
+    title_only: bool = False
+    include: FieldValues = field(default_factory=dict)
+    exclude: FieldValues = field(default_factory=dict)
+    since: date | None = None
+    until: date | None = None
+
+
+class FullTextIndex(Protocol):
+    def newest(
+        self,
+        match: Match,
+        *,
+        limit: int,
+        above_seq: int = 0,
+        where: Sequence[ColumnElement[bool]] = (),
+    ) -> Select[tuple[int]]:
+        """`seq` of the newest `limit` rows above `above_seq` that match and pass `where`."""
+
+
+def full_text_index(session: Session) -> FullTextIndex:
+    """The index of the session's database."""
+    if session.get_bind().dialect.name == "postgresql":
+        return PostgresIndex()
+    return SqliteIndex(session)
+
+
+class PostgresIndex:
+    """`search_vector @@ tsquery` plus column conditions."""
+
+    def newest(
+        self,
+        match: Match,
+        *,
+        limit: int,
+        above_seq: int = 0,
+        where: Sequence[ColumnElement[bool]] = (),
+    ) -> Select[tuple[int]]:
+        query = tsquery_text(match.terms, weights="A" if match.title_only else "")
+        conditions = [StoredSignal.seq > above_seq, *where]
+        if query:
+            vector = literal_column("signals.search_vector")
+            conditions.append(vector.op("@@")(cast(literal(query), TSQUERY)))
+        conditions += [slug_condition(name, values) for name, values in match.include.items()]
+        conditions += [not_(slug_condition(name, values)) for name, values in match.exclude.items()]
+        conditions += date_conditions(match.since, match.until)
+        return (
+            select(StoredSignal.seq)
+            .where(*conditions)
+            .order_by(StoredSignal.seq.desc())
+            .limit(limit)
+        )
+
+
+class SqliteIndex:
+    """One FTS5 MATCH expression for terms, FILTER values and dates; `where` via a join."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._date_bounds: tuple[date, date] | None = None
+
+    def newest(
+        self,
+        match: Match,
+        *,
+        limit: int,
+        above_seq: int = 0,
+        where: Sequence[ColumnElement[bool]] = (),
+    ) -> Select[tuple[int]]:
+        expression = self.match_expression(match)
+        seq = _FTS.c.rowid
+        query = select(seq.label("seq")).select_from(_FTS)
+        if where:
+            query = query.join(StoredSignal, StoredSignal.seq == seq)
+        if expression is None:
+            return query.where(false()).limit(0)
+        matched = text("signals_fts MATCH :expression").bindparams(expression=expression)
+        return query.where(matched, seq > above_seq, *where).order_by(seq.desc()).limit(limit)
+
+    def match_expression(self, match: Match) -> str | None:
+        """The MATCH text; None when nothing can match (an empty date range)."""
+        columns = _TEXT_COLUMNS[:1] if match.title_only else _TEXT_COLUMNS
+        required = [fts5_match(match.terms, columns)]
+        required += [_any_facet(name, values) for name, values in match.include.items()]
+        if match.since or match.until:
+            days = self._day_tokens(match.since, match.until)
+            if not days:
+                return None
+            required.append(_any_token(days))
+        expression = " AND ".join(f"({part})" for part in required if part)
+        excluded = [_any_facet(name, values) for name, values in match.exclude.items()]
+        if excluded:
+            expression += " NOT (" + " OR ".join(f"({part})" for part in excluded) + ")"
+        return expression
+
+    def _day_tokens(self, since: date | None, until: date | None) -> list[str]:
+        oldest, newest = self._bounds()
+        first, last = max(since or oldest, oldest), min(until or newest, newest)
+        return date_range_tokens(first, last) if first <= last else []
+
+    def _bounds(self) -> tuple[date, date]:
+        """The first and last day with a brief: open date ranges end there."""
+        if self._date_bounds is None:
+            oldest = select(func.min(StoredSignal.published)).scalar_subquery()
+            newest = select(func.max(StoredSignal.published)).scalar_subquery()
+            first, last = self.session.execute(select(oldest, newest)).one()
+            today = date.today()
+            self._date_bounds = (
+                as_utc(first).date() if first else today,
+                as_utc(last).date() if last else today,
+            )
+        return self._date_bounds
+
+
+def _any_facet(name: str, values: frozenset[str]) -> str:
+    return _any_token([facet_token(name, value) for value in sorted(values)])
+
+
+def _any_token(tokens: Sequence[str]) -> str:
+    return "search_facets : (" + " OR ".join(f'"{token}"' for token in tokens) + ")"

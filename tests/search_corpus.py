@@ -1,0 +1,261 @@
+"""A small search corpus (hand-written briefs plus deterministic filler) and databases holding it.
+
+The hand-written briefs carry what search must get right: accents, CJK, hyphens, numbers
+PostgreSQL reads as floats, apostrophes, repeated words, ties on date, every FILTER field.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.signal import Section, Signal
+from bot.store.db import make_engine, make_session_factory, transaction, upgrade
+from bot.store.signals import upsert_signals
+
+POSTGRES_URL_VARIABLE = "SIGNAL_BOT_TEST_POSTGRES_URL"
+DAY = datetime(2026, 4, 23, tzinfo=UTC)
+
+
+def brief(
+    title: str,
+    days_ago: int,
+    *,
+    entity: str = "",
+    category: str = "",
+    topic: str = "AI Advances",
+    source: str = "optyx",
+    summary: str = "",
+    body: str = "",
+) -> Signal:
+    return Signal(
+        title=title,
+        published=DAY - timedelta(days=days_ago),
+        key=f"{source}:{title}",
+        source=source,
+        entity=entity,
+        category=category,
+        topic=topic,
+        summary=summary,
+        sections=(Section("The News", body),) if body else (),
+    )
+
+
+HAND_WRITTEN = [
+    brief(
+        "Meta Pivots To Closed-Source AI With 'Muse Spark'",
+        0,
+        entity="Meta",
+        category="PLATFORM RELEASE",
+        summary="Meta launched Muse Spark, a closed-weight model, days after Llama 4.",
+        body="The open-source Llama series continues; Muse Spark is API-only.",
+    ),
+    brief(
+        "Llama 4 Scout and Maverick released",
+        18,
+        entity="Meta",
+        category="PLATFORM RELEASE",
+        summary="Open weights again: Llama 4 ships under Meta's community licence.",
+        body="Developers welcomed the llamas; a rumour said a closed model would follow.",
+    ),
+    brief(
+        "Café Zürich opens an AI lab",
+        3,
+        entity="Café Zürich AG",
+        category="FUNDING",
+        topic="Finance",
+        source="wire",
+        summary="The café chain hires researchers in Zürich and São Paulo.",
+    ),
+    brief(
+        "東京 data centre expansion",
+        4,
+        entity="NTT",
+        category="INFRASTRUCTURE",
+        topic="Cloud",
+        summary="A new 東京 campus adds capacity for GPT-4o class models.",
+    ),
+    brief(
+        "GPT-4.5 and gpt-4o pricing cut",
+        5,
+        entity="OpenAI",
+        category="PRICING",
+        summary="OpenAI cut prices for gpt-4o; GPT-4.5 stays premium. Model 4e1c is a codename.",
+    ),
+    brief(
+        "Patch Tuesday: 70 fixes, two zero-days",
+        6,
+        entity="Microsoft",
+        category="SECURITY INCIDENT",
+        topic="Cyber Security",
+        source="feeds",
+        summary="Seventy fixes; two zero-day flaws exploited in the wild.",
+        body="Security teams should patch Exchange first. No rumour of a third zero-day.",
+    ),
+    brief(
+        "Open source security model released",
+        6,
+        entity="Mistral",
+        category="PLATFORM RELEASE",
+        topic="Cyber Security",
+        summary="A security model with open weights, tuned for triage.",
+        body="Security security security: the word appears often here.",
+    ),
+    brief(
+        "Regulators question closed models",
+        9,
+        entity="EU Commission",
+        category="REGULATION",
+        topic="Policy and Regulation",
+        summary="Closed-weight models face transparency questions from regulators.",
+    ),
+    brief(
+        "Straße to compliance: German rules for AI",
+        12,
+        entity="Bundesamt",
+        category="REGULATION",
+        topic="Policy and Regulation",
+        source="wire",
+        summary="Germany's rules (the “KI-Straße”) apply from 2027.",
+    ),
+    brief(
+        "Nvidia ships Blackwell chips",
+        2,
+        entity="Nvidia",
+        category="PLATFORM RELEASE",
+        topic="Semiconductors",
+        summary="Blackwell GPUs reach customers; supply chain remains tight.",
+    ),
+    brief(
+        "Supply chain attack hits package registry",
+        7,
+        entity="PyPI",
+        category="SECURITY INCIDENT",
+        topic="Cyber Security",
+        source="feeds",
+        summary="A supply chain attack slipped malware into a popular package.",
+        body="Maintainers rotated tokens. The attack used typosquatting.",
+    ),
+    brief(
+        "Anthropic and Amazon expand partnership",
+        10,
+        entity="Anthropic",
+        category="PARTNERSHIP",
+        summary="More compute for model training; the partnership runs to 2030.",
+    ),
+    brief(
+        "Quantum error correction milestone",
+        30,
+        entity="Google",
+        category="RESEARCH",
+        topic="Quantum",
+        summary="Logical qubits beat physical ones for the first time.",
+    ),
+    brief(
+        "Meta’s rumour mill: a new model",
+        1,
+        entity="Meta",
+        category="OPINION",
+        summary="Rumours of another model; nothing confirmed.",
+    ),
+    brief(
+        "Same-day briefs tie on date (A)",
+        8,
+        entity="Tie Corp",
+        category="RESEARCH",
+        summary="Tie breaker text about benchmarks.",
+    ),
+    brief(
+        "Same-day briefs tie on date (B)",
+        8,
+        entity="Tie Corp",
+        category="RESEARCH",
+        summary="Tie breaker text about benchmarks.",
+    ),
+]
+
+FILLER_WORDS = tuple(
+    " ".join(
+        [
+            "model market security platform release cloud data open launch training compute",
+            "agents infrastructure regulators strategy deployment chips customers revenue",
+            "governance safety inference partnership funding developers privacy benchmark",
+            "multimodal firmware lithium satellite robotics encryption vulnerability",
+            "ransomware sovereign antitrust copyright",
+        ]
+    ).split(" ")
+)
+FILLER_ENTITIES = ("Meta", "OpenAI", "Google", "Nvidia", "Microsoft", "Open AI Labs", "Mistral")
+FILLER_CATEGORIES = ("RESEARCH", "FUNDING", "REGULATION", "PLATFORM RELEASE")
+FILLER_TOPICS = ("AI Advances", "Cyber Security", "Cloud", "Semiconductors")
+
+
+def filler(count: int = 84, seed: int = 5) -> list[Signal]:
+    """Deterministic briefs from a small vocabulary: common words, many ties, every field used."""
+    rng = random.Random(seed)
+    briefs = []
+    for number in range(count):
+        words = [rng.choice(FILLER_WORDS) for _ in range(rng.randint(20, 40))]
+        briefs.append(
+            brief(
+                " ".join(words[:5]).title() + f" #{number}",
+                rng.randrange(60),
+                entity=rng.choice(FILLER_ENTITIES),
+                category=rng.choice(FILLER_CATEGORIES),
+                topic=rng.choice(FILLER_TOPICS),
+                source=rng.choice(("optyx", "wire", "feeds")),
+                summary=" ".join(words[5:20]) + ".",
+                body=" ".join(words[20:]) + ".",
+            )
+        )
+    return briefs
+
+
+CORPUS = [*HAND_WRITTEN, *filler()]
+
+
+def stored(url: str, signals: list[Signal] = CORPUS) -> tuple[Engine, sessionmaker[Session]]:
+    """A migrated database at `url` holding `signals`, stored in order through the real upsert."""
+    engine = make_engine(url)
+    upgrade(engine)
+    sessions = make_session_factory(engine)
+    with transaction(sessions) as session:
+        upsert_signals(session, [signal.keyed(signal.source) for signal in signals])
+    return engine, sessions
+
+
+def postgres_server_url() -> str | None:
+    """The PostgreSQL server for tests, or None (CI must have one, as conftest says)."""
+    url = os.environ.get(POSTGRES_URL_VARIABLE)
+    if not url and os.environ.get("CI"):
+        pytest.fail(f"CI must run the PostgreSQL tests: set {POSTGRES_URL_VARIABLE}")
+    return url
+
+
+def database_url(kind: str, folder: Path) -> Iterator[str]:
+    """A fresh database of `kind` ("sqlite" or "postgresql"), dropped afterwards."""
+    if kind == "sqlite":
+        yield f"sqlite:///{folder / 'search.db'}"
+        return
+    server_url = postgres_server_url()
+    if server_url is None:
+        pytest.skip(f"{POSTGRES_URL_VARIABLE} not set")
+    name = f"signal_bot_search_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

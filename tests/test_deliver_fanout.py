@@ -1,0 +1,95 @@
+"""The fan-out loop on its own: how many sends run at once, and how the workspace cap paces them."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.deliver.clock import ManualClock
+from bot.deliver.fanout import FanOut, FanOutTiming, Finished
+from bot.deliver.outcome import Outcome, Verdict
+from bot.deliver.pacing import Pace, WorkspaceBucket
+from bot.signal import Signal
+from bot.store.outbox import Claimed
+
+NOW = datetime(2026, 4, 23, tzinfo=UTC)
+
+
+def job(number: int) -> Claimed:
+    return Claimed(
+        id=number,
+        channel_id=f"C{number}",
+        editing=False,
+        message_ts=None,
+        signal=Signal(title="t", published=NOW, key="k"),
+        signal_id="s",
+        revision=1,
+        posted_fields=None,
+        attempts=1,
+        last_error=None,
+        claimed_at=NOW,
+        created_at=NOW,
+    )
+
+
+class StubWork:
+    """Hands out `count` jobs; each send waits at `barrier` (if any) before succeeding."""
+
+    def __init__(self, count: int, barrier: threading.Barrier | None = None) -> None:
+        self.waiting = [job(n) for n in range(count)]
+        self.barrier = barrier
+        self.settled: list[Finished] = []
+        self.claims: list[int] = []
+
+    def claim(self, limit: int) -> list[Claimed]:
+        self.claims.append(limit)
+        taken, self.waiting = self.waiting[:limit], self.waiting[limit:]
+        return taken
+
+    def send(self, job: Claimed) -> Outcome:
+        if self.barrier is not None:
+            self.barrier.wait(timeout=10)
+        return Outcome.sent(f"1.{job.id}")
+
+    def settle(self, finished: list[Finished]) -> None:
+        self.settled += finished
+
+    def seconds_until_due(self) -> float | None:
+        return 0.0 if self.waiting else None
+
+    def stopped(self) -> bool:
+        return False
+
+
+def test_sends_run_concurrently_up_to_the_pool_size() -> None:
+    work = StubWork(12, barrier=threading.Barrier(4))  # only 4 at once can pass the barrier
+    bucket = WorkspaceBucket(Pace(per_second=1000, burst=100), now=0.0)
+    counts = FanOut(work, bucket, ManualClock(), FanOutTiming(concurrency=4, linger=1)).run()
+
+    assert counts == {Verdict.SENT.value: 12}
+    assert sorted(j.id for j, _ in work.settled) == list(range(12))
+
+
+def test_a_send_that_raises_becomes_an_unconfirmed_retry_not_a_lost_row() -> None:
+    class Exploding(StubWork):
+        def send(self, job: Claimed) -> Outcome:
+            raise RuntimeError("bug")
+
+    work = Exploding(2)
+    bucket = WorkspaceBucket(Pace(per_second=1000, burst=100), now=0.0)
+    FanOut(work, bucket, ManualClock(), FanOutTiming(concurrency=2, linger=1)).run()
+
+    assert [(o.verdict, o.ambiguous) for _, o in work.settled] == [(Verdict.RETRY, True)] * 2
+
+
+def test_the_workspace_cap_paces_claims_on_the_clock() -> None:
+    clock = ManualClock()
+    work = StubWork(5)
+    bucket = WorkspaceBucket(Pace(per_second=2, burst=1), now=clock.monotonic())
+    FanOut(work, bucket, clock, FanOutTiming(concurrency=8, linger=5)).run()
+
+    assert len(work.settled) == 5
+    assert work.claims == [1, 1, 1, 1, 1]
+    assert clock.monotonic() == pytest.approx(2.0, abs=0.06)

@@ -1,0 +1,177 @@
+"""Real worker processes against one real database and the fake Slack on loopback: a worker
+killed with SIGKILL mid fan-out, and three workers sharing 1,000 deliveries on PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from conftest import BOT_TOKEN, SIGNING_SECRET
+from fake_slack import FakeSlack
+from sqlalchemy import func, select
+from test_deliver import brief, keys_in, publish, subscribe
+
+from bot.app import Services
+from bot.store import outbox
+from bot.store.db import transaction
+from bot.store.leases import PRESENCE_PREFIX, Lease
+from bot.store.models import Delivery
+
+# `signal-bot worker`, with the test's timings: leases of 2 s instead of 30 s.
+WORKER = """
+import signal, threading
+from datetime import timedelta
+from bot.app import build_services
+from bot.config import Settings
+from bot.deliver.outcome import DeliveryLimits
+from bot.deliver.pacing import Pace
+from bot.jobs import WorkerTiming, build_scheduler
+
+limits = DeliveryLimits(
+    concurrency=8, channel_pace=Pace(100, 10), workspace_per_minute=1e6,
+    worker_timeout=timedelta(seconds=2),
+)
+timing = WorkerTiming(
+    lease_ttl=timedelta(seconds=2), deliver_every=timedelta(seconds=0.2),
+    reconcile_every=timedelta(seconds=0.5),
+)
+services = build_services(Settings(), delivery_limits=limits)
+scheduler = build_scheduler(services, timing)
+stop = threading.Event()
+signal.signal(signal.SIGTERM, lambda *_: stop.set())
+scheduler.start()
+stop.wait()
+scheduler.shutdown()
+"""
+
+
+@contextmanager
+def workers(
+    services: Services, slack: FakeSlack, folder: Path, count: int
+) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """`count` worker processes; stopped (SIGTERM) afterwards, their logs shown on failure."""
+    settings = services.settings
+    environment = {
+        **os.environ,
+        "DATABASE_URL": settings.database_url,
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": slack.base_url,
+        "SIGNAL_BOT_CONFIG": str(settings.signal_bot_config),
+    }
+    started = []
+    for n in range(count):
+        log = (folder / f"worker-{n}.log").open("wb")
+        started.append(
+            subprocess.Popen(
+                [sys.executable, "-c", WORKER],
+                cwd=folder,
+                env=environment,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        )
+    try:
+        yield started
+    finally:
+        for process in started:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in started:
+            process.wait(timeout=20)
+        for log_file in sorted(folder.glob("worker-*.log")):
+            print(f"--- {log_file.name}\n{log_file.read_text(errors='replace')[-4000:]}")
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.1)
+
+
+def states(services: Services) -> dict[str, int]:
+    with transaction(services.sessions) as session:
+        return outbox.count_by_state(session)
+
+
+def all_sent(services: Services, total: int) -> Callable[[], bool]:
+    return lambda: states(services).get("sent", 0) == total
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_fan_out_leaves_every_channel_with_the_brief_once(
+    services: Services, slack: FakeSlack, tmp_path: Path
+) -> None:
+    channels = [f"C{n:02d}" for n in range(60)]
+    subscribe(services, slack, *channels)
+    publish(services, brief("k1"))
+    slack.set_latency(0.3)  # posts are stored at once; the answer comes 0.3 s later
+
+    with workers(services, slack, tmp_path, 1) as (first,):
+        slack.wait_for_calls("chat.postMessage", 20, timeout=30)
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+    posted_but_unsettled = [
+        row.channel_id
+        for row in rows_in(services, "sending")
+        if keys_in(slack, row.channel_id) == ["k1"]
+    ]
+    assert posted_but_unsettled, "the kill landed while posts were in flight"
+
+    slack.set_latency(0.0)
+    with workers(services, slack, tmp_path, 1):
+        wait_until(all_sent(services, len(channels)), 30, "every delivery settled as sent")
+
+    assert [keys_in(slack, channel) for channel in channels] == [["k1"]] * len(channels)
+    looked_up = {call.params["channel"] for call in slack.calls("conversations.history")}
+    assert set(posted_but_unsettled) <= looked_up
+
+
+def rows_in(services: Services, state: str) -> list[Delivery]:
+    with transaction(services.sessions) as session:
+        return list(session.scalars(select(Delivery).where(Delivery.state == state)))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_three_workers_share_1000_deliveries_each_made_exactly_once_in_order(
+    services: Services, slack: FakeSlack, tmp_path: Path
+) -> None:
+    channels = [f"C{n:03d}" for n in range(250)]
+    subscribe(services, slack, *channels)
+    slack.set_latency(0.01)
+
+    with workers(services, slack, tmp_path, 3):
+        wait_until(lambda: live_workers(services) == 3, 30, "three live workers")
+        publish(services, *(brief(f"k{n}", minutes=-n) for n in range(4)))
+        wait_until(all_sent(services, 1000), 60, "1,000 deliveries settled as sent")
+        poll_holders = lease_holders(services, "poll")
+
+    in_published_order = ["k3", "k2", "k1", "k0"]
+    assert all(keys_in(slack, channel) == in_published_order for channel in channels)
+    assert len(slack.calls("chat.postMessage")) == 1000
+    with transaction(services.sessions) as session:
+        senders = session.scalars(select(Delivery.claimed_by).distinct()).all()
+    assert len(senders) >= 2, "the work was shared"
+    assert len(poll_holders) == 1, "one worker polls"
+
+
+def live_workers(services: Services) -> int:
+    return len(lease_holders(services, PRESENCE_PREFIX))
+
+
+def lease_holders(services: Services, name_prefix: str) -> list[str]:
+    with transaction(services.sessions) as session:
+        query = select(Lease.holder).where(
+            Lease.name.startswith(name_prefix), Lease.expires_at > func.now()
+        )
+        return list(session.scalars(query))
