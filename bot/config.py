@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from bot.errors import ConfigError
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+RESERVED_SOURCE_NAMES = frozenset({"push", "cli"})
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 
@@ -99,6 +100,12 @@ def _reject_duplicate_names(sources: list[SourceConfig], file: Path) -> None:
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise ConfigError(f"{file}: source names must be unique: {', '.join(duplicates)}")
+    reserved = sorted(set(names) & RESERVED_SOURCE_NAMES)
+    if reserved:
+        raise ConfigError(
+            f"{file}: {', '.join(reserved)} is the name signals get from "
+            "POST /signals (push) or `signal-bot ingest` (cli): pick another source name"
+        )
 
 
 class Settings(BaseSettings):

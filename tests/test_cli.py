@@ -153,3 +153,17 @@ def test_bot_web_app_is_a_wsgi_app_built_from_the_environment() -> None:
     assert response.status_code == 200
     assert response.get_json()["database"] is True
     assert bot.web.app is app
+
+
+@pytest.mark.parametrize("name", ["push", "cli"])
+def test_source_names_of_push_and_cli_ingest_are_reserved(
+    capsys: pytest.CaptureFixture[str], local_environment: Path, name: str
+) -> None:
+    (local_environment / "signal-bot.toml").write_text(
+        f'[[sources]]\nname = "{name}"\nkind = "folder"\npath = "signals"\n'
+    )
+
+    code, _, err = run_cli(capsys, "sources")
+
+    assert code == 2
+    assert "pick another source name" in err
