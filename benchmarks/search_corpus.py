@@ -13,6 +13,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,18 +22,13 @@ from typing import Any
 from brief_generator import BriefGenerator
 from sqlalchemy import Connection, insert
 
-from bot.store.db import make_engine, migrations_dir, upgrade
+from bot.store.db import make_engine, upgrade
 from bot.store.models import StoredSignal
 from bot.store.signals import _new_row
 
 CACHE_DIR = Path(os.environ.get("SIGNAL_BOT_BENCH_CACHE", "/tmp/signal-bot-bench"))
 CHUNK = 5_000
-SHAPING_FILES = (
-    "bot/filters.py",
-    "bot/search_text.py",
-    "bot/search_document.py",
-    "bot/store/signals.py",
-)
+FINGERPRINT_SEED = 99
 STORED_AT = datetime(2026, 11, 27, tzinfo=UTC)
 
 
@@ -88,17 +84,20 @@ def _drop_triggers(connection: Connection) -> list[str]:
 
 def rebuild_index(path: Path) -> float:
     """Build the full-text index from scratch (what migration 0004 does), in seconds."""
-    with sqlite3.connect(path) as connection:
+    with closing(sqlite3.connect(path)) as connection:
         started = time.perf_counter()
         connection.execute("INSERT INTO signals_fts(signals_fts) VALUES ('rebuild')")
         connection.execute("INSERT INTO signals_fts(signals_fts) VALUES ('optimize')")
         connection.commit()
-        return time.perf_counter() - started
+        elapsed = time.perf_counter() - started
+        # Everything into the database file: it is renamed next, and its WAL would not follow.
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return elapsed
 
 
 def index_bytes(path: Path) -> tuple[int, int]:
     """(bytes of the FTS5 index, bytes of the whole database file)."""
-    with sqlite3.connect(path) as connection:
+    with closing(sqlite3.connect(path)) as connection:
         (data,) = connection.execute(
             "SELECT coalesce(sum(length(block)), 0) FROM signals_fts_data"
         ).fetchone()
@@ -137,10 +136,16 @@ def _row_values(signal: Any) -> dict[str, Any]:
 
 
 def _fingerprint() -> str:
-    """Changes when the generator, the schema or the way rows are derived changes."""
-    root = Path(__file__).resolve().parents[1]
+    """Changes when the generated briefs, what is stored for them, or the signals schema does."""
     digest = hashlib.sha256()
-    shaping = [Path(__file__).with_name("brief_generator.py"), *map(root.joinpath, SHAPING_FILES)]
-    for path in [*shaping, *sorted(migrations_dir().glob("versions/*.py"))]:
-        digest.update(path.read_bytes())
+    for row in _rows_of_chunk((0, 200, FINGERPRINT_SEED, 200)):
+        digest.update(repr(sorted(row.items())).encode())
+    engine = make_engine("sqlite://")
+    upgrade(engine)
+    with engine.connect() as connection:
+        schema = connection.exec_driver_sql(
+            "SELECT sql FROM sqlite_master WHERE tbl_name LIKE 'signals%' ORDER BY name"
+        ).all()
+    engine.dispose()
+    digest.update(repr(schema).encode())
     return digest.hexdigest()[:12]

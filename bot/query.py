@@ -55,6 +55,10 @@ EMPTY_QUERY_MESSAGE = (
     "`entity:Meta since:2026-04-01`."
 )
 LONE_STAR_MESSAGE = "A `*` goes right after the start of a word, like `secur*`."
+SHORT_PREFIX_MESSAGE = (
+    "`{written}` would match almost every word. Give at least two letters before the `*`, "
+    "like `ll*`."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +160,9 @@ def _free_text_term(term: RawTerm) -> Term:
     start = term.value.rstrip("*")
     if not start:
         raise FilterError(LONE_STAR_MESSAGE)
+    start_tokens = tokens(start)
+    if len(start_tokens) == 1 and len(start_tokens[0]) == 1:
+        raise FilterError(SHORT_PREFIX_MESSAGE.format(written=echo(term.written)))
     return Term(start, "prefix")
 
 

@@ -32,26 +32,34 @@ FIELDS = (
     ("sections", 1.0, 0.75),
 )
 
-FieldTokens = tuple[list[str], ...]
-
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
-    """A brief that matched, as ranking sees it: its index tokens per field."""
+    """A brief that matched, as ranking sees it: each field's index text, and its length."""
 
     seq: int
     published: datetime
-    fields: FieldTokens
+    fields: tuple[str, ...]
+    lengths: tuple[int, ...]
 
     @classmethod
     def from_columns(
         cls, seq: int, published: datetime, search_title: str, search_body: str
     ) -> Candidate:
         """A candidate from the stored `search_title` and `search_body` columns."""
-        body = search_body.split(FIELD_SEPARATOR)
-        body += [""] * (len(FIELDS_OF_BODY) - len(body))
-        fields = (search_title.split(), *(line.split() for line in body[: len(FIELDS_OF_BODY)]))
-        return cls(seq, published, fields)
+        body = search_body.split(FIELD_SEPARATOR)[: len(FIELDS_OF_BODY)]
+        lines = (search_title, *body, *[""] * (len(FIELDS_OF_BODY) - len(body)))
+        lengths = tuple(line.count(" ") + 1 if line else 0 for line in lines)
+        return cls(seq, published, lines, lengths)
+
+
+def padded(index_text: str) -> str:
+    """Index text as `hits` reads it: `muse spark` -> `" muse  spark "`.
+
+    Each token gets a space of its own on each side, so that str.count finds every occurrence,
+    side by side ones too.
+    """
+    return " " + index_text.replace(" ", "  ") + " "
 
 
 def rank(
@@ -64,32 +72,20 @@ def rank(
     averages = _average_lengths(candidates)
     weights = [_idf(document_frequency.get(term, 0.0), total_documents) for term in terms]
     scored = [
-        (_score(candidate.fields, terms, weights, averages), candidate.published, candidate.seq)
+        (_score(candidate, terms, weights, averages), candidate.published, candidate.seq)
         for candidate in candidates
     ]
     by_seq = {candidate.seq: candidate for candidate in candidates}
     return [by_seq[seq] for _, _, seq in sorted(scored, reverse=True)]
 
 
-def hits(field: list[str], term: TextTerm) -> int:
-    """How often the term occurs in a field's tokens."""
-    first, length = term.tokens[0], len(term.tokens)
-    if length == 1:
-        if not term.prefix:
-            return field.count(first)
-        return sum(1 for token in field if token.startswith(first))
-    starts = (index for index, token in enumerate(field) if token == first)
-    return sum(1 for start in starts if _phrase_at(field, start, term))
+def hits(field: str, term: TextTerm) -> int:
+    """How often the term occurs in a field's `padded` index text.
 
-
-def _phrase_at(field: list[str], start: int, term: TextTerm) -> bool:
-    window = field[start : start + len(term.tokens)]
-    if len(window) < len(term.tokens):
-        return False
-    if term.prefix:
-        *whole, last = term.tokens
-        return window[:-1] == whole and window[-1].startswith(last)
-    return tuple(window) == term.tokens
+    A phrase that overlaps itself ("a a" in "a a a") counts once per non-overlapping run.
+    """
+    phrase = " " + "  ".join(term.tokens)
+    return field.count(phrase if term.prefix else phrase + " ")
 
 
 def _idf(document_frequency: float, total_documents: int) -> float:
@@ -101,21 +97,24 @@ def _average_lengths(candidates: Sequence[Candidate]) -> list[float]:
     if not candidates:
         return [0.0] * len(FIELDS)
     return [
-        sum(len(candidate.fields[index]) for candidate in candidates) / len(candidates)
+        sum(candidate.lengths[index] for candidate in candidates) / len(candidates)
         for index in range(len(FIELDS))
     ]
 
 
 def _score(
-    fields: FieldTokens, terms: Sequence[TextTerm], weights: list[float], averages: list[float]
+    candidate: Candidate, terms: Sequence[TextTerm], weights: list[float], averages: list[float]
 ) -> float:
     total = 0.0
     for term, idf in zip(terms, weights, strict=True):
         frequency = 0.0
-        for (_, weight, b), field, average in zip(FIELDS, fields, averages, strict=True):
-            found = hits(field, term)
+        for (_, weight, b), field, length, average in zip(
+            FIELDS, candidate.fields, candidate.lengths, averages, strict=True
+        ):
+            # Most fields lack most terms: a plain substring test rules them out cheaply.
+            found = hits(padded(field), term) if term.tokens[0] in field else 0
             if found:
-                norm = 1.0 - b + b * (len(field) / average if average else 1.0)
+                norm = 1.0 - b + b * (length / average if average else 1.0)
                 frequency += weight * found / norm
         total += idf * frequency / (K1 + frequency)
     return total

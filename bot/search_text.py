@@ -43,12 +43,25 @@ def tokens(text: str) -> list[str]:
     if text.isascii():
         lowered = text.lower()
         runs = _LOWER_ASCII_RUN.findall(lowered)
-        if not _MAYBE_NUMBER_THEN_WORD.search(lowered) and max(map(len, runs), default=0) <= (
-            MAX_TOKEN_LENGTH
-        ):
+        if _plain(lowered, runs):
             return runs  # the common case, kept fast: every run is one token as it is
         return [token for run in runs for token in _ascii_tokens(run)]
     return [token for start, end in run_spans(text) for token in run_tokens(text[start:end])]
+
+
+def is_plain_ascii(text: str) -> bool:
+    """True when every run of `text` is one token, just lowercased (the common case)."""
+    if not text.isascii():
+        return False
+    lowered = text.lower()
+    return _plain(lowered, _LOWER_ASCII_RUN.findall(lowered))
+
+
+def _plain(lowered: str, runs: list[str]) -> bool:
+    """Whether lowercased ASCII text, split into `runs`, needs no splitting or cutting."""
+    if _MAYBE_NUMBER_THEN_WORD.search(lowered):
+        return False
+    return max(map(len, runs), default=0) <= MAX_TOKEN_LENGTH
 
 
 def run_spans(text: str) -> Iterator[tuple[int, int]]:
@@ -91,6 +104,8 @@ def document(fields: Iterable[str], *, budget: int = MAX_DOCUMENT_TOKENS) -> str
 
 def _ascii_tokens(run: str) -> list[str]:
     """Lowercase ASCII letters and digits as tokens, split the way PostgreSQL splits numbers."""
+    if len(run) <= MAX_TOKEN_LENGTH and not run[0].isdigit():
+        return [run]
     split = _NUMBER_THEN_WORD.fullmatch(run)
     parts = split.groups() if split else (run,)
     return [part[:MAX_TOKEN_LENGTH] for part in parts]

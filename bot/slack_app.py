@@ -39,8 +39,12 @@ def build_bolt_app(*, client: WebClient, signing_secret: str, commands: Commands
         # OAuth stays off unless configured on purpose (SLACK.md, trap 3).
         installation_store=None,
         oauth_settings=None,
+        # Listeners run in the request's own thread and hand slow work to `workers` themselves
+        # (answer_in_time, answer_action), instead of Bolt's extra thread polling for the ack.
+        process_before_response=True,
     )
-    workers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="command")
+    # Two per core: more only adds GIL contention, and SQLite connections past the pool's five.
+    workers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="command")
     register_listeners(app, commands, workers)
     return app
 
@@ -64,7 +68,7 @@ def register_listeners(app: App, commands: Commands, workers: ThreadPoolExecutor
     def show_brief(ack: Ack, action: dict[str, Any], respond: Respond) -> None:
         ack()
         value = str(action.get("value", ""))
-        answer_action(lambda: commands.show(value), respond, replace_original=False)
+        answer_action(lambda: commands.show(value), respond, workers, replace_original=False)
 
     @app.action(re.compile(r"^share_brief(_\d+)?$"))
     def share_brief(
@@ -74,7 +78,7 @@ def register_listeners(app: App, commands: Commands, workers: ThreadPoolExecutor
         value, where = str(action.get("value", "")), actor_of(body)
         publish = slack_publisher(client)
         answer_action(
-            lambda: commands.share(value, where, publish), respond, replace_original=False
+            lambda: commands.share(value, where, publish), respond, workers, replace_original=False
         )
 
     @app.action(re.compile(r"^search_(next|previous)$"))
@@ -82,7 +86,10 @@ def register_listeners(app: App, commands: Commands, workers: ThreadPoolExecutor
         ack()
         kind, query_text, offset = page_request(action.get("value"))
         answer_action(
-            lambda: commands.page(kind, query_text, offset), respond, replace_original=True
+            lambda: commands.page(kind, query_text, offset),
+            respond,
+            workers,
+            replace_original=True,
         )
 
     @app.error
@@ -143,10 +150,20 @@ def slack_publisher(client: WebClient) -> Publisher:
 
 
 def answer_action(
-    compute: Callable[[], Reply], respond: Respond, *, replace_original: bool
+    compute: Callable[[], Reply],
+    respond: Respond,
+    workers: ThreadPoolExecutor,
+    *,
+    replace_original: bool,
 ) -> None:
-    """After a button's ack: answer through response_url, with an apology if it failed."""
-    respond(replace_original=replace_original, **_response(_safely(compute)))
+    """After a button's ack: answer through response_url (apologizing if it failed), off the
+    request thread, so that Slack gets its HTTP 200 at once."""
+
+    def answer() -> None:
+        reply = _response(_safely(compute))
+        _respond_safely(respond, {"replace_original": replace_original, **reply})
+
+    workers.submit(answer)
 
 
 def answer_in_time(
@@ -158,9 +175,16 @@ def answer_in_time(
         reply = future.result(timeout=ANSWER_BUDGET_SECONDS)
     except FutureTimeout:
         ack(response_type="ephemeral", text=":hourglass_flowing_sand: Working on it…")
-        respond(**_response(future.result()))
+        future.add_done_callback(lambda done: _respond_safely(respond, _response(done.result())))
         return
     ack(**_response(reply))
+
+
+def _respond_safely(respond: Respond, answer: dict[str, Any]) -> None:
+    try:
+        respond(**answer)
+    except Exception:  # response_url gone or Slack down: nothing left to tell anyone but the log
+        log.exception("could not answer through response_url")
 
 
 def _response(reply: Reply | None) -> dict[str, Any]:

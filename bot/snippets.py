@@ -6,10 +6,12 @@ what matched, whether the brief is stored in SQLite or PostgreSQL.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from functools import lru_cache
 
 from bot.query import TextTerm
-from bot.search_text import run_spans, run_tokens
+from bot.search_text import is_plain_ascii, run_spans, run_tokens
 from bot.signal import Signal
 
 HIT_START, HIT_END = "\ue000", "\ue001"
@@ -27,7 +29,7 @@ def snippet(text: str, terms: Sequence[TextTerm], *, fallback: bool = False) -> 
     """The best SNIPPET_WORDS-word stretch of `text`; "" when no term occurs (unless `fallback`)."""
     text = text.replace(HIT_START, " ").replace(HIT_END, " ")
     spans = list(run_spans(text))
-    matched = [_matches(run_tokens(text[start:end]), terms) for start, end in spans]
+    matched = _matched_runs(text, spans, tuple(terms))
     if not any(matched) and not fallback:
         return ""
     first = _best_window(matched)
@@ -47,13 +49,37 @@ def snippet(text: str, terms: Sequence[TextTerm], *, fallback: bool = False) -> 
     return " ".join("".join(pieces).split())
 
 
-def _matches(found: list[str], terms: Sequence[TextTerm]) -> bool:
-    for term in terms:
-        *whole, last = term.tokens
-        for token in found:
-            if token in whole or token == last or (term.prefix and token.startswith(last)):
-                return True
-    return False
+def _matched_runs(
+    text: str, spans: list[tuple[int, int]], terms: tuple[TextTerm, ...]
+) -> list[bool]:
+    """For each run, whether it holds a query token."""
+    pattern = _ascii_pattern(terms) if is_plain_ascii(text) else None
+    if pattern is not None:
+        starts = {match.start() for match in pattern.finditer(text)}
+        return [start in starts for start, _ in spans]
+    exact, prefixes = _words_and_prefixes(terms)
+    return [
+        any(token in exact or token.startswith(prefixes) for token in run_tokens(text[start:end]))
+        for start, end in spans
+    ]
+
+
+@lru_cache(maxsize=256)
+def _ascii_pattern(terms: tuple[TextTerm, ...]) -> re.Pattern[str] | None:
+    """One regex finding the runs that hold a query token, in text where every run is one
+    token (bot.search_text.is_plain_ascii); None without tokens."""
+    exact, prefixes = _words_and_prefixes(terms)
+    if not exact and not prefixes:
+        return None
+    alternatives = [f"{re.escape(token)}(?![A-Za-z0-9])" for token in sorted(exact)]
+    alternatives += [re.escape(prefix) for prefix in sorted(prefixes)]
+    return re.compile(rf"(?<![A-Za-z0-9])(?:{'|'.join(alternatives)})", re.IGNORECASE)
+
+
+def _words_and_prefixes(terms: Sequence[TextTerm]) -> tuple[frozenset[str], tuple[str, ...]]:
+    """The tokens to mark: whole ones, and the starts of words (the last token of a prefix term)."""
+    exact = {token for term in terms for token in term.tokens[: -1 if term.prefix else None]}
+    return frozenset(exact), tuple(term.tokens[-1] for term in terms if term.prefix)
 
 
 def _best_window(matched: list[bool]) -> int:

@@ -41,6 +41,7 @@ class StubWork:
         self.waiting = [job(n) for n in range(count)]
         self.barrier = barrier
         self.settled: list[Finished] = []
+        self.released: list[Claimed] = []
         self.claims: list[int] = []
 
     def claim(self, limit: int) -> list[Claimed]:
@@ -56,6 +57,9 @@ class StubWork:
     def settle(self, finished: list[Finished]) -> None:
         self.settled += finished
 
+    def release(self, jobs: list[Claimed]) -> None:
+        self.released += jobs
+
     def seconds_until_due(self) -> float | None:
         return 0.0 if self.waiting else None
 
@@ -69,7 +73,7 @@ def test_sends_run_concurrently_up_to_the_pool_size() -> None:
     counts = FanOut(work, bucket, ManualClock(), FanOutTiming(concurrency=4, linger=1)).run()
 
     assert counts == {Verdict.SENT.value: 12}
-    assert sorted(j.id for j, _ in work.settled) == list(range(12))
+    assert sorted(done.job.id for done in work.settled) == list(range(12))
 
 
 def test_a_send_that_raises_becomes_an_unconfirmed_retry_not_a_lost_row() -> None:
@@ -81,7 +85,8 @@ def test_a_send_that_raises_becomes_an_unconfirmed_retry_not_a_lost_row() -> Non
     bucket = WorkspaceBucket(Pace(per_second=1000, burst=100), now=0.0)
     FanOut(work, bucket, ManualClock(), FanOutTiming(concurrency=2, linger=1)).run()
 
-    assert [(o.verdict, o.ambiguous) for _, o in work.settled] == [(Verdict.RETRY, True)] * 2
+    outcomes = [(done.outcome.verdict, done.outcome.ambiguous) for done in work.settled]
+    assert outcomes == [(Verdict.RETRY, True)] * 2
 
 
 def test_the_workspace_cap_paces_claims_on_the_clock() -> None:
@@ -93,3 +98,28 @@ def test_the_workspace_cap_paces_claims_on_the_clock() -> None:
     assert len(work.settled) == 5
     assert work.claims == [1, 1, 1, 1, 1]
     assert clock.monotonic() == pytest.approx(2.0, abs=0.06)
+
+
+def test_under_the_cap_rows_are_claimed_a_batch_ahead_and_sent_token_by_token() -> None:
+    clock = ManualClock()
+    work = StubWork(10)
+    bucket = WorkspaceBucket(Pace(per_second=2, burst=1), now=clock.monotonic())
+    FanOut(work, bucket, clock, FanOutTiming(concurrency=64, linger=5)).run()
+
+    assert work.claims == [8, 8], "two claims for ten rows, not ten"
+    assert [done.job.id for done in work.settled] == list(range(10))
+    assert clock.monotonic() == pytest.approx(4.5, abs=0.06)
+
+
+def test_rows_claimed_ahead_are_released_when_the_workspace_stops() -> None:
+    class StopsAfterFirst(StubWork):
+        def stopped(self) -> bool:
+            return bool(self.settled)
+
+    clock = ManualClock()
+    work = StopsAfterFirst(10)
+    bucket = WorkspaceBucket(Pace(per_second=2, burst=1), now=clock.monotonic())
+    FanOut(work, bucket, clock, FanOutTiming(concurrency=64, linger=5)).run()
+
+    assert len(work.settled) == 1
+    assert [job.id for job in work.released] == list(range(1, 8))

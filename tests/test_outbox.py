@@ -172,7 +172,9 @@ def test_claims_of_a_dead_worker_are_requeued_and_a_post_marked_unconfirmed(
         )
         assert sorted(row.channel_id for row in orphans) == ["C1", "C2"]
         assert all(outbox.requeue_orphan(session, row, now=NOW, max_attempts=6) for row in orphans)
-        assert not outbox.requeue_orphan(session, orphans[0], now=NOW, max_attempts=6), "already moved on"
+        assert not outbox.requeue_orphan(session, orphans[0], now=NOW, max_attempts=6), (
+            "already moved on"
+        )
 
     with transaction(sessions) as session:
         rows = {row.channel_id: row for row in session.scalars(select(Delivery))}
@@ -181,6 +183,21 @@ def test_claims_of_a_dead_worker_are_requeued_and_a_post_marked_unconfirmed(
     assert rows["C2"].state == "edit"
     assert rows["C2"].last_error is None, "an edit is safe to repeat"
     assert rows["C3"].state == "sending"
+
+
+def test_a_row_whose_workers_keep_dying_fails_instead_of_looping(sessions: Sessions) -> None:
+    queue(sessions, "a", ["C1"])
+    claim(sessions, worker="dead")
+    with transaction(sessions) as session:
+        session.execute(update(Delivery).values(attempts=6))
+        (orphan,) = outbox.orphaned_claims(session, live_workers=set(), stale_before=NOW)
+        assert outbox.requeue_orphan(session, orphan, now=NOW, max_attempts=6)
+    with transaction(sessions) as session:
+        row = session.scalars(select(Delivery)).one()
+    assert (row.state, row.last_error) == (
+        "failed",
+        outbox.UNCONFIRMED + "its worker stopped while sending",
+    )
 
 
 def test_a_claim_held_far_too_long_is_an_orphan_even_if_its_worker_lives(
@@ -259,3 +276,21 @@ def test_live_workers_are_those_with_a_running_presence_lease(sessions: Sessions
         assert leases.live_workers(session, now=NOW) == {"a", "b"}
         assert leases.count_live_workers(session, now=NOW) == 2
         assert leases.forget_expired(session, before=NOW) == 1
+
+
+def test_claims_never_sent_are_released_without_counting_the_attempt(sessions: Sessions) -> None:
+    queue(sessions, "a", ["C1", "C2"])
+    set_state(sessions, "sent", channel_id="C2")
+    with transaction(sessions) as session:
+        session.execute(update(Delivery).where(Delivery.channel_id == "C2").values(state="edit"))
+    claim(sessions, worker="w1")
+    with transaction(sessions) as session:
+        ids = list(session.scalars(select(Delivery.id)))
+        assert outbox.release_claims(session, ids, "someone-else") == 0
+        assert outbox.release_claims(session, ids, "w1") == 2
+    with transaction(sessions) as session:
+        rows = {
+            r.channel_id: (r.state, r.attempts, r.claimed_by)
+            for r in session.scalars(select(Delivery))
+        }
+    assert rows == {"C1": ("pending", 0, None), "C2": ("edit", 0, None)}

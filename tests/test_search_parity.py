@@ -67,7 +67,13 @@ def test_same_briefs_in_the_same_order(both: list[sessionmaker[Session]], query_
 def test_same_results_when_the_bounds_apply(
     both: list[sessionmaker[Session]], query_text: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name, value in (("K_ANY", 6), ("K_TITLE", 3), ("PROBE_LIMIT", 4), ("SCAN_BUDGET", 10)):
+    for name, value in (
+        ("K_ANY", 6),
+        ("K_TITLE", 3),
+        ("PROBE_LIMIT", 4),
+        ("SCAN_BUDGET", 10),
+        ("FIRST_LOOK", 12),
+    ):
         monkeypatch.setattr(search_ranked, name, value)
     sqlite, postgres = both
     assert results(sqlite, query_text) == results(postgres, query_text)

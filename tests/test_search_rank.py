@@ -5,12 +5,23 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.query import TextTerm, parse_query, text_terms
 from bot.search_document import FIELDS_OF_BODY, search_columns
-from bot.search_rank import FIELDS, Candidate, hits, rank
+from bot.search_rank import FIELDS, Candidate, hits, padded, rank
+from bot.search_text import run_spans, run_tokens
 from bot.signal import Section, Signal
-from bot.snippets import HIT_END, HIT_START, SNIPPET_WORDS, brief_snippet, snippet
+from bot.snippets import (
+    HIT_END,
+    HIT_START,
+    SNIPPET_WORDS,
+    _matched_runs,
+    _words_and_prefixes,
+    brief_snippet,
+    snippet,
+)
 
 NOW = datetime(2026, 4, 23, tzinfo=UTC)
 
@@ -72,21 +83,23 @@ def test_a_rare_word_outweighs_a_common_one() -> None:
 @pytest.mark.parametrize(
     ("field", "term", "count"),
     [
-        (["muse", "spark", "muse", "spark"], TextTerm(("muse", "spark")), 2),
-        (["spark", "muse"], TextTerm(("muse", "spark")), 0),
-        (["llama", "llamas", "ll"], TextTerm(("llam",), prefix=True), 2),
-        (["gpt", "4o", "gpt", "4"], TextTerm(("gpt", "4"), prefix=True), 2),
-        (["gpt"], TextTerm(("gpt", "4"), prefix=True), 0),
-        ([], TextTerm(("x",)), 0),
+        ("muse spark muse spark", TextTerm(("muse", "spark")), 2),
+        ("spark muse", TextTerm(("muse", "spark")), 0),
+        ("llama llamas ll", TextTerm(("llam",), prefix=True), 2),
+        ("gpt 4o gpt 4", TextTerm(("gpt", "4"), prefix=True), 2),
+        ("gpt", TextTerm(("gpt", "4"), prefix=True), 0),
+        ("amuse muses", TextTerm(("muse",)), 0),
+        ("", TextTerm(("x",)), 0),
     ],
 )
-def test_hits(field: list[str], term: TextTerm, count: int) -> None:
-    assert hits(field, term) == count
+def test_hits(field: str, term: TextTerm, count: int) -> None:
+    assert hits(padded(field), term) == count
 
 
 def test_candidates_read_back_short_bodies() -> None:
     found = Candidate.from_columns(1, NOW, "a b", "meta")
-    assert found.fields == (["a", "b"], ["meta"], [], [], [], [])
+    assert found.fields == ("a b", "meta", "", "", "", "")
+    assert found.lengths == (2, 1, 0, 0, 0, 0)
 
 
 # --- snippets ---------------------------------------------------------------------------------
@@ -135,3 +148,26 @@ def test_brief_snippet_falls_back_to_the_summary() -> None:
     signal = Signal(title="Muse", published=NOW, summary="The lede, with no hit.")
     assert brief_snippet(signal, terms_of("muse")) == "The lede, with no hit."
     assert brief_snippet(Signal(title="Muse", published=NOW), terms_of("muse")) == ""
+
+
+WORDS = ["llama", "Llama4", "muse", "MUSE", "spark", "sparks", "x", "4e1c", "4E1a", "a-b", "4e1"]
+
+
+@settings(max_examples=200)
+@given(
+    st.lists(st.sampled_from([*WORDS, " ", ", ", "-", "'"]), max_size=30).map("".join),
+    st.lists(
+        st.sampled_from(["llam*", "muse", "spark", "sp*", "x", "a", "c", "4e1", '"muse spark"']),
+        min_size=1,
+    ),
+)
+def test_the_fast_ascii_highlighter_agrees_with_the_tokenizer(
+    text: str, queries: list[str]
+) -> None:
+    terms = text_terms(parse_query(" ".join(queries)))
+    spans = list(run_spans(text))
+    exact, prefixes = _words_and_prefixes(terms)
+    expected = [
+        any(t in exact or t.startswith(prefixes) for t in run_tokens(text[a:b])) for a, b in spans
+    ]
+    assert _matched_runs(text, spans, terms) == expected

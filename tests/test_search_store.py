@@ -232,6 +232,7 @@ def small_limits(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(search_ranked, "K_TITLE", 3)
     monkeypatch.setattr(search_ranked, "PROBE_LIMIT", 4)
     monkeypatch.setattr(search_ranked, "SCAN_BUDGET", 10)
+    monkeypatch.setattr(search_ranked, "FIRST_LOOK", 12)
 
 
 @pytest.mark.usefixtures("small_limits")

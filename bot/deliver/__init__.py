@@ -126,10 +126,15 @@ class Deliverer:
             log.warning("settling %d deliveries failed; trying once more", len(finished))
             self.clock.sleep(SETTLE_RETRY_PAUSE)
             self._settle(finished)
-        for _job, outcome in finished:
-            if outcome.verdict is Verdict.STOP and self._stopped is None:
-                self._stopped = stop_reason(outcome)
+        for done in finished:
+            if done.outcome.verdict is Verdict.STOP and self._stopped is None:
+                self._stopped = stop_reason(done.outcome)
                 log.error("%s", self._stopped)
+
+    def release(self, jobs: list[Claimed]) -> None:
+        """Put claimed rows that were never sent back in line."""
+        with transaction(self.sessions) as session:
+            outbox.release_claims(session, [job.id for job in jobs], self.worker)
 
     def seconds_until_due(self) -> float | None:
         """Seconds until the next row may be claimed; None when nothing is waiting."""
@@ -149,7 +154,8 @@ class Deliverer:
         self._stopped = self.stopped_reason()
         if self._stopped is None or not self._auth_check_due():
             return self._stopped is not None
-        if self.poster.check_auth().verdict is not Verdict.SENT:
+        if (check := self.poster.check_auth()).verdict is not Verdict.SENT:
+            log.error("%s (checked again: %s)", self._stopped, check.error)
             return True
         with transaction(self.sessions) as session:
             slack_state.resume_workspace(session)

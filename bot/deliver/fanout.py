@@ -3,17 +3,20 @@
 The database decides what may go out (one row per channel, in published order, paced per
 channel); this loop decides how many go out at once and how fast overall. Pool threads only
 talk to Slack: claiming and settling stay on the loop's thread, in batches, so the database
-sees two short transactions per round instead of one per message.
+sees a few short transactions per round instead of one per message. When the workspace cap is
+what limits, a claim takes a small batch ahead and hands it out token by token.
 """
 
 from __future__ import annotations
 
 import logging
 import queue
-from collections import Counter
+from collections import Counter, deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Protocol
+from datetime import datetime
+from enum import Enum
+from typing import NamedTuple, Protocol
 
 from bot.deliver.clock import Clock
 from bot.deliver.outcome import Outcome, Verdict
@@ -25,7 +28,13 @@ log = logging.getLogger(__name__)
 SHORTEST_PAUSE = 0.05  # seconds; keeps a loop that found nothing from spinning
 LONGEST_WAIT = 1.0  # seconds between looks at the outbox while posts are in flight
 
-Finished = tuple[Claimed, Outcome]
+
+class Finished(NamedTuple):
+    """A send that came back."""
+
+    job: Claimed
+    outcome: Outcome
+    started_at: datetime  # when the call to Slack began: the channel's token is taken then
 
 
 class Work(Protocol):
@@ -41,6 +50,10 @@ class Work(Protocol):
         """Record outcomes, in one transaction."""
         ...
 
+    def release(self, jobs: list[Claimed]) -> None:
+        """Put claimed rows that were never sent back in line."""
+        ...
+
     def seconds_until_due(self) -> float | None:
         """When the next row may be claimable; None when nothing waits at all."""
         ...
@@ -50,6 +63,14 @@ class Work(Protocol):
         ...
 
 
+class HeldBack(Enum):
+    """What kept a round from starting more sends, and so what to wait for."""
+
+    THREADS = "threads"  # all busy (or not worth a claim yet): wait for a send to finish
+    TOKENS = "tokens"  # the workspace cap: wait for the next token
+    OUTBOX = "outbox"  # nothing more is due: wait for a send, or for the next row to be due
+
+
 @dataclass(frozen=True, slots=True)
 class FanOutTiming:
     concurrency: int
@@ -57,7 +78,7 @@ class FanOutTiming:
 
     @property
     def claim_batch(self) -> int:
-        """Free threads worth a claim while others are still busy."""
+        """Rows worth one claim while sends are in flight or tokens are scarce."""
         return max(1, self.concurrency // 8)
 
 
@@ -72,54 +93,82 @@ class FanOut:
         self.counts: Counter[str] = Counter()
         self._done: queue.SimpleQueue[Finished] = queue.SimpleQueue()
         self._finished: list[Finished] = []
+        self._claimed_ahead: deque[Claimed] = deque()  # claimed, waiting for a token
         self._in_flight = 0
 
     def run(self) -> Counter[str]:
-        """Deliver until idle; every send started here is settled when this returns."""
+        """Deliver until idle; every row claimed here is settled or released on return."""
         with ThreadPoolExecutor(self.timing.concurrency, thread_name_prefix="deliver") as pool:
-            idle_since = self.clock.monotonic()
-            while True:
-                self._settle_finished()
-                started, starved = self._start_more(pool)
-                if started:
-                    idle_since = self.clock.monotonic()
-                if self._in_flight:
-                    self._await_finished(starved)
-                    continue
-                pause = self._pause_before_next_look(starved, idle_since)
-                if pause is None:
-                    return self.counts
-                self.clock.sleep(pause)
+            try:
+                self._loop(pool)
+            finally:
+                self._release_claimed_ahead()
+        return self.counts
 
-    def _start_more(self, pool: ThreadPoolExecutor) -> tuple[int, bool]:
-        """Claim and submit what free threads and workspace tokens allow; (started, starved)."""
+    def _loop(self, pool: ThreadPoolExecutor) -> None:
+        idle_since = self.clock.monotonic()
+        while True:
+            self._settle_finished()
+            started, held_back = self._start_more(pool)
+            if started:
+                idle_since = self.clock.monotonic()
+            if self._in_flight or (self._claimed_ahead and not self.work.stopped()):
+                self._await_finished(held_back)
+                continue
+            pause = self._pause_before_next_look(held_back, idle_since)
+            if pause is None:
+                return
+            self.clock.sleep(pause)
+
+    def _start_more(self, pool: ThreadPoolExecutor) -> tuple[int, HeldBack]:
+        """Submit what free threads and workspace tokens allow; how many started, and what
+        held back more."""
         free = self.timing.concurrency - self._in_flight
         if self.work.stopped() or free <= 0:
-            return 0, False
-        if self._in_flight and free < self.timing.claim_batch:
-            return 0, False  # a bigger claim soon costs the database less than many small ones
+            return 0, HeldBack.THREADS
+        if self._in_flight and free < self.timing.claim_batch and not self._claimed_ahead:
+            return 0, HeldBack.THREADS  # one bigger claim soon costs the database less
         tokens = self.bucket.take_up_to(free, self.clock.monotonic())
         if tokens == 0:
-            return 0, True
-        jobs = self.work.claim(tokens)
+            return 0, HeldBack.TOKENS
+        jobs = self._take_claimed(tokens, free)
         self.bucket.give_back(tokens - len(jobs))
         for job in jobs:
             pool.submit(self._send, job)
         self._in_flight += len(jobs)
-        return len(jobs), False
+        if len(jobs) < tokens:
+            return len(jobs), HeldBack.OUTBOX
+        return len(jobs), HeldBack.TOKENS if tokens < free else HeldBack.THREADS
+
+    def _take_claimed(self, tokens: int, free: int) -> list[Claimed]:
+        """`tokens` rows to send now: claimed ahead first, then claimed from the outbox."""
+        jobs = [self._claimed_ahead.popleft() for _ in range(min(tokens, len(self._claimed_ahead)))]
+        wanted = tokens - len(jobs)
+        if wanted:
+            claimed = self.work.claim(min(max(wanted, self.timing.claim_batch), free))
+            jobs += claimed[:wanted]
+            self._claimed_ahead.extend(claimed[wanted:])
+        return jobs
 
     def _send(self, job: Claimed) -> None:
+        started_at = self.clock.now()
         try:
             outcome = self.work.send(job)
         except Exception as error:  # a bug must not leave the row claimed for good
             log.exception("sending delivery %s to %s crashed", job.id, job.channel_id)
             outcome = Outcome(Verdict.RETRY, error=f"crashed: {error}", ambiguous=True)
-        self._done.put((job, outcome))
+        self._done.put(Finished(job, outcome, started_at))
 
-    def _await_finished(self, starved: bool) -> None:
+    def _await_finished(self, held_back: HeldBack) -> None:
+        """Wait for a send to finish, or less if a token or a due row may come sooner."""
         timeout = LONGEST_WAIT
-        if starved:
+        if held_back is HeldBack.TOKENS:
             timeout = min(timeout, self.bucket.seconds_until_token(self.clock.monotonic()))
+        elif held_back is HeldBack.OUTBOX and (due_in := self.work.seconds_until_due()) is not None:
+            timeout = min(timeout, max(due_in, SHORTEST_PAUSE))
+        if not self._in_flight:
+            self.clock.sleep(max(timeout, 0.001))  # only claimed-ahead rows wait, for a token
+            return
         try:
             self._finished.append(self._done.get(timeout=max(timeout, 0.001)))
         except queue.Empty:
@@ -137,16 +186,21 @@ class FanOut:
             return
         finished, self._finished = self._finished, []
         self.work.settle(finished)
-        self.counts.update(outcome.verdict.value for _, outcome in finished)
+        self.counts.update(done.outcome.verdict.value for done in finished)
 
-    def _pause_before_next_look(self, starved: bool, idle_since: float) -> float | None:
+    def _release_claimed_ahead(self) -> None:
+        if self._claimed_ahead:
+            self.work.release(list(self._claimed_ahead))
+            self._claimed_ahead.clear()
+
+    def _pause_before_next_look(self, held_back: HeldBack, idle_since: float) -> float | None:
         """How long to wait before claiming again, or None to end the run."""
         if self.work.stopped():
             return None
         due_in = self.work.seconds_until_due()
         if due_in is None:
             return None
-        if starved:
+        if held_back is HeldBack.TOKENS:
             due_in = max(due_in, self.bucket.seconds_until_token(self.clock.monotonic()))
         idle_for = self.clock.monotonic() - idle_since
         if due_in > self.timing.linger or idle_for > self.timing.linger:

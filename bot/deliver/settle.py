@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from bot.deliver.fanout import Finished
 from bot.deliver.outcome import DeliveryLimits, Outcome, Verdict
 from bot.deliver.pacing import ChannelBucket
 from bot.deliver.revisions import field_digests
@@ -34,18 +35,17 @@ class Settler:
         self.limits = limits
         self.worker = worker
 
-    def settle(
-        self, session: Session, finished: list[tuple[Claimed, Outcome]], now: datetime
-    ) -> int:
+    def settle(self, session: Session, finished: list[Finished], now: datetime) -> int:
         """Record each outcome; returns how many claims were still ours to settle."""
-        rows = outbox.owned_rows(session, [job.id for job, _ in finished], self.worker)
-        paces = slack_state.channel_paces(session, {job.channel_id for job, _ in finished})
-        for job, outcome in finished:
-            row = rows.get(job.id)
+        rows = outbox.owned_rows(session, [done.job.id for done in finished], self.worker)
+        paces = slack_state.channel_paces(session, {done.job.channel_id for done in finished})
+        for done in finished:
+            row = rows.get(done.job.id)
             if row is None:
-                log.warning("delivery %s: claim lost before settling (%s)", job.id, outcome.verdict)
+                log.warning("delivery %s: claim lost before settling", done.job.id)
                 continue
-            _Settling(self.limits, session, paces, now).apply(row, job, outcome)
+            settling = _Settling(self.limits, session, paces, now, done.started_at)
+            settling.apply(row, done.job, done.outcome)
         return len(rows)
 
 
@@ -58,11 +58,13 @@ class _Settling:
         session: Session,
         paces: dict[str, ChannelPace],
         now: datetime,
+        started_at: datetime,
     ) -> None:
         self.limits = limits
         self.session = session
         self.paces = paces
         self.now = now
+        self.started_at = started_at  # when the call to Slack began
 
     def apply(self, row: Delivery, job: Claimed, outcome: Outcome) -> None:
         row.last_error = _error_text(outcome)
@@ -123,9 +125,9 @@ class _Settling:
         bucket = (
             ChannelBucket(stored.tokens, stored.refilled_at, stored.ready_at)
             if stored
-            else ChannelBucket.full(pace, job.claimed_at)
+            else ChannelBucket.full(pace, self.started_at)
         )
-        self._save_pace(job.channel_id, bucket.after_send(pace, job.claimed_at))
+        self._save_pace(job.channel_id, bucket.after_send(pace, self.started_at))
 
     def _save_pace(self, channel_id: str, bucket: ChannelBucket) -> None:
         row = self.paces.get(channel_id)

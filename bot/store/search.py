@@ -1,37 +1,41 @@
-"""Search over stored briefs, the same on SQLite and PostgreSQL; built to stay fast at 1M briefs.
+"""Search over stored briefs, the same on SQLite and PostgreSQL, and fast at a million briefs.
 
 Two paths:
 - A QUERY with free text is *ranked* (bot.store.search_ranked): relevance first, recency as the
   tie-break.
-- A QUERY without free text, and `latest [FILTER]`, is *newest first*: an index walk on
-  `published` (or on (field, published) for a FILTER value) that stops after one page.
+- A QUERY without free text, and `latest [FILTER]`, is *newest first*: a walk down an index on
+  `published` (or (field, published) for a FILTER value) that stops after one page.
 
-The trap, and the design for it. Ranking by relevance in the database (FTS5 `ORDER BY bm25`,
-`ts_rank`) scores every matching row before it can return five, and even bm25() on a handful of
-rows counts every row of each term to get its idf. Common words match most of a large archive,
-so a plain `MATCH … ORDER BY bm25 LIMIT 5` is fast for rare words and about a second for common
-ones. Here the database is only asked for things it answers from its index in bounded time:
-1. Candidates: the newest K_ANY rows matching every term, plus the newest K_TITLE with every term
-   in the title (so an older title hit can beat newer mentions). Both indexes read posting lists
-   newest first (FTS5 by rowid, PostgreSQL by primary key) and stop at the limit: a common word
-   costs K rows, not its frequency. FILTER fields and dates are part of the match (facet tokens
-   in FTS5), so a narrow filter does not turn into a long scan.
-2. Document frequencies for idf come from a probe per token that stops after PROBE_LIMIT rows:
-   exact for rare tokens, extrapolated from how recently the last of them was stored otherwise.
-3. When the matching rows may be few among many scanned (a phrase of common words; a `keyword:`,
-   which is a substring test per row) the scan gets a floor: the seq below which more than
-   SCAN_BUDGET rows contain every word. What lies below is not searched, and the reply says so.
-4. The candidates are ranked in Python (bot.search_rank, BM25F over the stored index tokens) and
-   paged. The same code ranks rows from either database, so both give the same order.
-So a query costs at most a few thousand posting-list entries, whatever it asks: the price is that
-for words in more than K_ANY briefs the best are picked among the most recent matches, and the
-reply says "K_ANY+ briefs" rather than an exact count.
+The trap, and the design for it. Ranking in the database (FTS5 `ORDER BY bm25`, `ts_rank`)
+scores every matching row before it can return five, and bm25() even counts every row of each
+term for its idf. Common words match most of the archive: at 1M briefs `MATCH 'the' ORDER BY
+bm25 LIMIT 5` takes about a second. Here the database is only asked what its index answers in
+bounded time, and the answer is ranked in Python:
+1. Candidates: the newest K_ANY rows that match (every term, FILTER fields and dates; FTS5
+   holds those as facet tokens, so a narrow filter narrows the posting lists it reads), and, when
+   those are not all the matches, the newest K_TITLE with every term in the title (an older
+   title hit can beat newer mentions). FTS5 reads rowids, PostgreSQL its primary key, newest
+   first and stops at the limit: a word in 900,000 briefs costs K_ANY rows, not 900,000.
+2. What FTS5 would read in full, it is not asked: a prefix it has no index for (`ransom*` is
+   asked as `ran*` plus a test of the row's tokens) and a phrase limited to the title (asked as
+   its words plus a row test); see search_index._indexable.
+3. Rows that need a test beyond the posting lists (a phrase, such a prefix, a `keyword:`
+   substring) may be few among many: the query first looks at the newest FIRST_LOOK briefs,
+   then at most at the newest SCAN_BUDGET rows holding every word. Anything older is not
+   searched, and the reply says so ("Only briefs stored since … were searched").
+4. Document frequencies for idf (only with two terms or more) come from probes that stop after
+   PROBE_LIMIT rows: exact for rare tokens, extrapolated for common ones.
+5. Ranking is BM25F over the stored index tokens (bot.search_rank), done by the same Python
+   code for either database, so both give the same order; snippets likewise (bot.snippets).
+The price: for words in more than K_ANY briefs the best are chosen among the most recent
+matches (plus older title hits), and the reply says "80+ briefs" rather than an exact count.
+Measured by benchmarks/bench_search.py.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TypeVar
+from typing import TypeVarTuple
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
@@ -55,7 +59,7 @@ __all__ = [
     "search",
 ]
 
-_T = TypeVar("_T")
+_Ts = TypeVarTuple("_Ts")
 
 COUNT_LIMIT = 1000
 # A `keyword:` is a substring test per row: without free text, at most this many rows are tested.
@@ -105,7 +109,7 @@ def newest(
     )
 
 
-def _newest_first(query: Select[tuple[_T]]) -> Select[tuple[_T]]:
+def _newest_first(query: Select[*_Ts]) -> Select[*_Ts]:
     return query.order_by(StoredSignal.published.desc(), StoredSignal.seq.desc())
 
 

@@ -1,0 +1,70 @@
+"""Migration 0004 on a database that already holds briefs: the search columns are filled in, the
+index is built, and it can be undone, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from alembic import command
+from alembic.config import Config
+from search_corpus import HAND_WRITTEN
+from sqlalchemy import Engine, insert, table, text
+from sqlalchemy import column as column_of
+
+from bot.query import parse_query
+from bot.search_document import search_columns
+from bot.store.db import make_engine, make_session_factory, migrations_dir, transaction, upgrade
+from bot.store.models import StoredSignal
+from bot.store.search import search
+from bot.store.signals import _new_row
+
+BRIEFS = [signal.keyed("optyx") for signal in HAND_WRITTEN]
+NEW_IN_0004 = {"source_slug", "keyword_text", "search_title", "search_body", "search_facets"}
+
+
+def migrate(engine: Engine, revision: str, *, down: bool = False) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir()))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        (command.downgrade if down else command.upgrade)(config, revision)
+
+
+def insert_as_0003_did(engine: Engine) -> None:
+    """Rows as the code before 0004 stored them: without the search columns."""
+    before = [
+        column
+        for column in StoredSignal.__table__.columns
+        if column.key not in NEW_IN_0004 and column.key != "seq"
+    ]
+    old_table = table("signals", *(column_of(c.key, c.type) for c in before))
+    rows = []
+    for signal in BRIEFS:
+        row = _new_row(signal)
+        row.ingested_at = row.revised_at = signal.published
+        rows.append({column.key: getattr(row, column.key) for column in before})
+    with engine.begin() as connection:
+        connection.execute(insert(old_table), rows)
+
+
+def test_upgrade_fills_existing_rows_and_downgrade_undoes_it(database_url: str) -> None:
+    engine = make_engine(database_url)
+    migrate(engine, "0003")
+    insert_as_0003_did(engine)
+
+    upgrade(engine)  # to head: 0004 fills in the new columns and builds the index
+    sessions = make_session_factory(engine)
+    with transaction(sessions) as session:
+        stored = {
+            key: body for key, body in session.execute(text("SELECT key, search_body FROM signals"))
+        }
+        found = search(session, parse_query("muse spark"))
+    assert stored == {s.key: search_columns(s)["search_body"] for s in BRIEFS}
+    assert [hit.signal.key for hit in found.hits] == [BRIEFS[0].key]
+
+    migrate(engine, "0003", down=True)
+    with engine.connect() as connection:
+        columns = connection.execute(text("SELECT * FROM signals LIMIT 1")).keys()
+    assert "search_body" not in columns
+    upgrade(engine)  # and up again, from the restored 0003 schema
+    with transaction(sessions) as session:
+        assert search(session, parse_query("zürich")).total == 1
+    engine.dispose()
