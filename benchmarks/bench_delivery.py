@@ -170,7 +170,7 @@ def under_workspace_cap(slack: FakeSlackProcess, args: argparse.Namespace) -> bo
     cap = args.per_minute
     print(f"\n2. the same under 1/s per channel (burst 3) + {cap:.0f}/min workspace-wide (burst 3)")
     slack.call("limit_rate", per_channel_per_second=1.0, burst=3, global_per_minute=cap)
-    limits = DeliveryLimits(concurrency=64, workspace_per_minute=cap, workspace_burst=2)
+    limits = DeliveryLimits(concurrency=64, workspace_per_minute=cap, workspace_burst=1)
     bot = deliver(slack, args, limits, slack.new_channels("L", args.channels), signals=1)
     report("   bot", bot, args.channels)
     allowed = 3 + cap / 60 * bot.seconds

@@ -262,24 +262,15 @@ def _fts5_phrase(term: TextTerm) -> str:
     return f"{quoted} *" if term.prefix else quoted
 
 
-def tsquery_text(terms: Sequence[TextTerm], *, weights: str = "") -> str | None:
-    """A PostgreSQL tsquery (for `CAST(... AS tsquery)`) requiring every term; None without terms.
-
-    `weights` ("A") restricts every lexeme to those labels: the title, in bot.search_document.
-    """
+def tsquery_text(terms: Sequence[TextTerm]) -> str | None:
+    """A PostgreSQL tsquery (`CAST(... AS tsquery)`) requiring every term; None without terms."""
     if not terms:
         return None
-    return " & ".join(_tsquery_phrase(term, weights) for term in terms)
+    return " & ".join(_tsquery_phrase(term) for term in terms)
 
 
-def _tsquery_phrase(term: TextTerm, weights: str) -> str:
-    last = len(term.tokens) - 1
-    lexemes = [
-        f"'{token}'" + _tsquery_label("*" if term.prefix and index == last else "", weights)
-        for index, token in enumerate(term.tokens)
-    ]
+def _tsquery_phrase(term: TextTerm) -> str:
+    lexemes = [f"'{token}'" for token in term.tokens]
+    if term.prefix:
+        lexemes[-1] += ":*"
     return lexemes[0] if len(lexemes) == 1 else "(" + " <-> ".join(lexemes) + ")"
-
-
-def _tsquery_label(prefix: str, weights: str) -> str:
-    return f":{prefix}{weights}" if prefix or weights else ""

@@ -10,8 +10,9 @@ How text becomes tokens:
 - A run is folded: compatibility-decomposed (NFKD), casefolded, accents dropped:
   `Café` -> `cafe`, `Straße` -> `strasse`, `ﬁ` -> `fi`, `²` -> `2`.
 - A run mixing ASCII and other scripts is split where it changes (`gpt東京` -> `gpt`, `東京`), and a
-  non-ASCII part is stored as `x` + its UTF-8 in hex: PostgreSQL's parser drops non-ASCII letters
-  under the C locale, and hex keeps prefixes working (`東*` is a prefix of `東京`).
+  non-ASCII part is stored as `x` + its UTF-8 in hex: PostgreSQL's parser reads non-ASCII letters
+  by the database's locale (under plain C it drops them), and hex keeps prefixes working (`東*`
+  is a prefix of `東京`).
 - PostgreSQL reads `4e1c` as the number `4e1` followed by `c`; the tokenizer splits it likewise.
 - Tokens are cut at MAX_TOKEN_LENGTH characters and documents at MAX_DOCUMENT_TOKENS tokens, which
   keeps a tsvector under PostgreSQL's 1 MB and its positions under 16,383.

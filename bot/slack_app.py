@@ -12,7 +12,7 @@ from typing import Any
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.commands import Commands, Reply
 from bot.render import Message
@@ -144,6 +144,8 @@ def slack_publisher(client: WebClient) -> Publisher:
             )
         except SlackApiError as error:
             raise PostFailed(f"Slack answered `{error.response.get('error')}`.") from error
+        except (SlackClientError, OSError) as error:
+            raise PostFailed("Slack could not be reached. Please try again in a moment.") from error
         return str(response.get("ts") or "")
 
     return publish

@@ -52,34 +52,49 @@ def snippet(text: str, terms: Sequence[TextTerm], *, fallback: bool = False) -> 
 def _matched_runs(
     text: str, spans: list[tuple[int, int]], terms: tuple[TextTerm, ...]
 ) -> list[bool]:
-    """For each run, whether it holds a query token."""
-    pattern = _ascii_pattern(terms) if is_plain_ascii(text) else None
-    if pattern is not None:
-        starts = {match.start() for match in pattern.finditer(text)}
-        return [start in starts for start, _ in spans]
-    exact, prefixes = _words_and_prefixes(terms)
-    return [
-        any(token in exact or token.startswith(prefixes) for token in run_tokens(text[start:end]))
-        for start, end in spans
+    """For each run, whether it is part of an occurrence of a term (a whole phrase, for one)."""
+    if is_plain_ascii(text):
+        found = sorted(hit.span() for term in terms for hit in _ascii_pattern(term).finditer(text))
+        return _runs_within(spans, found)
+    tokens = [
+        (index, token)
+        for index, (start, end) in enumerate(spans)
+        for token in run_tokens(text[start:end])
     ]
+    marked = [False] * len(spans)
+    for term in terms:
+        for at in range(len(tokens) - len(term.tokens) + 1):
+            window = tokens[at : at + len(term.tokens)]
+            if _occurs(term, [token for _, token in window]):
+                for index, _ in window:
+                    marked[index] = True
+    return marked
+
+
+def _occurs(term: TextTerm, tokens: list[str]) -> bool:
+    *whole, last = term.tokens
+    if tokens[:-1] != whole:
+        return False
+    return tokens[-1].startswith(last) if term.prefix else tokens[-1] == last
 
 
 @lru_cache(maxsize=256)
-def _ascii_pattern(terms: tuple[TextTerm, ...]) -> re.Pattern[str] | None:
-    """One regex finding the runs that hold a query token, in text where every run is one
-    token (bot.search_text.is_plain_ascii); None without tokens."""
-    exact, prefixes = _words_and_prefixes(terms)
-    if not exact and not prefixes:
-        return None
-    alternatives = [f"{re.escape(token)}(?![A-Za-z0-9])" for token in sorted(exact)]
-    alternatives += [re.escape(prefix) for prefix in sorted(prefixes)]
-    return re.compile(rf"(?<![A-Za-z0-9])(?:{'|'.join(alternatives)})", re.IGNORECASE)
+def _ascii_pattern(term: TextTerm) -> re.Pattern[str]:
+    """A regex for the term's occurrences in text where every run is one token
+    (bot.search_text.is_plain_ascii): its tokens as whole runs, in a row."""
+    words = r"[^A-Za-z0-9]+".join(re.escape(token) for token in term.tokens)
+    end = "" if term.prefix else "(?![A-Za-z0-9])"
+    return re.compile(rf"(?<![A-Za-z0-9]){words}{end}", re.IGNORECASE)
 
 
-def _words_and_prefixes(terms: Sequence[TextTerm]) -> tuple[frozenset[str], tuple[str, ...]]:
-    """The tokens to mark: whole ones, and the starts of words (the last token of a prefix term)."""
-    exact = {token for term in terms for token in term.tokens[: -1 if term.prefix else None]}
-    return frozenset(exact), tuple(term.tokens[-1] for term in terms if term.prefix)
+def _runs_within(spans: list[tuple[int, int]], found: list[tuple[int, int]]) -> list[bool]:
+    """For each run, whether it starts inside one of the `found` stretches (both in order)."""
+    marked, at = [], 0
+    for start, _ in spans:
+        while at < len(found) and found[at][1] <= start:
+            at += 1
+        marked.append(at < len(found) and found[at][0] <= start)
+    return marked
 
 
 def _best_window(matched: list[bool]) -> int:

@@ -93,7 +93,7 @@ def test_the_workspace_cap_paces_claims_on_the_clock() -> None:
     clock = ManualClock()
     work = StubWork(5)
     bucket = WorkspaceBucket(Pace(per_second=2, burst=1), now=clock.monotonic())
-    FanOut(work, bucket, clock, FanOutTiming(concurrency=8, linger=5)).run()
+    FanOut(work, bucket, clock, FanOutTiming(concurrency=4, linger=5)).run()
 
     assert len(work.settled) == 5
     assert work.claims == [1, 1, 1, 1, 1]
@@ -104,7 +104,7 @@ def test_under_the_cap_rows_are_claimed_a_batch_ahead_and_sent_token_by_token() 
     clock = ManualClock()
     work = StubWork(10)
     bucket = WorkspaceBucket(Pace(per_second=2, burst=1), now=clock.monotonic())
-    FanOut(work, bucket, clock, FanOutTiming(concurrency=64, linger=5)).run()
+    FanOut(work, bucket, clock, FanOutTiming(concurrency=32, linger=5)).run()
 
     assert work.claims == [8, 8], "two claims for ten rows, not ten"
     assert [done.job.id for done in work.settled] == list(range(10))
@@ -119,7 +119,22 @@ def test_rows_claimed_ahead_are_released_when_the_workspace_stops() -> None:
     clock = ManualClock()
     work = StopsAfterFirst(10)
     bucket = WorkspaceBucket(Pace(per_second=2, burst=1), now=clock.monotonic())
-    FanOut(work, bucket, clock, FanOutTiming(concurrency=64, linger=5)).run()
+    FanOut(work, bucket, clock, FanOutTiming(concurrency=32, linger=5)).run()
 
     assert len(work.settled) == 1
     assert [job.id for job in work.released] == list(range(1, 8))
+
+
+def test_sends_already_made_are_settled_even_when_the_run_fails() -> None:
+    class OutboxGoesAway(StubWork):
+        def claim(self, limit: int) -> list[Claimed]:
+            if self.claims:
+                raise ConnectionError("database went away")
+            return super().claim(limit)
+
+    work = OutboxGoesAway(3, barrier=threading.Barrier(3))
+    bucket = WorkspaceBucket(Pace(per_second=1000, burst=100), now=0.0)
+    with pytest.raises(ConnectionError):
+        FanOut(work, bucket, ManualClock(), FanOutTiming(concurrency=8, linger=1)).run()
+
+    assert sorted(done.job.id for done in work.settled) == [0, 1, 2]

@@ -185,9 +185,6 @@ def test_fts5_match_and_tsquery_text() -> None:
         '{search_title} : ("muse" "closed source" "gpt 4" *)'
     )
     assert tsquery_text(terms) == "'muse' & ('closed' <-> 'source') & ('gpt' <-> '4':*)"
-    assert tsquery_text(terms, weights="A") == (
-        "'muse':A & ('closed':A <-> 'source':A) & ('gpt':A <-> '4':*A)"
-    )
     assert fts5_match((), ["search_title"]) is None
     assert tsquery_text(()) is None
 

@@ -18,7 +18,7 @@ from bot.snippets import (
     HIT_START,
     SNIPPET_WORDS,
     _matched_runs,
-    _words_and_prefixes,
+    _occurs,
     brief_snippet,
     snippet,
 )
@@ -166,8 +166,18 @@ def test_the_fast_ascii_highlighter_agrees_with_the_tokenizer(
 ) -> None:
     terms = text_terms(parse_query(" ".join(queries)))
     spans = list(run_spans(text))
-    exact, prefixes = _words_and_prefixes(terms)
-    expected = [
-        any(t in exact or t.startswith(prefixes) for t in run_tokens(text[a:b])) for a, b in spans
-    ]
+    tokens = [(i, t) for i, (a, b) in enumerate(spans) for t in run_tokens(text[a:b])]
+    expected = [False] * len(spans)
+    for term in terms:
+        for at in range(len(tokens) - len(term.tokens) + 1):
+            window = tokens[at : at + len(term.tokens)]
+            if _occurs(term, [token for _, token in window]):
+                for index, _ in window:
+                    expected[index] = True
     assert _matched_runs(text, spans, terms) == expected
+
+
+def test_phrases_are_marked_only_where_the_whole_phrase_is() -> None:
+    found = snippet("The data model, and the model of the data.", terms_of('"model of the data"'))
+    marked = " ".join(f"{HIT_START}{word}{HIT_END}" for word in ("model", "of", "the", "data"))
+    assert found == f"The data model, and the {marked}."

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 SHORTEST_PAUSE = 0.05  # seconds; keeps a loop that found nothing from spinning
 LONGEST_WAIT = 1.0  # seconds between looks at the outbox while posts are in flight
+SETTLE_WITHIN = 0.25  # seconds after a send started, its outcome is recorded at the latest
 
 
 class Finished(NamedTuple):
@@ -79,7 +80,7 @@ class FanOutTiming:
     @property
     def claim_batch(self) -> int:
         """Rows worth one claim while sends are in flight or tokens are scarce."""
-        return max(1, self.concurrency // 8)
+        return max(1, self.concurrency // 4)
 
 
 class FanOut:
@@ -98,11 +99,11 @@ class FanOut:
 
     def run(self) -> Counter[str]:
         """Deliver until idle; every row claimed here is settled or released on return."""
-        with ThreadPoolExecutor(self.timing.concurrency, thread_name_prefix="deliver") as pool:
-            try:
+        try:
+            with ThreadPoolExecutor(self.timing.concurrency, thread_name_prefix="deliver") as pool:
                 self._loop(pool)
-            finally:
-                self._release_claimed_ahead()
+        finally:
+            self._wind_down()
         return self.counts
 
     def _loop(self, pool: ThreadPoolExecutor) -> None:
@@ -161,7 +162,7 @@ class FanOut:
 
     def _await_finished(self, held_back: HeldBack) -> None:
         """Wait for a send to finish, or less if a token or a due row may come sooner."""
-        timeout = LONGEST_WAIT
+        timeout = SETTLE_WITHIN if self._finished else LONGEST_WAIT
         if held_back is HeldBack.TOKENS:
             timeout = min(timeout, self.bucket.seconds_until_token(self.clock.monotonic()))
         elif held_back is HeldBack.OUTBOX and (due_in := self.work.seconds_until_due()) is not None:
@@ -182,16 +183,32 @@ class FanOut:
             self._in_flight -= 1
 
     def _settle_finished(self) -> None:
+        """Settle in batches: each transaction costs round trips, whatever its size."""
         if not self._finished:
+            return
+        waited = (self.clock.now() - self._finished[0].started_at).total_seconds()
+        batch_full = len(self._finished) >= self.timing.claim_batch
+        if self._in_flight and not batch_full and waited < SETTLE_WITHIN:
             return
         finished, self._finished = self._finished, []
         self.work.settle(finished)
         self.counts.update(done.outcome.verdict.value for done in finished)
 
-    def _release_claimed_ahead(self) -> None:
-        if self._claimed_ahead:
-            self.work.release(list(self._claimed_ahead))
-            self._claimed_ahead.clear()
+    def _wind_down(self) -> None:
+        """Once every send has returned: record what came back, release what never went.
+        Normally nothing is left; after an error, whatever cannot be written now is left
+        claimed, for reconciliation."""
+        while not self._done.empty():
+            self._finished.append(self._done.get_nowait())
+        try:
+            if self._finished:
+                finished, self._finished = self._finished, []
+                self.work.settle(finished)
+            if self._claimed_ahead:
+                self.work.release(list(self._claimed_ahead))
+                self._claimed_ahead.clear()
+        except Exception:  # the run is ending on an error already; the claims stay recoverable
+            log.exception("winding down a delivery run failed; reconciliation will recover it")
 
     def _pause_before_next_look(self, held_back: HeldBack, idle_since: float) -> float | None:
         """How long to wait before claiming again, or None to end the run."""

@@ -54,10 +54,16 @@ class ChannelBucket:
 
 
 class WorkspaceBucket:
-    """This process's share of the workspace-wide cap; thread-safe."""
+    """This process's share of the workspace-wide cap; thread-safe.
+
+    It holds half a token more than its burst: a loop that comes for its token a little late
+    keeps the time it lost instead of falling behind the rate.
+    """
+
+    CATCH_UP = 0.5
 
     def __init__(self, pace: Pace, now: float) -> None:
-        self._pace = pace
+        self._pace = self._with_catch_up(pace)
         self._tokens = pace.burst
         self._at = now
         self._lock = threading.Lock()
@@ -66,8 +72,8 @@ class WorkspaceBucket:
         """Change the rate (more or fewer live workers share the cap)."""
         with self._lock:
             self._refill(now)
-            self._pace = pace
-            self._tokens = min(self._tokens, pace.burst)
+            self._pace = self._with_catch_up(pace)
+            self._tokens = min(self._tokens, self._pace.burst)
 
     def take_up_to(self, wanted: int, now: float) -> int:
         """Take as many whole tokens as are there, up to `wanted`."""
@@ -90,3 +96,7 @@ class WorkspaceBucket:
     def _refill(self, now: float) -> None:
         self._tokens = self._pace.refilled(self._tokens, max(now - self._at, 0.0))
         self._at = now
+
+    @classmethod
+    def _with_catch_up(cls, pace: Pace) -> Pace:
+        return Pace(pace.per_second, pace.burst + cls.CATCH_UP)

@@ -15,7 +15,8 @@ from bot.search_rank import Candidate, rank
 from bot.snippets import brief_snippet
 from bot.store.models import StoredSignal
 from bot.store.search_conditions import conditions_of
-from bot.store.search_index import PREFIX_LENGTHS, FullTextIndex, Match, full_text_index
+from bot.store.search_index import full_text_index
+from bot.store.search_match import PREFIX_LENGTHS, FullTextIndex, Match
 from bot.store.search_results import Hit, SearchPage
 
 K_ANY = 80
@@ -92,15 +93,13 @@ def _keywords_only(signal_filter: SignalFilter) -> SignalFilter:
 
 
 def _seqs(
-    session: Session,
     index: FullTextIndex,
     match: Match,
     limit: int,
     above_seq: int,
     where: Sequence[ColumnElement[bool]] = (),
 ) -> list[int]:
-    query = index.newest(match, limit=limit, above_seq=above_seq, where=where)
-    return list(session.scalars(query).all())
+    return index.newest_seqs(match, limit=limit, above_seq=above_seq, where=where)
 
 
 def _probe(session: Session, index: FullTextIndex, match: Match, limit: int) -> tuple[int, int]:
@@ -122,15 +121,15 @@ def _newest_matches(
     of them, only the newest SCAN_BUDGET are checked.
     """
     if not plan.where and not any(_needs_row_checks(term) for term in plan.match.terms):
-        return _seqs(session, index, plan.match, K_ANY, 0, plan.where), 0, 0
+        return _seqs(index, plan.match, K_ANY, 0, plan.where), 0, 0
     first_look = max(plan.total_documents - FIRST_LOOK, 0)
-    found = _seqs(session, index, plan.match, K_ANY, first_look, plan.where)
+    found = _seqs(index, plan.match, K_ANY, first_look, plan.where)
     if len(found) == K_ANY or not first_look:
         return found, first_look, 0
     words = replace(plan.match, terms=tuple(_planning_terms(plan.match.terms)))
     count, lowest = _probe(session, index, words, SCAN_BUDGET)
     floor = lowest - 1 if count >= SCAN_BUDGET else 0
-    return _seqs(session, index, plan.match, K_ANY, floor, plan.where), floor, lowest * bool(floor)
+    return _seqs(index, plan.match, K_ANY, floor, plan.where), floor, lowest * bool(floor)
 
 
 def _title_matches(
@@ -138,19 +137,18 @@ def _title_matches(
 ) -> list[int]:
     """The newest K_TITLE matches with every term in the title, reaching past `everywhere`.
 
-    None are needed when `everywhere` holds every match already. With two words or more, FTS5
-    checks the title column of every row that holds them all, so the search stops TITLE_REACH
-    times further back than `everywhere` reached (and never below `floor`, which also keeps it
-    within FIRST_LOOK when row tests were needed); one word it reads from the title's postings.
+    None are needed when `everywhere` holds every match already. Else the search stops
+    TITLE_REACH times further back than `everywhere` reached, and never below `floor` (which
+    keeps it within FIRST_LOOK when row tests were needed): FTS5 checks the title column of
+    every row that holds all the words, so an unbounded title search for words common in
+    bodies and rare in titles would read most of the archive.
     """
     if len(everywhere) < K_ANY:
         return []
-    title_floor = floor
-    if len(_planning_terms(plan.match.terms)) > 1:
-        span = plan.total_documents - min(everywhere) + 1
-        title_floor = max(floor, plan.total_documents - TITLE_REACH * span)
+    span = plan.total_documents - min(everywhere) + 1
+    title_floor = max(floor, plan.total_documents - TITLE_REACH * span)
     title_only = replace(plan.match, title_only=True)
-    return _seqs(session, index, title_only, K_TITLE, title_floor, plan.where)
+    return _seqs(index, title_only, K_TITLE, title_floor, plan.where)
 
 
 def _needs_row_checks(term: TextTerm) -> bool:

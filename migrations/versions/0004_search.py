@@ -2,8 +2,9 @@
 
 The index no longer reads the brief's own text: `search_title`, `search_body` and `search_facets`
 hold tokens made by bot.search_text (see bot.search_document), which SQLite's FTS5 (`ascii`
-tokenizer, prefix indexes for 2 and 3 characters) and PostgreSQL (`simple` configuration) index
-as they are. Existing rows are filled in here. FILTER indexes become (field, published).
+tokenizer, prefix indexes for 2 and 3 characters) and PostgreSQL (`simple` configuration, one
+GIN index for the whole brief, one for its title) index as they are. Existing rows are filled in
+here. FILTER indexes become (field, published).
 
 Revision ID: 0004
 Revises: 0003
@@ -70,8 +71,10 @@ def _drop_old_full_text(dialect: str) -> None:
             op.execute(f"DROP TRIGGER IF EXISTS signals_fts_{trigger}")
         op.execute("DROP TABLE IF EXISTS signals_fts")
     elif dialect == "postgresql":
-        op.execute("DROP INDEX IF EXISTS ix_signals_search")
-        op.execute("ALTER TABLE signals DROP COLUMN IF EXISTS search_vector")
+        for index in ("ix_signals_search", "ix_signals_search_title"):
+            op.execute(f"DROP INDEX IF EXISTS {index}")
+        for column in ("search_vector", "search_title_vector"):
+            op.execute(f"ALTER TABLE signals DROP COLUMN IF EXISTS {column}")
 
 
 def _create_fts5(columns: Sequence[str], options: str) -> None:
@@ -103,14 +106,25 @@ def _create_postgres_vector() -> None:
         f"""
         ALTER TABLE signals ADD COLUMN search_vector tsvector GENERATED ALWAYS AS (
             ts_delete(
-                setweight(to_tsvector('simple'::regconfig, search_title || ' {GAP}'), 'A')
-                || setweight(to_tsvector('simple'::regconfig, search_body), 'D'),
+                to_tsvector('simple'::regconfig, search_title || ' {GAP}')
+                || to_tsvector('simple'::regconfig, search_body),
                 '{GAP}'::text
             )
         ) STORED
         """
     )
-    op.execute("CREATE INDEX ix_signals_search ON signals USING GIN (search_vector)")
+    # The title on its own, so that a title search reads only the postings of titles.
+    op.execute(
+        "ALTER TABLE signals ADD COLUMN search_title_vector tsvector GENERATED ALWAYS AS ("
+        "to_tsvector('simple'::regconfig, search_title)) STORED"
+    )
+    for column, index in (
+        ("search_vector", "ix_signals_search"),
+        ("search_title_vector", "ix_signals_search_title"),
+    ):
+        op.execute(f"CREATE INDEX {index} ON signals USING GIN ({column})")
+        # Enough lexeme statistics for the planner to tell a rare word from a common one.
+        op.execute(f"ALTER TABLE signals ALTER COLUMN {column} SET STATISTICS 10000")
 
 
 def _create_shared_briefs() -> None:
