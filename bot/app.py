@@ -68,7 +68,13 @@ def build_services(
         sessions=sessions,
         renderer=renderer,
         slack_client=client,
-        commands=Commands(sessions, renderer, channels),
+        commands=Commands(
+            sessions,
+            renderer,
+            channels,
+            sources=settings.sources,
+            push_enabled=settings.signal_ingest_token is not None,
+        ),
         deliverer=Deliverer(sessions, poster, renderer, delivery_limits),
     )
 

@@ -9,9 +9,10 @@ from typing import Any, Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.config import SourceConfig
 from bot.errors import FilterError
 from bot.filters import parse_filter
-from bot.health import stored_source_health
+from bot.health import configured_source_health, failing_first
 from bot.query import no_hit_hints, parse_query
 from bot.render import Message, Renderer
 from bot.sharing import Publisher, share_brief, share_notice
@@ -79,11 +80,19 @@ class Commands:
     """The slash commands' logic, with the database and Slack passed in."""
 
     def __init__(
-        self, sessions: sessionmaker[Session], renderer: Renderer, channels: ChannelAccess
+        self,
+        sessions: sessionmaker[Session],
+        renderer: Renderer,
+        channels: ChannelAccess,
+        *,
+        sources: Sequence[SourceConfig] = (),
+        push_enabled: bool = False,
     ) -> None:
         self.sessions = sessions
         self.renderer = renderer
         self.channels = channels
+        self.configured_sources = sources
+        self.push_enabled = push_enabled
 
     def signals(self, text: str, where: ChannelRef) -> Reply:
         """`/signals SUBCOMMAND ARGS`."""
@@ -240,7 +249,8 @@ class Commands:
 
     def sources(self) -> Reply:
         with transaction(self.sessions) as session:
-            rows = stored_source_health(session)
+            rows = configured_source_health(session, self.configured_sources, self.push_enabled)
+        rows = failing_first(rows)
         return Reply(self.renderer.render("sources.json.j2", sources=rows))
 
     def _results(

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
+from bot.config import SourceConfig
 from bot.sources.push import PUSH_SOURCE
 from bot.store import outbox
 from bot.store import source_state as state_store
@@ -58,30 +59,37 @@ def health_report(
 
 def source_health(services: Services) -> list[dict[str, Any]]:
     """Each configured source (and push ingest, once used), with its health."""
-    configured: dict[str, tuple[str, timedelta | None]] = {
-        s.name: (s.kind, s.interval) for s in services.settings.sources
-    }
+    push_enabled = services.settings.signal_ingest_token is not None
     with transaction(services.sessions) as session:
-        states = {state.name: state for state in state_store.all_source_states(session)}
-        if services.settings.signal_ingest_token is not None and PUSH_SOURCE in states:
-            configured.setdefault(PUSH_SOURCE, ("push", None))
-        errors = {name: state_store.file_errors(session, name) for name in configured}
+        return configured_source_health(session, services.settings.sources, push_enabled)
+
+
+def configured_source_health(
+    session: Session, sources: Sequence[SourceConfig], push_enabled: bool
+) -> list[dict[str, Any]]:
+    """The configured sources (and push ingest, once used) in configuration order."""
+    configured: dict[str, tuple[str, timedelta | None]] = {
+        s.name: (s.kind, s.interval) for s in sources
+    }
+    states = {state.name: state for state in state_store.all_source_states(session)}
+    if push_enabled and PUSH_SOURCE in states:
+        configured.setdefault(PUSH_SOURCE, ("push", None))
     now = utcnow()
     return [
-        describe_source(name, states.get(name), kind, interval, errors[name], now)
+        describe_source(
+            name,
+            states.get(name),
+            kind,
+            interval,
+            state_store.file_errors(session, name),
+            now,
+        )
         for name, (kind, interval) in configured.items()
     ]
 
 
-def stored_source_health(session: Session) -> list[dict[str, Any]]:
-    """Every source that has polled, from the database alone; failing ones first."""
-    now = utcnow()
-    rows = [
-        describe_source(
-            state.name, state, None, None, state_store.file_errors(session, state.name), now
-        )
-        for state in state_store.all_source_states(session)
-    ]
+def failing_first(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Sources failing for long first, then failing ones: what needs a look leads."""
     return sorted(rows, key=lambda row: (not row["failing_for_long"], not row["failing"]))
 
 

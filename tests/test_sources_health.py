@@ -112,9 +112,11 @@ def test_a_source_failing_for_long_is_flagged_everywhere(services: Services, web
     assert blocks.index(":red_circle:") < blocks.index("good-feed"), "at a glance, at the top"
 
 
-def test_slash_sources_before_any_poll_says_so(services: Services) -> None:
+def test_slash_sources_lists_configured_sources_before_any_poll(services: Services) -> None:
     reply = services.commands.signals("sources", ChannelRef(channel_id="C0AI"))
-    assert "No source has polled yet" in reply.message.text
+    listing = json.dumps(reply.message.blocks, ensure_ascii=False)
+    for source in services.settings.sources:
+        assert f"*{source.name}* ({source.kind}) \u2014 not polled yet" in listing
 
 
 def test_poll_jobs_never_pile_up(services: Services) -> None:
