@@ -11,7 +11,7 @@ log = logging.getLogger(__name__)
 
 INVITE_ME_FIRST = (
     "This is a private channel and I'm not in it yet. Invite me first "
-    "(`/invite @signal-bot`), then subscribe again."
+    "(`/invite @signal-bot`), then try again."
 )
 
 
