@@ -263,6 +263,7 @@ def _run_socket_mode(services: Services) -> int:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
     from bot.slack_app import build_bolt_app
+    from bot.web import workspace_stopper
 
     settings = services.settings
     assert services.slack_client is not None
@@ -272,6 +273,7 @@ def _run_socket_mode(services: Services) -> int:
         client=services.slack_client,
         signing_secret=secret.get_secret_value() if secret else "",
         commands=services.commands,
+        on_app_removed=workspace_stopper(services),
     )
     handler = SocketModeHandler(bolt, settings.slack_app_token.get_secret_value())
     handler.start()  # type: ignore[no-untyped-call]  # slack-bolt leaves it unannotated

@@ -30,8 +30,18 @@ SOMETHING_WENT_WRONG = (
 )
 
 
-def build_bolt_app(*, client: WebClient, signing_secret: str, commands: Commands) -> App:
-    """A Bolt app on our WebClient (so SLACK_API_URL applies) with every listener registered."""
+def build_bolt_app(
+    *,
+    client: WebClient,
+    signing_secret: str,
+    commands: Commands,
+    on_app_removed: Callable[[str], None] | None = None,
+) -> App:
+    """A Bolt app on our WebClient (so SLACK_API_URL applies) with every listener registered.
+
+    `on_app_removed(reason)` is told when Slack says the app was uninstalled or its tokens
+    revoked, so that delivery stops at once instead of failing post by post.
+    """
     app = App(
         client=client,
         signing_secret=signing_secret,
@@ -46,7 +56,20 @@ def build_bolt_app(*, client: WebClient, signing_secret: str, commands: Commands
     # Two per core: more only adds GIL contention, and SQLite connections past the pool's five.
     workers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="command")
     register_listeners(app, commands, workers)
+    register_removal_events(app, on_app_removed or (lambda reason: None))
     return app
+
+
+def register_removal_events(app: App, on_app_removed: Callable[[str], None]) -> None:
+    @app.event("app_uninstalled")
+    def app_uninstalled(ack: Ack) -> None:
+        ack()
+        on_app_removed("the app was uninstalled from the workspace")
+
+    @app.event("tokens_revoked")
+    def tokens_revoked(ack: Ack) -> None:
+        ack()
+        on_app_removed("Slack revoked the bot token (tokens_revoked)")
 
 
 def register_listeners(app: App, commands: Commands, workers: ThreadPoolExecutor) -> None:

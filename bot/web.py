@@ -20,6 +20,9 @@ from bot.config import Settings
 from bot.health import health_report
 from bot.slack_app import build_bolt_app
 from bot.sources.push import PushRejected, ingest_pushed, signals_from_body
+from bot.store.db import transaction
+from bot.store.models import utcnow
+from bot.store.slack_state import stop_workspace
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +52,17 @@ def create_app(services: Services, *, scheduler_running: Callable[[], bool] | No
     return web
 
 
+def workspace_stopper(services: Services) -> Callable[[str], None]:
+    """What Slack's app_uninstalled / tokens_revoked events do: stop sending, everywhere."""
+
+    def stop(reason: str) -> None:
+        log.error("stopped sending: %s", reason)
+        with transaction(services.sessions) as session:
+            stop_workspace(session, reason, now=utcnow())
+
+    return stop
+
+
 def _bolt_app(services: Services) -> App | None:
     settings = services.settings
     if services.slack_client is None or settings.slack_signing_secret is None:
@@ -57,6 +71,7 @@ def _bolt_app(services: Services) -> App | None:
         client=services.slack_client,
         signing_secret=settings.slack_signing_secret.get_secret_value(),
         commands=services.commands,
+        on_app_removed=workspace_stopper(services),
     )
 
 

@@ -265,3 +265,31 @@ def test_scheduler_polls_and_posts_without_being_asked(
 
 def _primed(web_url: str) -> bool:
     return bool(httpx.get(f"{web_url}/healthz").json()["sources"][0]["primed"])
+
+
+@pytest.mark.parametrize("event_type", ["tokens_revoked", "app_uninstalled"])
+def test_slack_removing_the_app_stops_sending_and_says_so(
+    services: Services, web_url: str, event_type: str
+) -> None:
+    body = json.dumps(
+        {
+            "type": "event_callback",
+            "team_id": "T0FAKE",
+            "api_app_id": "A0FAKE",
+            "event_id": "Ev0001",
+            "event_time": int(time.time()),
+            "event": {"type": event_type, "tokens": {"bot": ["UBOT"]}},
+        }
+    ).encode()
+    headers = {**sign(body, SIGNING_SECRET), "Content-Type": "application/json"}
+
+    response = httpx.post(f"{web_url}/slack/events", content=body, headers=headers, timeout=10)
+    health = httpx.get(f"{web_url}/healthz").json()
+
+    assert response.status_code == 200
+    assert health["status"] == "degraded"
+    assert health["slack"]["sending"] is False
+    assert (
+        "uninstalled" in health["slack"]["stopped_reason"]
+        or "revoked" in (health["slack"]["stopped_reason"])
+    )
