@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, case, func, or_, select, true, update
+from sqlalchemy import Subquery, case, func, or_, select, true, update
 from sqlalchemy.orm import Session, lazyload
 
 from bot.signal import Signal
@@ -80,11 +80,25 @@ def request_edits(session: Session, signal_id: str) -> int:
 
 def claim_due(session: Session, *, limit: int, worker: str, now: datetime) -> list[Claimed]:
     """Claim up to `limit` due rows, at most one per channel, oldest signal first."""
-    candidates = _first_in_channel().where(
-        Delivery.next_attempt_at <= now,
-        or_(ChannelPace.ready_at.is_(None), ChannelPace.ready_at <= now),
+    heads = (
+        select(_heads.c.id, _heads.c.published)
+        .where(
+            _heads.c.next_attempt_at <= now,
+            or_(_heads.c.ready_at.is_(None), _heads.c.ready_at <= now),
+        )
+        .order_by(_heads.c.published, _heads.c.id)
+        .limit(limit * HEADS_PER_CLAIM)  # more than wanted: other workers may hold some
+        .subquery("due_heads")
     )
-    candidates = candidates.order_by(StoredSignal.published, Delivery.id).limit(limit)
+    candidates = (
+        select(Delivery.id)
+        .join(heads, heads.c.id == Delivery.id)
+        # Checked again here: PostgreSQL re-evaluates this level's conditions on a row that
+        # changed while the claim waited for it, so a row claimed meanwhile drops out.
+        .where(Delivery.state.in_(WAITING))
+        .order_by(heads.c.published, heads.c.id)
+        .limit(limit)
+    )
     if session.get_bind().dialect.name == "postgresql":
         candidates = candidates.with_for_update(of=Delivery, skip_locked=True)
     claimed_ids = session.scalars(
@@ -135,12 +149,12 @@ def _as_claimed(row: Delivery, signal: StoredSignal) -> Claimed:
     )
 
 
-def _first_in_channel() -> Select[int]:
-    """Waiting rows with nothing of their channel in flight or waiting ahead of them.
+def _channel_heads() -> Subquery:
+    """Each channel's head: what is in flight, else its oldest waiting row by published time.
 
-    One window over the active rows ranks, per channel, what is in flight first and then what
-    waits, by published time: a channel's head is claimable only if it is waiting. (A window
-    sorts once; a per-row NOT EXISTS turned quadratic on a fresh fan-out with stale statistics.)
+    One window over the active rows sorts them once. (A per-row NOT EXISTS, and a join back to
+    the window's result, both turned quadratic on PostgreSQL when a fresh fan-out met stale
+    planner statistics.)
     """
     in_flight_first = case((Delivery.state.in_(IN_FLIGHT), 0), else_=1)
     place = func.row_number().over(
@@ -148,36 +162,33 @@ def _first_in_channel() -> Select[int]:
         order_by=(in_flight_first, StoredSignal.published, Delivery.id),
     )
     ranked = (
-        select(Delivery.id, Delivery.state, place.label("place"))
+        select(
+            Delivery.id,
+            Delivery.state,
+            Delivery.next_attempt_at,
+            StoredSignal.published,
+            ChannelPace.ready_at,
+            place.label("place"),
+        )
         .join(StoredSignal, StoredSignal.id == Delivery.signal_id)
+        .outerjoin(ChannelPace, ChannelPace.channel_id == Delivery.channel_id)
         .where(Delivery.state.in_(WAITING + IN_FLIGHT))
         .subquery("ranked")
     )
-    heads = select(ranked.c.id).where(ranked.c.place == 1, ranked.c.state.in_(WAITING))
-    return (
-        select(Delivery.id)
-        .join(StoredSignal, StoredSignal.id == Delivery.signal_id)
-        .outerjoin(ChannelPace, ChannelPace.channel_id == Delivery.channel_id)
-        # Checked again here: PostgreSQL re-evaluates this level's conditions on a row that
-        # changed while the claim waited for it, so a row claimed meanwhile drops out.
-        .where(Delivery.id.in_(heads), Delivery.state.in_(WAITING))
-    )
+    return select(ranked).where(ranked.c.place == 1, ranked.c.state.in_(WAITING)).subquery("heads")
+
+
+_heads = _channel_heads()
+HEADS_PER_CLAIM = 4
 
 
 def next_due_at(session: Session) -> datetime | None:
     """When the earliest claimable row becomes due (its own retry time or its channel's pace)."""
-    first = _first_in_channel().subquery()
     later_of_both = case(
-        (ChannelPace.ready_at > Delivery.next_attempt_at, ChannelPace.ready_at),
-        else_=Delivery.next_attempt_at,
+        (_heads.c.ready_at > _heads.c.next_attempt_at, _heads.c.ready_at),
+        else_=_heads.c.next_attempt_at,
     )
-    query = (
-        select(func.min(later_of_both))
-        .select_from(Delivery)
-        .join(first, first.c.id == Delivery.id)
-        .outerjoin(ChannelPace, ChannelPace.channel_id == Delivery.channel_id)
-    )
-    due: datetime | None = session.scalar(query)
+    due: datetime | None = session.scalar(select(func.min(later_of_both)))
     return due
 
 
