@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 from waitress.server import create_server
 
 from bot.app import Services, build_services
+from bot.cli import main
 from bot.config import Settings
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -45,10 +46,11 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     server_url = os.environ.get(POSTGRES_URL_VARIABLE)
     if not server_url:
         pytest.fail(f"CI must run the PostgreSQL tests: set {POSTGRES_URL_VARIABLE} (.ci/run)")
-    yield from _throwaway_postgres_database(server_url)
+    yield from throwaway_postgres_database(server_url)
 
 
-def _throwaway_postgres_database(server_url: str) -> Iterator[str]:
+def throwaway_postgres_database(server_url: str) -> Iterator[str]:
+    """A new, empty database on `server_url`, dropped (even if still in use) afterwards."""
     name = f"signal_bot_test_{uuid.uuid4().hex[:12]}"
     admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
@@ -126,3 +128,16 @@ def _serve_until_closed(server: Any) -> None:
     # server.close() pulls the socket from under waitress's loop: that OSError is the stop.
     with contextlib.suppress(OSError):
         server.run()
+
+
+def clear_slack_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Local mode, whatever the developer's shell exports."""
+    for variable in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "TEMPLATES_DIR"):
+        monkeypatch.delenv(variable, raising=False)
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """`signal-bot ARGV` in this process: exit code, stdout, stderr."""
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err

@@ -10,9 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import SEED
-
-from bot.cli import main
+from conftest import SEED, clear_slack_environment, run_cli
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -20,8 +18,7 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.fixture(autouse=True)
 def local_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """Local mode on a fresh SQLite file, sources from an empty folder, run in tmp_path."""
-    for variable in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "TEMPLATES_DIR"):
-        monkeypatch.delenv(variable, raising=False)
+    clear_slack_environment(monkeypatch)
     (tmp_path / "signals").mkdir()
     config = tmp_path / "signal-bot.toml"
     config.write_text('[[sources]]\nname = "optyx"\nkind = "folder"\npath = "signals"\n')
@@ -29,12 +26,6 @@ def local_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     monkeypatch.setenv("SIGNAL_BOT_CONFIG", str(config))
     monkeypatch.chdir(tmp_path)
     return tmp_path
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def test_ingest_stores_once_then_says_why_it_stored_nothing(

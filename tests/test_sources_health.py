@@ -10,13 +10,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from conftest import clear_slack_environment, run_cli
 from feed_server import FeedServer, Route, rss
 from slack_sdk.models.blocks import Block
 from sqlalchemy import update
 from test_sources_feed import CORPUS
 
 from bot.app import Services
-from bot.cli import main
 from bot.jobs import build_scheduler
 from bot.sources import poll_source
 from bot.store.db import transaction
@@ -136,18 +136,11 @@ def test_poll_jobs_never_pile_up(services: Services) -> None:
 
 @pytest.fixture
 def cli_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, sources_file: Path) -> Path:
-    for variable in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "TEMPLATES_DIR"):
-        monkeypatch.delenv(variable, raising=False)
+    clear_slack_environment(monkeypatch)
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
     monkeypatch.setenv("SIGNAL_BOT_CONFIG", str(sources_file))
     monkeypatch.chdir(tmp_path)
     return tmp_path
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 @pytest.mark.usefixtures("cli_environment")
