@@ -50,6 +50,7 @@ def build_services(
     delivery_limits: DeliveryLimits | None = None,
 ) -> Services:
     """Wire the stages together for `settings` (applying pending migrations unless told not to)."""
+    delivery_limits = delivery_limits or limits_from(settings)
     engine = make_engine(settings.database_url)
     if migrate:
         upgrade(engine)
@@ -76,6 +77,14 @@ def build_services(
             push_enabled=settings.signal_ingest_token is not None,
         ),
         deliverer=Deliverer(sessions, poster, renderer, delivery_limits),
+    )
+
+
+def limits_from(settings: Settings) -> DeliveryLimits:
+    """Delivery limits: the defaults, with what the environment sets."""
+    return DeliveryLimits(
+        concurrency=settings.signal_bot_send_concurrency,
+        workspace_per_minute=settings.signal_bot_posts_per_minute,
     )
 
 

@@ -12,6 +12,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from bot import __version__
 from bot.app import LOCAL_CHANNEL, Services, build_services
 from bot.commands import SUBCOMMANDS, Reply, split_cli_words
@@ -48,6 +50,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.handler(args) or 0)
     except (ConfigError, SignalBotError) as error:
         print(f"signal-bot: {error}", file=sys.stderr)
+        return 2
+    except ValidationError as error:  # a setting from the environment is out of range
+        for problem in error.errors():
+            name = "_".join(str(part) for part in problem["loc"]).upper()
+            print(f"signal-bot: {name}: {problem['msg']}", file=sys.stderr)
         return 2
 
 

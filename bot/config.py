@@ -122,11 +122,24 @@ class Settings(BaseSettings):
     signal_bot_config: Path = Path("signal-bot.toml")
     signal_ingest_token: SecretStr | None = None
     templates_dir: Path | None = None
+    # Workspace-wide cap on chat.* writes per workspace; 429s teach each workspace lower.
+    signal_bot_posts_per_minute: float = Field(default=1200, gt=0, le=100_000)
+    signal_bot_send_concurrency: int = Field(default=16, ge=1, le=256)
+    signal_bot_log_format: Literal["text", "json"] = "text"
+    # All three set: multi-workspace mode (OAuth install flow, a token per workspace).
+    slack_client_id: str | None = None
+    slack_client_secret: SecretStr | None = None
+    slack_state_secret: SecretStr | None = None
 
     @property
     def local_mode(self) -> bool:
-        """No bot token: deliveries go to the terminal and commands are typed on the CLI."""
-        return self.slack_bot_token is None
+        """No token at all: deliveries go to the terminal and commands are typed on the CLI."""
+        return self.slack_bot_token is None and not self.multi_workspace
+
+    @property
+    def multi_workspace(self) -> bool:
+        """Installed through OAuth in any number of workspaces, each with its own token."""
+        return bool(self.slack_client_id and self.slack_client_secret and self.slack_state_secret)
 
     @cached_property
     def sources(self) -> list[SourceConfig]:
@@ -137,3 +150,13 @@ class Settings(BaseSettings):
         """HTTP mode cannot verify Slack's requests without the signing secret."""
         if self.slack_bot_token and not self.slack_signing_secret and not self.slack_app_token:
             raise ConfigError("SLACK_SIGNING_SECRET is required with SLACK_BOT_TOKEN in HTTP mode")
+        if self.multi_workspace and not self.slack_signing_secret:
+            raise ConfigError(
+                "SLACK_SIGNING_SECRET is required with SLACK_CLIENT_ID (install flow)"
+            )
+        oauth = (self.slack_client_id, self.slack_client_secret, self.slack_state_secret)
+        if any(oauth) and not all(oauth):
+            raise ConfigError(
+                "the install flow needs all of SLACK_CLIENT_ID, SLACK_CLIENT_SECRET and "
+                "SLACK_STATE_SECRET"
+            )

@@ -62,15 +62,16 @@ def ingest(session: Session, signals: Sequence[Signal], *, announce: bool) -> In
 
 def match_subscriptions(
     signal: Signal, subscriptions: Sequence[Subscription]
-) -> list[tuple[str, int]]:
-    """(channel, subscription) pairs to post to: one per channel, however many filters match."""
-    targets: dict[str, int] = {}
+) -> list[tuple[str, int, str]]:
+    """(channel, subscription, team) to post to: one per channel, however many filters match."""
+    targets: dict[str, tuple[str, int, str]] = {}
     for subscription in subscriptions:
         if subscription.channel_id in targets:
             continue
         if _compiled(subscription.filter).matches(signal):
-            targets[subscription.channel_id] = subscription.id
-    return list(targets.items())
+            target = (subscription.channel_id, subscription.id, subscription.team_id)
+            targets[subscription.channel_id] = target
+    return list(targets.values())
 
 
 @lru_cache(maxsize=4096)

@@ -10,7 +10,7 @@ import pytest
 from bot.deliver.clock import ManualClock
 from bot.deliver.fanout import FanOut, FanOutTiming, Finished
 from bot.deliver.outcome import Outcome, Verdict
-from bot.deliver.pacing import Pace, WorkspaceBucket
+from bot.deliver.throttle import RateLearning, WorkspaceThrottle
 from bot.signal import Signal
 from bot.store.outbox import Claimed
 
@@ -44,7 +44,7 @@ class StubWork:
         self.released: list[Claimed] = []
         self.claims: list[int] = []
 
-    def claim(self, limit: int) -> list[Claimed]:
+    def claim(self, limit: int, skip_teams: frozenset[str]) -> list[Claimed]:
         self.claims.append(limit)
         taken, self.waiting = self.waiting[:limit], self.waiting[limit:]
         return taken
@@ -66,10 +66,18 @@ class StubWork:
     def stopped(self) -> bool:
         return False
 
+    def stopped_teams(self) -> frozenset[str]:
+        return frozenset()
+
+
+def throttle(per_second: float, burst: float, now: float) -> WorkspaceThrottle:
+    """One workspace's bucket at a fixed rate (no 429s here to learn from)."""
+    return WorkspaceThrottle(RateLearning(per_second), burst, now, per_team=False)
+
 
 def test_sends_run_concurrently_up_to_the_pool_size() -> None:
     work = StubWork(12, barrier=threading.Barrier(4))  # only 4 at once can pass the barrier
-    bucket = WorkspaceBucket(Pace(per_second=1000, burst=100), now=0.0)
+    bucket = throttle(1000, 100, 0.0)
     counts = FanOut(work, bucket, ManualClock(), FanOutTiming(concurrency=4, linger=1)).run()
 
     assert counts == {Verdict.SENT.value: 12}
@@ -82,7 +90,7 @@ def test_a_send_that_raises_becomes_an_unconfirmed_retry_not_a_lost_row() -> Non
             raise RuntimeError("bug")
 
     work = Exploding(2)
-    bucket = WorkspaceBucket(Pace(per_second=1000, burst=100), now=0.0)
+    bucket = throttle(1000, 100, 0.0)
     FanOut(work, bucket, ManualClock(), FanOutTiming(concurrency=2, linger=1)).run()
 
     outcomes = [(done.outcome.verdict, done.outcome.ambiguous) for done in work.settled]
@@ -92,7 +100,7 @@ def test_a_send_that_raises_becomes_an_unconfirmed_retry_not_a_lost_row() -> Non
 def test_the_workspace_cap_paces_claims_on_the_clock() -> None:
     clock = ManualClock()
     work = StubWork(5)
-    bucket = WorkspaceBucket(Pace(per_second=2, burst=1), now=clock.monotonic())
+    bucket = throttle(2, 1, clock.monotonic())
     FanOut(work, bucket, clock, FanOutTiming(concurrency=4, linger=5)).run()
 
     assert len(work.settled) == 5
@@ -103,7 +111,7 @@ def test_the_workspace_cap_paces_claims_on_the_clock() -> None:
 def test_under_the_cap_rows_are_claimed_a_batch_ahead_and_sent_token_by_token() -> None:
     clock = ManualClock()
     work = StubWork(10)
-    bucket = WorkspaceBucket(Pace(per_second=2, burst=1), now=clock.monotonic())
+    bucket = throttle(2, 1, clock.monotonic())
     FanOut(work, bucket, clock, FanOutTiming(concurrency=32, linger=5)).run()
 
     assert work.claims == [8, 8], "two claims for ten rows, not ten"
@@ -118,7 +126,7 @@ def test_rows_claimed_ahead_are_released_when_the_workspace_stops() -> None:
 
     clock = ManualClock()
     work = StopsAfterFirst(10)
-    bucket = WorkspaceBucket(Pace(per_second=2, burst=1), now=clock.monotonic())
+    bucket = throttle(2, 1, clock.monotonic())
     FanOut(work, bucket, clock, FanOutTiming(concurrency=32, linger=5)).run()
 
     assert len(work.settled) == 1
@@ -127,13 +135,13 @@ def test_rows_claimed_ahead_are_released_when_the_workspace_stops() -> None:
 
 def test_sends_already_made_are_settled_even_when_the_run_fails() -> None:
     class OutboxGoesAway(StubWork):
-        def claim(self, limit: int) -> list[Claimed]:
+        def claim(self, limit: int, skip_teams: frozenset[str]) -> list[Claimed]:
             if self.claims:
                 raise ConnectionError("database went away")
-            return super().claim(limit)
+            return super().claim(limit, skip_teams)
 
     work = OutboxGoesAway(3, barrier=threading.Barrier(3))
-    bucket = WorkspaceBucket(Pace(per_second=1000, burst=100), now=0.0)
+    bucket = throttle(1000, 100, 0.0)
     with pytest.raises(ConnectionError):
         FanOut(work, bucket, ManualClock(), FanOutTiming(concurrency=8, linger=1)).run()
 

@@ -2,7 +2,8 @@
 
 outcome.py      verdicts, DeliveryLimits (as data) and the Poster protocol
 pacing.py       token buckets: per channel (in the database) and workspace-wide (per process)
-fanout.py       the concurrent loop: a bounded thread pool within the workspace cap
+throttle.py     each workspace's bucket and its rate, learnt from Slack's 429s (AIMD)
+fanout.py       the concurrent loop: a bounded thread pool within each workspace's rate
 sender.py       one attempt: render once per revision, post, or edit and thread a note
 settle.py       an outcome -> the row's next state (sent, retry, paused, stopped, failed)
 reconcile.py    claims left by dead workers go back in line, marked unconfirmed
@@ -22,18 +23,27 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.deliver.clock import Clock, SystemClock
 from bot.deliver.fanout import FanOut, FanOutTiming, Finished
-from bot.deliver.outcome import DeliveryLimits, Outcome, Poster, Verdict
-from bot.deliver.pacing import WorkspaceBucket
+from bot.deliver.outcome import DeliveryLimits, OnePoster, Outcome, Poster, TeamPosters, Verdict
 from bot.deliver.presence import Presence, new_worker_id
 from bot.deliver.reconcile import reconcile_orphans
 from bot.deliver.sender import Sender
 from bot.deliver.settle import Settler, stop_reason
+from bot.deliver.throttle import WorkspaceThrottle
 from bot.render import Renderer
 from bot.store import outbox, slack_state
 from bot.store.db import transaction
 from bot.store.outbox import Claimed
 
-__all__ = ["Deliverer", "DeliveryLimits", "DeliveryReport", "Outcome", "Poster", "Verdict"]
+__all__ = [
+    "Deliverer",
+    "DeliveryLimits",
+    "DeliveryReport",
+    "OnePoster",
+    "Outcome",
+    "Poster",
+    "TeamPosters",
+    "Verdict",
+]
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +63,7 @@ class Deliverer:
     def __init__(
         self,
         sessions: sessionmaker[Session],
-        poster: Poster,
+        poster: Poster | TeamPosters,
         renderer: Renderer,
         limits: DeliveryLimits | None = None,
         *,
@@ -61,17 +71,23 @@ class Deliverer:
         worker: str | None = None,
     ) -> None:
         self.sessions = sessions
-        self.poster = poster
+        self.posters = poster if isinstance(poster, TeamPosters) else OnePoster(poster)
+        self.poster = self.posters.for_team("")
         self.limits = limits = limits or DeliveryLimits()
         self.clock = clock = clock or SystemClock()
         self.worker = worker or new_worker_id()
-        self.sender = Sender(poster, renderer, limits.history_margin)
-        self.settler = Settler(limits, self.worker)
+        self.sender = Sender(self.posters, renderer, limits.history_margin)
+        per_team = self.posters.per_team
+        self.settler = Settler(limits, self.worker, per_team=per_team)
         self.presence = Presence(sessions, self.worker, limits.worker_timeout, clock)
-        self.bucket = WorkspaceBucket(limits.workspace_bucket(1), clock.monotonic())
+        self.throttle = WorkspaceThrottle(
+            limits.rate_learning, limits.workspace_burst, clock.monotonic(), per_team=per_team
+        )
         self._stopped: str | None = None
+        self._stopped_teams: frozenset[str] = frozenset()
         self._auth_checked_at: float | None = None
         self._delivering = threading.Lock()
+        self._closing = threading.Event()
 
     def deliver_pending(self) -> DeliveryReport:
         """Send every due row until nothing is due soon; a second caller leaves it to the first."""
@@ -82,10 +98,9 @@ class Deliverer:
             if self._sending_stopped():
                 return report
             self.presence.keep_alive()
-            share = self.limits.workspace_bucket(self.presence.live_workers)
-            self.bucket.reshape(share, self.clock.monotonic())
+            self.throttle.share_between(self.presence.live_workers, self.clock.monotonic())
             timing = FanOutTiming(self.limits.concurrency, self.limits.linger.total_seconds())
-            report.counts.update(FanOut(self, self.bucket, self.clock, timing).run())
+            report.counts.update(FanOut(self, self.throttle, self.clock, timing).run())
         finally:
             self._delivering.release()
         return report
@@ -98,9 +113,17 @@ class Deliverer:
         )
 
     def stopped_reason(self) -> str | None:
-        """Why sending is stopped for the workspace (shared by all workers), or None."""
+        """Why sending is stopped (shared by all workers): for the single token's workspace,
+        or for each installed workspace Slack refused; None while all is well."""
         with transaction(self.sessions) as session:
-            return slack_state.stopped_reason(session)
+            single = slack_state.stopped_reason(session)
+            teams = slack_state.stopped_teams(session) if self.posters.per_team else {}
+        reasons = ([single] if single else []) + list(teams.values())
+        return "; ".join(reasons) or None
+
+    def close(self) -> None:
+        """Stop claiming: a run in progress finishes its sends in flight, then returns."""
+        self._closing.set()
 
     def leave(self) -> None:
         """A clean shutdown: give up the presence lease at once."""
@@ -108,11 +131,19 @@ class Deliverer:
 
     # The fan-out's side of the work (bot.deliver.fanout.Work).
 
-    def claim(self, limit: int) -> list[Claimed]:
-        """Claim up to `limit` due rows for this worker."""
+    def claim(self, limit: int, skip_teams: frozenset[str] = frozenset()) -> list[Claimed]:
+        """Claim up to `limit` due rows for this worker, none for the `skip_teams`."""
+        if self._closing.is_set():
+            return []
         self.presence.keep_alive()
         with transaction(self.sessions) as session:
-            return outbox.claim_due(session, limit=limit, worker=self.worker, now=self.clock.now())
+            return outbox.claim_due(
+                session,
+                limit=limit,
+                worker=self.worker,
+                now=self.clock.now(),
+                skip_teams=skip_teams,
+            )
 
     def send(self, job: Claimed) -> Outcome:
         """One attempt at Slack for a claimed row."""
@@ -121,15 +152,15 @@ class Deliverer:
     def settle(self, finished: list[Finished]) -> None:
         """Record a round of outcomes in one transaction (retried once if the database balks)."""
         try:
-            self._settle(finished)
+            workspace_limited = self._settle(finished)
         except SQLAlchemyError:
             log.warning("settling %d deliveries failed; trying once more", len(finished))
             self.clock.sleep(SETTLE_RETRY_PAUSE)
-            self._settle(finished)
+            workspace_limited = self._settle(finished)
+        self._learn_rates(finished, workspace_limited)
         for done in finished:
-            if done.outcome.verdict is Verdict.STOP and self._stopped is None:
-                self._stopped = stop_reason(done.outcome)
-                log.error("%s", self._stopped)
+            if done.outcome.verdict is Verdict.STOP:
+                self._note_stop(done)
 
     def release(self, jobs: list[Claimed]) -> None:
         """Put claimed rows that were never sent back in line."""
@@ -143,25 +174,64 @@ class Deliverer:
         return None if due is None else (due - self.clock.now()).total_seconds()
 
     def stopped(self) -> bool:
-        return self._stopped is not None
+        return self._stopped is not None or self._closing.is_set()
 
-    def _settle(self, finished: list[Finished]) -> None:
+    def stopped_teams(self) -> frozenset[str]:
+        return self._stopped_teams
+
+    def _settle(self, finished: list[Finished]) -> list[Finished]:
         with transaction(self.sessions) as session:
-            self.settler.settle(session, finished, self.clock.now())
+            return self.settler.settle(session, finished, self.clock.now())
+
+    def _learn_rates(self, finished: list[Finished], workspace_limited: list[Finished]) -> None:
+        now = self.clock.now()
+        for done in workspace_limited:
+            started, team = done.started_at.timestamp(), done.job.team_id
+            if self.throttle.rate_limited(team, started, now.timestamp()):
+                rate = self.throttle.per_minute(team)
+                log.info("workspace %s: Slack's limit reached; now %.0f posts/min", team, rate)
+        for done in finished:
+            if done.outcome.verdict is Verdict.SENT:
+                self.throttle.went_through(done.job.team_id, now.timestamp())
+
+    def _note_stop(self, done: Finished) -> None:
+        if not self.posters.per_team:
+            if self._stopped is None:
+                self._stopped = stop_reason(done.outcome)
+                log.error("%s", self._stopped)
+        elif done.job.team_id not in self._stopped_teams:
+            self._stopped_teams |= {done.job.team_id}
+            log.error("%s", stop_reason(done.outcome, done.job.team_id))
 
     def _sending_stopped(self) -> bool:
-        """True while Slack refuses the token; asks Slack again now and then."""
-        self._stopped = self.stopped_reason()
-        if self._stopped is None or not self._auth_check_due():
-            return self._stopped is not None
-        if (check := self.poster.check_auth()).verdict is not Verdict.SENT:
-            log.error("%s (checked again: %s)", self._stopped, check.error)
-            return True
+        """True while Slack refuses the single token; asks Slack again now and then (and for
+        each stopped workspace's token, when workspaces have their own)."""
         with transaction(self.sessions) as session:
-            slack_state.resume_workspace(session)
-        log.warning("Slack accepts the bot token again: sending resumes")
-        self._stopped = None
-        return False
+            self._stopped = slack_state.stopped_reason(session)
+            stopped_teams = slack_state.stopped_teams(session) if self.posters.per_team else {}
+        self._stopped_teams = frozenset(stopped_teams)
+        if (self._stopped is None and not stopped_teams) or not self._auth_check_due():
+            return self._stopped is not None
+        if self._stopped is not None:
+            self._check_again("", self._stopped)
+        for team, reason in stopped_teams.items():
+            self._check_again(team, reason)
+        return self._stopped is not None
+
+    def _check_again(self, team: str, reason: str) -> None:
+        """Ask Slack whether a refused token works again; resume sending if it does."""
+        if (check := self.posters.for_team(team).check_auth()).verdict is not Verdict.SENT:
+            log.error("%s (checked again: %s)", reason, check.error)
+            return
+        with transaction(self.sessions) as session:
+            slack_state.resume_workspace(session, team)
+        log.warning(
+            "Slack accepts the bot token%s again: sending resumes", f" of {team}" * bool(team)
+        )
+        if team:
+            self._stopped_teams -= {team}
+        else:
+            self._stopped = None
 
     def _auth_check_due(self) -> bool:
         now = self.clock.monotonic()

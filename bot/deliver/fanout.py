@@ -1,10 +1,11 @@
-"""Fan-out: a bounded pool of threads sends claimed deliveries, within the workspace-wide cap.
+"""Fan-out: a bounded pool of threads sends claimed deliveries, within each workspace's rate.
 
 The database decides what may go out (one row per channel, in published order, paced per
-channel); this loop decides how many go out at once and how fast overall. Pool threads only
-talk to Slack: claiming and settling stay on the loop's thread, in batches, so the database
-sees a few short transactions per round instead of one per message. When the workspace cap is
-what limits, a claim takes a small batch ahead and hands it out token by token.
+channel); this loop decides how many go out at once and how fast per workspace. Pool threads
+only talk to Slack: claiming and settling stay on the loop's thread, in batches, so the database
+sees a few short transactions per round instead of one per message. A claim skips workspaces
+with no token left, so one slowed workspace never holds up another; rows claimed beyond a
+workspace's tokens wait ahead and go out token by token.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import NamedTuple, Protocol
 
 from bot.deliver.clock import Clock
 from bot.deliver.outcome import Outcome, Verdict
-from bot.deliver.pacing import WorkspaceBucket
+from bot.deliver.throttle import WorkspaceThrottle
 from bot.store.outbox import Claimed
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,9 @@ class Finished(NamedTuple):
 class Work(Protocol):
     """What the fan-out needs from the Deliverer."""
 
-    def claim(self, limit: int) -> list[Claimed]: ...
+    def claim(self, limit: int, skip_teams: frozenset[str]) -> list[Claimed]:
+        """Up to `limit` due rows, none of the `skip_teams` workspaces."""
+        ...
 
     def send(self, job: Claimed) -> Outcome:
         """One attempt at Slack (runs in a pool thread)."""
@@ -60,7 +63,11 @@ class Work(Protocol):
         ...
 
     def stopped(self) -> bool:
-        """The workspace refused the token: claim nothing more."""
+        """Slack refused the (only) token: claim nothing more."""
+        ...
+
+    def stopped_teams(self) -> frozenset[str]:
+        """Workspaces whose token Slack refused: claim nothing for them."""
         ...
 
 
@@ -68,7 +75,7 @@ class HeldBack(Enum):
     """What kept a round from starting more sends, and so what to wait for."""
 
     THREADS = "threads"  # all busy (or not worth a claim yet): wait for a send to finish
-    TOKENS = "tokens"  # the workspace cap: wait for the next token
+    TOKENS = "tokens"  # workspace rates: wait for the next token of a waiting row's workspace
     OUTBOX = "outbox"  # nothing more is due: wait for a send, or for the next row to be due
 
 
@@ -86,9 +93,11 @@ class FanOutTiming:
 class FanOut:
     """One delivery run: claims and sends until nothing is due soon, then returns the counts."""
 
-    def __init__(self, work: Work, bucket: WorkspaceBucket, clock: Clock, timing: FanOutTiming):
+    def __init__(
+        self, work: Work, throttle: WorkspaceThrottle, clock: Clock, timing: FanOutTiming
+    ) -> None:
         self.work = work
-        self.bucket = bucket
+        self.throttle = throttle
         self.clock = clock
         self.timing = timing
         self.counts: Counter[str] = Counter()
@@ -129,27 +138,43 @@ class FanOut:
             return 0, HeldBack.THREADS
         if self._in_flight and free < self.timing.claim_batch and not self._claimed_ahead:
             return 0, HeldBack.THREADS  # one bigger claim soon costs the database less
-        tokens = self.bucket.take_up_to(free, self.clock.monotonic())
-        if tokens == 0:
-            return 0, HeldBack.TOKENS
-        jobs = self._take_claimed(tokens, free)
-        self.bucket.give_back(tokens - len(jobs))
+        jobs = self._with_tokens(self._claimed_ahead, free)
+        room = min(free - len(jobs), self.timing.concurrency - len(self._claimed_ahead))
+        outbox_empty = False
+        now = self.clock.monotonic()
+        skip = self.throttle.teams_to_skip(now)
+        if room > 0 and skip is not None:
+            skip |= self.work.stopped_teams()
+            tokens = self.throttle.tokens_at_hand(now)
+            wanted = room if tokens is None else min(room, max(tokens, self.timing.claim_batch))
+            claimed = self.work.claim(wanted, skip)
+            outbox_empty = len(claimed) < wanted
+            jobs += self._with_tokens(deque(claimed), free - len(jobs))
         for job in jobs:
             pool.submit(self._send, job)
         self._in_flight += len(jobs)
-        if len(jobs) < tokens:
-            return len(jobs), HeldBack.OUTBOX
-        return len(jobs), HeldBack.TOKENS if tokens < free else HeldBack.THREADS
+        if len(jobs) == free:
+            return len(jobs), HeldBack.THREADS
+        if self._claimed_ahead:
+            return len(jobs), HeldBack.TOKENS
+        return len(jobs), HeldBack.OUTBOX if outbox_empty else HeldBack.TOKENS
 
-    def _take_claimed(self, tokens: int, free: int) -> list[Claimed]:
-        """`tokens` rows to send now: claimed ahead first, then claimed from the outbox."""
-        jobs = [self._claimed_ahead.popleft() for _ in range(min(tokens, len(self._claimed_ahead)))]
-        wanted = tokens - len(jobs)
-        if wanted:
-            claimed = self.work.claim(min(max(wanted, self.timing.claim_batch), free))
-            jobs += claimed[:wanted]
-            self._claimed_ahead.extend(claimed[wanted:])
-        return jobs
+    def _with_tokens(self, waiting: deque[Claimed], free: int) -> list[Claimed]:
+        """Rows of `waiting` whose workspace has a token now, up to `free`; the others join
+        (or stay in) the rows claimed ahead."""
+        now = self.clock.monotonic()
+        ready: list[Claimed] = []
+        held: deque[Claimed] = deque()
+        while waiting:
+            job = waiting.popleft()
+            if len(ready) < free and self.throttle.take_up_to(job.team_id, 1, now):
+                ready.append(job)
+            else:
+                held.append(job)
+        if waiting is not self._claimed_ahead:
+            held = self._claimed_ahead + held
+        self._claimed_ahead = held
+        return ready
 
     def _send(self, job: Claimed) -> None:
         started_at = self.clock.now()
@@ -164,7 +189,7 @@ class FanOut:
         """Wait for a send to finish, or less if a token or a due row may come sooner."""
         timeout = SETTLE_WITHIN if self._finished else LONGEST_WAIT
         if held_back is HeldBack.TOKENS:
-            timeout = min(timeout, self.bucket.seconds_until_token(self.clock.monotonic()))
+            timeout = min(timeout, self._seconds_until_a_token())
         elif held_back is HeldBack.OUTBOX and (due_in := self.work.seconds_until_due()) is not None:
             timeout = min(timeout, max(due_in, SHORTEST_PAUSE))
         if not self._in_flight:
@@ -218,8 +243,16 @@ class FanOut:
         if due_in is None:
             return None
         if held_back is HeldBack.TOKENS:
-            due_in = max(due_in, self.bucket.seconds_until_token(self.clock.monotonic()))
+            due_in = max(due_in, self._seconds_until_a_token())
         idle_for = self.clock.monotonic() - idle_since
         if due_in > self.timing.linger or idle_for > self.timing.linger:
             return None
         return max(due_in, SHORTEST_PAUSE)
+
+    def _seconds_until_a_token(self) -> float:
+        """Until a row claimed ahead may go (or any workspace's next token, if none waits)."""
+        now = self.clock.monotonic()
+        if not self._claimed_ahead:
+            return self.throttle.seconds_until_any_token(now)
+        teams = {job.team_id for job in self._claimed_ahead}
+        return min(self.throttle.seconds_until_token(team, now) for team in teams)

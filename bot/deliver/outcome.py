@@ -7,9 +7,10 @@ import random
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from bot.deliver.pacing import Pace
+from bot.deliver.throttle import RateLearning
 from bot.render import Message
 
 # Slack: about one message per second per channel, short bursts tolerated.
@@ -46,11 +47,14 @@ class Outcome:
 class DeliveryLimits:
     """How fast and how hard delivery tries, declared as data."""
 
-    concurrency: int = 16  # posts in flight at once, per process
+    concurrency: int = 16  # posts in flight at once, per process (SIGNAL_BOT_SEND_CONCURRENCY)
     channel_pace: Pace = SLACK_CHANNEL_PACE
-    # Slack's workspace-wide limit for chat.postMessage is not published; 429s correct us.
+    # Slack's workspace-wide limit for chat.postMessage is not published: this cap
+    # (SIGNAL_BOT_POSTS_PER_MINUTE) is where each workspace starts; 429s teach it lower.
     workspace_per_minute: float = 1200
     workspace_burst: float = 10
+    rate_decrease: float = 0.85  # an unexplained 429 multiplies the workspace's rate by this
+    rate_recovery: float = 0.1  # share of the cap regained per minute of posts going through
     # Sustained rates stay this fraction under the limits: requests reach Slack with jitter.
     pace_margin: float = 0.97
     max_attempts: int = 6  # failures (5xx, network, unknown errors) before `failed`
@@ -77,6 +81,12 @@ class DeliveryLimits:
         per_second = self.workspace_per_minute / 60 * self.pace_margin / max(live_workers, 1)
         return Pace(per_second, self.workspace_burst)
 
+    @property
+    def rate_learning(self) -> RateLearning:
+        """How each workspace's rate adapts, under the cap (with the margin)."""
+        cap = self.workspace_per_minute / 60 * self.pace_margin
+        return RateLearning(cap, decrease=self.rate_decrease, recovery=self.rate_recovery)
+
     def backoff(self, attempts: int) -> timedelta:
         """Exponential backoff with jitter, so retries from many rows spread out."""
         ceiling = min(self.first_backoff * (1 << max(attempts - 1, 0)), self.max_backoff)
@@ -100,3 +110,27 @@ class Poster(Protocol):
     def check_auth(self) -> Outcome:
         """SENT while the token works; STOP when Slack refuses it."""
         ...
+
+
+@runtime_checkable
+class TeamPosters(Protocol):
+    """Which Poster sends to a workspace: each installed team's own token, or the one token."""
+
+    @property
+    def per_team(self) -> bool:
+        """True when workspaces have tokens (and so rates and stops) of their own."""
+        ...
+
+    def for_team(self, team_id: str) -> Poster: ...
+
+
+class OnePoster:
+    """A single bot token: one Poster for every team."""
+
+    per_team = False
+
+    def __init__(self, poster: Poster) -> None:
+        self.poster = poster
+
+    def for_team(self, team_id: str) -> Poster:
+        return self.poster

@@ -83,6 +83,11 @@ class WorkspaceBucket:
             self._tokens -= taken
             return taken
 
+    def whole_tokens(self, now: float) -> int:
+        with self._lock:
+            self._refill(now)
+            return max(0, math.floor(self._tokens))
+
     def give_back(self, count: int) -> None:
         """Return tokens taken for posts that did not happen (nothing was due after all)."""
         with self._lock:

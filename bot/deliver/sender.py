@@ -6,7 +6,7 @@ import logging
 import threading
 from datetime import timedelta
 
-from bot.deliver.outcome import Outcome, Poster, Verdict
+from bot.deliver.outcome import Outcome, TeamPosters, Verdict
 from bot.deliver.revisions import revision_note
 from bot.deliver.slack_poster import signal_metadata
 from bot.render import Message, Renderer
@@ -20,8 +20,8 @@ RENDER_CACHE_SIZE = 256
 class Sender:
     """Turns a claimed delivery into Slack calls; one signal is rendered once for all channels."""
 
-    def __init__(self, poster: Poster, renderer: Renderer, history_margin: timedelta) -> None:
-        self.poster = poster
+    def __init__(self, posters: TeamPosters, renderer: Renderer, history_margin: timedelta) -> None:
+        self.posters = posters  # each workspace's own, when there are several
         self.renderer = renderer
         self.history_margin = history_margin
         self._rendered: dict[tuple[str, int], Message] = {}
@@ -38,7 +38,8 @@ class Sender:
             return self._edit(job, job.message_ts, message)
         if job.maybe_posted and (found := self._already_posted(job)) is not None:
             return found
-        return self.poster.post(job.channel_id, message, signal_metadata(job.signal.key))
+        poster = self.posters.for_team(job.team_id)
+        return poster.post(job.channel_id, message, signal_metadata(job.signal.key))
 
     def _message(self, job: Claimed) -> Message:
         key = (job.signal_id, job.revision)
@@ -54,11 +55,12 @@ class Sender:
         return message
 
     def _edit(self, job: Claimed, ts: str, message: Message) -> Outcome:
-        outcome = self.poster.edit(job.channel_id, ts, message)
+        poster = self.posters.for_team(job.team_id)
+        outcome = poster.edit(job.channel_id, ts, message)
         if outcome.verdict is not Verdict.SENT:
             return outcome
         note = revision_note(job.posted_fields, job.signal, job.revision)
-        noted = self.poster.reply_in_thread(job.channel_id, ts, note)
+        noted = poster.reply_in_thread(job.channel_id, ts, note)
         if noted.verdict is not Verdict.SENT:
             log.warning("revision note in %s not posted: %s", job.channel_id, noted.error)
         return Outcome.sent(ts)
@@ -66,7 +68,9 @@ class Sender:
     def _already_posted(self, job: Claimed) -> Outcome | None:
         """SENT if the channel already holds the message; None to post; else retry later."""
         oldest = (job.created_at - self.history_margin).timestamp()
-        found = self.poster.find_posted(job.channel_id, job.signal.key, oldest)
+        found = self.posters.for_team(job.team_id).find_posted(
+            job.channel_id, job.signal.key, oldest
+        )
         if found is None or found.verdict in (Verdict.SENT, Verdict.STOP):
             return found
         if found.verdict is Verdict.PAUSE:

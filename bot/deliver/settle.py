@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from bot.deliver.fanout import Finished
 from bot.deliver.outcome import DeliveryLimits, Outcome, Verdict
-from bot.deliver.pacing import ChannelBucket
+from bot.deliver.pacing import ChannelBucket, Pace
 from bot.deliver.revisions import field_digests
 from bot.deliver.slack_poster import CHANNEL_PAUSE_REASONS
 from bot.store import outbox, slack_state
@@ -23,30 +23,53 @@ from bot.store.subscriptions import pause_channel
 log = logging.getLogger(__name__)
 
 
-def stop_reason(outcome: Outcome) -> str:
+def stop_reason(outcome: Outcome, team_id: str = "") -> str:
     """What /healthz and the logs say when Slack refuses the token."""
+    if team_id:
+        return (
+            f"Slack refused the bot token of workspace {team_id} ({outcome.error}): "
+            "sending there is stopped until the app is installed again"
+        )
     return f"Slack refused the bot token ({outcome.error}): sending is stopped; fix SLACK_BOT_TOKEN"
+
+
+def rate_limit_explained(pace: ChannelPace | None, started_at: datetime, limits: Pace) -> bool:
+    """Slack allows about one post per second per channel: a 429 for a channel that posted
+    less than a second earlier is that channel's limit; any other is the workspace's."""
+    if pace is None:
+        return False
+    return (started_at - pace.refilled_at).total_seconds() < 1 / limits.per_second
 
 
 class Settler:
     """Applies outcomes to the outbox rows this worker claimed."""
 
-    def __init__(self, limits: DeliveryLimits, worker: str) -> None:
+    def __init__(self, limits: DeliveryLimits, worker: str, *, per_team: bool = False) -> None:
         self.limits = limits
         self.worker = worker
+        self.per_team = per_team
 
-    def settle(self, session: Session, finished: list[Finished], now: datetime) -> int:
-        """Record each outcome; returns how many claims were still ours to settle."""
+    def settle(self, session: Session, finished: list[Finished], now: datetime) -> list[Finished]:
+        """Record each outcome; returns the 429s that the channels' pace does not explain."""
         rows = outbox.owned_rows(session, [done.job.id for done in finished], self.worker)
         paces = slack_state.channel_paces(session, {done.job.channel_id for done in finished})
+        workspace_limited = [
+            done
+            for done in finished
+            if done.outcome.rate_limited
+            and not rate_limit_explained(
+                paces.get(done.job.channel_id), done.started_at, self.limits.channel_pace
+            )
+        ]
         for done in finished:
             row = rows.get(done.job.id)
             if row is None:
                 log.warning("delivery %s: claim lost before settling", done.job.id)
                 continue
+            team = done.job.team_id if self.per_team else ""
             settling = _Settling(self.limits, session, paces, now, done.started_at)
-            settling.apply(row, done.job, done.outcome)
-        return len(rows)
+            settling.apply(row, done.job, done.outcome, team)
+        return workspace_limited
 
 
 class _Settling:
@@ -66,7 +89,7 @@ class _Settling:
         self.now = now
         self.started_at = started_at  # when the call to Slack began
 
-    def apply(self, row: Delivery, job: Claimed, outcome: Outcome) -> None:
+    def apply(self, row: Delivery, job: Claimed, outcome: Outcome, team: str) -> None:
         row.last_error = _error_text(outcome)
         if outcome.verdict is Verdict.SENT:
             self._sent(row, job, outcome)
@@ -76,7 +99,8 @@ class _Settling:
             self._pause(row, outcome)
         elif outcome.verdict is Verdict.STOP:
             _back_in_line(row, job, self.now, refund=True)
-            slack_state.stop_workspace(self.session, stop_reason(outcome), now=self.now)
+            reason = stop_reason(outcome, team)
+            slack_state.stop_workspace(self.session, reason, now=self.now, team_id=team)
         else:
             _fail(row, outcome)
 

@@ -141,6 +141,9 @@ class Delivery(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     signal_id: Mapped[str] = mapped_column(ForeignKey("signals.id", ondelete="CASCADE"))
     channel_id: Mapped[str] = mapped_column(String(64))
+    # The workspace it goes to, from the subscription: its token and rate are used ("" = the
+    # single bot token's workspace).
+    team_id: Mapped[str] = mapped_column(String(32), default="", server_default="")
     subscription_id: Mapped[int | None] = mapped_column(
         ForeignKey("subscriptions.id", ondelete="SET NULL")
     )

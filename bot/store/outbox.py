@@ -11,7 +11,7 @@ across any number of workers. On PostgreSQL the claim skips rows other workers h
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -45,6 +45,7 @@ class Claimed:
     last_error: str | None
     claimed_at: datetime
     created_at: datetime
+    team_id: str = ""  # the Slack workspace (team) it goes to; "" with a single bot token
 
     @property
     def waiting_state(self) -> str:
@@ -57,11 +58,19 @@ class Claimed:
         return not self.editing and (self.last_error or "").startswith(UNCONFIRMED)
 
 
-def enqueue(session: Session, signal_id: str, targets: Iterable[tuple[str, int]]) -> int:
-    """One pending delivery per (channel, subscription) target; returns how many."""
+Target = tuple[str, int] | tuple[str, int, str]  # channel, subscription[, team]
+
+
+def enqueue(session: Session, signal_id: str, targets: Iterable[Target]) -> int:
+    """One pending delivery per (channel, subscription[, team]) target; returns how many."""
     rows = [
-        Delivery(signal_id=signal_id, channel_id=channel_id, subscription_id=subscription_id)
-        for channel_id, subscription_id in targets
+        Delivery(
+            signal_id=signal_id,
+            channel_id=target[0],
+            subscription_id=target[1],
+            team_id=target[2] if len(target) > 2 else "",
+        )
+        for target in targets
     ]
     session.add_all(rows)
     return len(rows)
@@ -78,13 +87,22 @@ def request_edits(session: Session, signal_id: str) -> int:
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-def claim_due(session: Session, *, limit: int, worker: str, now: datetime) -> list[Claimed]:
-    """Claim up to `limit` due rows, at most one per channel, oldest signal first."""
+def claim_due(
+    session: Session,
+    *,
+    limit: int,
+    worker: str,
+    now: datetime,
+    skip_teams: Collection[str] = (),
+) -> list[Claimed]:
+    """Claim up to `limit` due rows, at most one per channel, oldest signal first, none of
+    them for the workspaces in `skip_teams` (out of tokens, or stopped)."""
     heads = (
         select(_heads.c.id, _heads.c.published)
         .where(
             _heads.c.next_attempt_at <= now,
             or_(_heads.c.ready_at.is_(None), _heads.c.ready_at <= now),
+            _heads.c.team_id.not_in(list(skip_teams)) if skip_teams else true(),
         )
         .order_by(_heads.c.published, _heads.c.id)
         .limit(limit * HEADS_PER_CLAIM)  # more than wanted: other workers may hold some
@@ -146,6 +164,7 @@ def _as_claimed(row: Delivery, signal: StoredSignal) -> Claimed:
         last_error=row.last_error,
         claimed_at=row.claimed_at,
         created_at=row.created_at,
+        team_id=row.team_id,
     )
 
 
@@ -165,6 +184,7 @@ def _channel_heads() -> Subquery:
         select(
             Delivery.id,
             Delivery.state,
+            Delivery.team_id,
             Delivery.next_attempt_at,
             StoredSignal.published,
             ChannelPace.ready_at,

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from bot.store.models import Base
 
-WORKSPACE = "default"  # one bot token, one workspace
+WORKSPACE = "default"  # one bot token, one workspace; installed workspaces go by team ID
 
 
 class ChannelPace(Base):
@@ -41,26 +41,38 @@ def channel_paces(session: Session, channel_ids: set[str]) -> dict[str, ChannelP
     return {row.channel_id: row for row in session.scalars(query)}
 
 
-def stopped_reason(session: Session) -> str | None:
+def _name(team_id: str) -> str:
+    return team_id or WORKSPACE
+
+
+def stopped_reason(session: Session, team_id: str = "") -> str | None:
     """Why sending is stopped for the workspace, or None when it is not."""
     return session.scalar(
-        select(WorkspaceStatus.stopped_reason).where(WorkspaceStatus.name == WORKSPACE)
+        select(WorkspaceStatus.stopped_reason).where(WorkspaceStatus.name == _name(team_id))
     )
 
 
-def stop_workspace(session: Session, reason: str, *, now: datetime) -> None:
-    row = session.get(WorkspaceStatus, WORKSPACE)
+def stopped_teams(session: Session) -> dict[str, str]:
+    """Every installed workspace (by team ID) that sending is stopped for, and why."""
+    query = select(WorkspaceStatus.name, WorkspaceStatus.stopped_reason).where(
+        WorkspaceStatus.stopped_reason.is_not(None), WorkspaceStatus.name != WORKSPACE
+    )
+    return {name: reason for name, reason in session.execute(query) if reason}
+
+
+def stop_workspace(session: Session, reason: str, *, now: datetime, team_id: str = "") -> None:
+    row = session.get(WorkspaceStatus, _name(team_id))
     if row is None:
-        row = WorkspaceStatus(name=WORKSPACE)
+        row = WorkspaceStatus(name=_name(team_id))
         session.add(row)
     if row.stopped_reason is None:
         row.stopped_at = now
     row.stopped_reason = reason
 
 
-def resume_workspace(session: Session) -> bool:
+def resume_workspace(session: Session, team_id: str = "") -> bool:
     """Clear the stop; True if sending was stopped."""
-    row = session.get(WorkspaceStatus, WORKSPACE)
+    row = session.get(WorkspaceStatus, _name(team_id))
     if row is None or row.stopped_reason is None:
         return False
     row.stopped_reason, row.stopped_at = None, None
