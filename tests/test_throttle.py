@@ -125,7 +125,7 @@ def test_a_bad_limit_is_refused_with_its_name(
     variable: str, value: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv(variable, value)
-    code, out, err = run_cli(capsys, "db", "upgrade")
+    code, _out, err = run_cli(capsys, "db", "upgrade")
     assert code == 2
     assert err.startswith(f"signal-bot: {variable}: ")
     assert "Traceback" not in err
