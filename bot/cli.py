@@ -22,6 +22,7 @@ from bot.errors import ConfigError, ParseError, SignalBotError
 from bot.health import source_health
 from bot.ingest import IngestReport, ingest
 from bot.jobs import build_scheduler
+from bot.logs import configure_logging
 from bot.sources import shared_fetcher
 from bot.sources.any_document import read_location
 from bot.sources.document import ParsedItem
@@ -41,11 +42,11 @@ CLI_SOURCE = "cli"
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    try:
+        log_format = Settings().signal_bot_log_format
+    except ValidationError:
+        log_format = "text"  # the command's own Settings() reports what is wrong
+    configure_logging(log_format, verbose=args.verbose)
     try:
         return int(args.handler(args) or 0)
     except (ConfigError, SignalBotError) as error:

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot import metrics
 from bot.config import SourceConfig
 from bot.errors import FilterError
 from bot.filters import parse_filter
@@ -200,7 +201,7 @@ class Commands:
         if not args.strip():
             raise FilterError("Say what to look for, e.g. `/brief muse spark` or `/brief llam*`.")
         query = parse_query(args)
-        with transaction(self.sessions) as session:
+        with metrics.search_seconds.time(), transaction(self.sessions) as session:
             page = search_store.search(session, query, limit=PAGE_SIZE, offset=offset)
         return self._results(args, page, hints=no_hit_hints(query))
 

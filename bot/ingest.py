@@ -9,6 +9,7 @@ from functools import lru_cache
 
 from sqlalchemy.orm import Session
 
+from bot import metrics
 from bot.filters import SignalFilter, parse_filter
 from bot.signal import Signal
 from bot.store import outbox
@@ -50,9 +51,11 @@ def ingest(session: Session, signals: Sequence[Signal], *, announce: bool) -> In
             report.unchanged += 1
         elif upserted.change is Change.REVISED:
             report.revised.append(row.id)
+            metrics.signals_ingested.labels(row.source, "revised").inc()
             outbox.request_edits(session, row.id)
         else:
             report.new.append(row.id)
+            metrics.signals_ingested.labels(row.source, "new").inc()
             if announce:
                 targets = match_subscriptions(row.to_signal(), subscriptions)
                 report.queued += outbox.enqueue(session, row.id, targets)

@@ -1,4 +1,4 @@
-"""The WSGI app: /slack/events (Bolt), /healthz, and push ingest at POST /signals.
+"""The WSGI app: /slack/events (Bolt), /healthz, /metrics, and push ingest at POST /signals.
 
 `bot.web:app` builds it from the environment on first use, for gunicorn and friends.
 """
@@ -15,6 +15,7 @@ from slack_bolt import App
 from slack_bolt.adapter.flask import SlackRequestHandler
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from bot import metrics
 from bot.app import Services, build_services
 from bot.config import Settings
 from bot.health import health_report
@@ -48,6 +49,11 @@ def create_app(services: Services, *, scheduler_running: Callable[[], bool] | No
     @web.post("/signals")
     def push_signals() -> tuple[Response, int]:
         return _push(services)
+
+    @web.get("/metrics")
+    def prometheus_metrics() -> Response:
+        text = metrics.exposition(services.sessions)
+        return Response(text, content_type=metrics.CONTENT_TYPE_LATEST)
 
     return web
 

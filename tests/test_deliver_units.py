@@ -42,8 +42,9 @@ def test_a_quiet_channel_refills_up_to_its_burst_only() -> None:
 
 
 def test_retry_after_holds_a_channel_until_exactly_then() -> None:
-    held = ChannelBucket.held_until(at(30))
+    held = ChannelBucket.held_until(at(30), ONE_PER_SECOND, now=at(0))
     assert held.ready_at == at(30)
+    assert held.at == at(0), "the time of the refused attempt"
     after = held.after_send(ONE_PER_SECOND, at(30))
     assert after.ready_at == at(31)
 

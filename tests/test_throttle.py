@@ -19,19 +19,31 @@ CAP = 20.0  # posts per second (1,200 a minute)
 
 
 def test_an_unexplained_429_lowers_the_rate_once_per_window() -> None:
-    rate = AdaptiveRate(RateLearning(CAP, decrease=0.5), now=0.0)
+    rate = AdaptiveRate(RateLearning(CAP), now=0.0)
+    for n in range(3):
+        rate.went_through(now=n / 10)
 
+    # Three posts taken, one refused: the rate falls to the share Slack took (3/4)...
     assert rate.rate_limited(started_at=1.0, now=1.1)
-    assert rate.rate == pytest.approx(10)
-    # Posts started before that decrease went out at the old rate: they teach nothing new.
-    assert not rate.rate_limited(started_at=1.05, now=1.2)
-    assert rate.rate == pytest.approx(10)
-    assert rate.rate_limited(started_at=1.3, now=1.4)
-    assert rate.rate == pytest.approx(5)
+    assert rate.rate == pytest.approx(CAP * 0.75, rel=0.01)
+    # ...and posts started before the new rate had a second to show teach nothing new.
+    assert not rate.rate_limited(started_at=1.5, now=1.6)
+    assert rate.rate == pytest.approx(CAP * 0.75, rel=0.01)
+
+
+def test_the_decrease_is_between_a_half_and_a_tenth() -> None:
+    refused_all = AdaptiveRate(RateLearning(CAP), now=0.0)
+    refused_all.rate_limited(started_at=0.0, now=0.0)
+    assert refused_all.rate == pytest.approx(CAP / 2)
+    mostly_fine = AdaptiveRate(RateLearning(CAP), now=0.0)
+    for _ in range(99):
+        mostly_fine.went_through(now=0.0)
+    mostly_fine.rate_limited(started_at=0.0, now=0.0)
+    assert mostly_fine.rate == pytest.approx(CAP * 0.9)
 
 
 def test_success_recovers_slowly_and_never_above_the_cap() -> None:
-    rate = AdaptiveRate(RateLearning(CAP, decrease=0.5, recovery=0.1), now=0.0)
+    rate = AdaptiveRate(RateLearning(CAP, recovery=0.1), now=0.0)
     rate.rate_limited(started_at=0.0, now=0.0)
     for second in range(1, 61):
         rate.went_through(now=float(second))
@@ -43,21 +55,21 @@ def test_success_recovers_slowly_and_never_above_the_cap() -> None:
 
 
 def test_idle_time_earns_no_rate_back() -> None:
-    rate = AdaptiveRate(RateLearning(CAP, decrease=0.5, recovery=0.1), now=0.0)
+    rate = AdaptiveRate(RateLearning(CAP, recovery=0.1), now=0.0)
     rate.rate_limited(started_at=0.0, now=0.0)
     rate.went_through(now=3600.0)  # an hour without posting, then one post
     assert rate.rate == pytest.approx(10 + 2 / 60)
 
 
 def test_the_rate_has_a_floor() -> None:
-    rate = AdaptiveRate(RateLearning(CAP, decrease=0.1, floor_share=0.05), now=0.0)
+    rate = AdaptiveRate(RateLearning(CAP, floor_share=0.05), now=0.0)
     for n in range(10):
-        rate.rate_limited(started_at=float(n), now=float(n))
+        rate.rate_limited(started_at=float(2 * n), now=float(2 * n))
     assert rate.rate == pytest.approx(1.0)
 
 
 def test_one_workspace_slowed_down_leaves_another_at_full_speed() -> None:
-    throttle = WorkspaceThrottle(RateLearning(CAP, decrease=0.5), burst=1, now=0.0)
+    throttle = WorkspaceThrottle(RateLearning(CAP), burst=1, now=0.0)
     for n in range(5):
         throttle.rate_limited("TSLOW", started_at=float(n), now=float(n))
 

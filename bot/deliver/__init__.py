@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot import metrics
 from bot.deliver.clock import Clock, SystemClock
 from bot.deliver.fanout import FanOut, FanOutTiming, Finished
 from bot.deliver.outcome import DeliveryLimits, OnePoster, Outcome, Poster, TeamPosters, Verdict
@@ -147,7 +148,8 @@ class Deliverer:
 
     def send(self, job: Claimed) -> Outcome:
         """One attempt at Slack for a claimed row."""
-        return self.sender.send(job)
+        with metrics.delivery_seconds.time():
+            return self.sender.send(job)
 
     def settle(self, finished: list[Finished]) -> None:
         """Record a round of outcomes in one transaction (retried once if the database balks)."""
@@ -158,9 +160,13 @@ class Deliverer:
             self.clock.sleep(SETTLE_RETRY_PAUSE)
             workspace_limited = self._settle(finished)
         self._learn_rates(finished, workspace_limited)
+        now = self.clock.now()
         for done in finished:
+            metrics.deliveries.labels(done.outcome.verdict.value).inc()
             if done.outcome.verdict is Verdict.STOP:
                 self._note_stop(done)
+            elif done.outcome.verdict is Verdict.SENT and not done.job.editing:
+                metrics.delivery_lag_seconds.observe((now - done.job.created_at).total_seconds())
 
     def release(self, jobs: list[Claimed]) -> None:
         """Put claimed rows that were never sent back in line."""
@@ -184,15 +190,26 @@ class Deliverer:
             return self.settler.settle(session, finished, self.clock.now())
 
     def _learn_rates(self, finished: list[Finished], workspace_limited: list[Finished]) -> None:
-        now = self.clock.now()
+        """Teach each workspace's throttle what Slack said (on the monotonic clock)."""
+        now, moment = self.clock.now(), self.clock.monotonic()
+        rate_limited = sum(1 for done in finished if done.outcome.rate_limited)
+        metrics.slack_rate_limited.labels("workspace").inc(len(workspace_limited))
+        metrics.slack_rate_limited.labels("channel").inc(rate_limited - len(workspace_limited))
         for done in workspace_limited:
-            started, team = done.started_at.timestamp(), done.job.team_id
-            if self.throttle.rate_limited(team, started, now.timestamp()):
+            team, started = done.job.team_id, moment - (now - done.started_at).total_seconds()
+            if self.throttle.rate_limited(team, started, moment):
                 rate = self.throttle.per_minute(team)
-                log.info("workspace %s: Slack's limit reached; now %.0f posts/min", team, rate)
+                log.info(
+                    "workspace %s: Slack's limit reached; now %.0f posts/min",
+                    team or "(the bot token's)",
+                    rate,
+                    extra={"team": team},
+                )
         for done in finished:
             if done.outcome.verdict is Verdict.SENT:
-                self.throttle.went_through(done.job.team_id, now.timestamp())
+                self.throttle.went_through(done.job.team_id, moment)
+        for team in {done.job.team_id if self.posters.per_team else "" for done in finished}:
+            metrics.workspace_posts_per_minute.labels(team).set(self.throttle.per_minute(team))
 
     def _note_stop(self, done: Finished) -> None:
         if not self.posters.per_team:

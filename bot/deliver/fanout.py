@@ -181,7 +181,9 @@ class FanOut:
         try:
             outcome = self.work.send(job)
         except Exception as error:  # a bug must not leave the row claimed for good
-            log.exception("sending delivery %s to %s crashed", job.id, job.channel_id)
+            log.exception(
+                "sending delivery %s to %s crashed", job.id, job.channel_id, extra=job.log_context
+            )
             outcome = Outcome(Verdict.RETRY, error=f"crashed: {error}", ambiguous=True)
         self._done.put(Finished(job, outcome, started_at))
 

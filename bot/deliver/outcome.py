@@ -53,7 +53,6 @@ class DeliveryLimits:
     # (SIGNAL_BOT_POSTS_PER_MINUTE) is where each workspace starts; 429s teach it lower.
     workspace_per_minute: float = 1200
     workspace_burst: float = 10
-    rate_decrease: float = 0.85  # an unexplained 429 multiplies the workspace's rate by this
     rate_recovery: float = 0.1  # share of the cap regained per minute of posts going through
     # Sustained rates stay this fraction under the limits: requests reach Slack with jitter.
     pace_margin: float = 0.97
@@ -85,7 +84,7 @@ class DeliveryLimits:
     def rate_learning(self) -> RateLearning:
         """How each workspace's rate adapts, under the cap (with the margin)."""
         cap = self.workspace_per_minute / 60 * self.pace_margin
-        return RateLearning(cap, decrease=self.rate_decrease, recovery=self.rate_recovery)
+        return RateLearning(cap, recovery=self.rate_recovery)
 
     def backoff(self, attempts: int) -> timedelta:
         """Exponential backoff with jitter, so retries from many rows spread out."""

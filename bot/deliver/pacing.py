@@ -48,9 +48,11 @@ class ChannelBucket:
         return ChannelBucket(tokens, sent_at, max(ready_at, self.ready_at))
 
     @classmethod
-    def held_until(cls, until: datetime) -> ChannelBucket:
-        """Slack said 429: one token comes back exactly when Retry-After ends."""
-        return cls(1.0, until, until)
+    def held_until(cls, until: datetime, pace: Pace, now: datetime) -> ChannelBucket:
+        """Slack said 429 at `now`: one token comes back exactly when Retry-After ends (a
+        debt until then, so that `at` stays the time of the channel's last attempt)."""
+        debt = pace.per_second * max((until - now).total_seconds(), 0.0)
+        return cls(1.0 - debt, now, until)
 
 
 class WorkspaceBucket:

@@ -32,7 +32,7 @@ class Sender:
         try:
             message = self._message(job)
         except Exception as error:  # a template bug fails this row loudly, not the worker
-            log.exception("rendering %s failed", job.signal_id)
+            log.exception("rendering %s failed", job.signal_id, extra=job.log_context)
             return Outcome(Verdict.FAIL, error=f"render error: {error}")
         if job.editing and job.message_ts:
             return self._edit(job, job.message_ts, message)
@@ -62,7 +62,12 @@ class Sender:
         note = revision_note(job.posted_fields, job.signal, job.revision)
         noted = poster.reply_in_thread(job.channel_id, ts, note)
         if noted.verdict is not Verdict.SENT:
-            log.warning("revision note in %s not posted: %s", job.channel_id, noted.error)
+            log.warning(
+                "revision note in %s not posted: %s",
+                job.channel_id,
+                noted.error,
+                extra=job.log_context,
+            )
         return Outcome.sent(ts)
 
     def _already_posted(self, job: Claimed) -> Outcome | None:

@@ -35,7 +35,8 @@ def stop_reason(outcome: Outcome, team_id: str = "") -> str:
 
 def rate_limit_explained(pace: ChannelPace | None, started_at: datetime, limits: Pace) -> bool:
     """Slack allows about one post per second per channel: a 429 for a channel that posted
-    less than a second earlier is that channel's limit; any other is the workspace's."""
+    (or was refused) less than a second earlier is that channel's limit; any other, the
+    workspace's."""
     if pace is None:
         return False
     return (started_at - pace.refilled_at).total_seconds() < 1 / limits.per_second
@@ -64,7 +65,11 @@ class Settler:
         for done in finished:
             row = rows.get(done.job.id)
             if row is None:
-                log.warning("delivery %s: claim lost before settling", done.job.id)
+                log.warning(
+                    "delivery %s: claim lost before settling",
+                    done.job.id,
+                    extra=done.job.log_context,
+                )
                 continue
             team = done.job.team_id if self.per_team else ""
             settling = _Settling(self.limits, session, paces, now, done.started_at)
@@ -96,13 +101,13 @@ class _Settling:
         elif outcome.verdict is Verdict.RETRY:
             self._retry(row, job, outcome)
         elif outcome.verdict is Verdict.PAUSE:
-            self._pause(row, outcome)
+            self._pause(row, job, outcome)
         elif outcome.verdict is Verdict.STOP:
             _back_in_line(row, job, self.now, refund=True)
             reason = stop_reason(outcome, team)
             slack_state.stop_workspace(self.session, reason, now=self.now, team_id=team)
         else:
-            _fail(row, outcome)
+            _fail(row, job, outcome)
 
     def _sent(self, row: Delivery, job: Claimed, outcome: Outcome) -> None:
         row.state = "sent"
@@ -119,19 +124,22 @@ class _Settling:
             row.attempts -= 1  # Slack said when; that is not a failure of this row
             row.rate_limited += 1
             if row.rate_limited > self.limits.max_rate_limited:
-                _fail(row, outcome)
+                _fail(row, job, outcome)
                 return
             _back_in_line(row, job, self.now)
             retry_after = timedelta(seconds=outcome.retry_after or 1.0)
-            self._save_pace(job.channel_id, ChannelBucket.held_until(self.now + retry_after))
+            held = ChannelBucket.held_until(
+                self.now + retry_after, self.limits.channel_bucket, self.now
+            )
+            self._save_pace(job.channel_id, held)
             return
         if row.attempts >= self.limits.max_attempts:
-            _fail(row, outcome)
+            _fail(row, job, outcome)
             return
         _back_in_line(row, job, self.now + self.limits.backoff(row.attempts))
         self._took_token(job)
 
-    def _pause(self, row: Delivery, outcome: Outcome) -> None:
+    def _pause(self, row: Delivery, job: Claimed, outcome: Outcome) -> None:
         reason = CHANNEL_PAUSE_REASONS.get(outcome.error or "", outcome.error or "unknown")
         row.state = "paused"
         pause_channel(self.session, row.channel_id, reason)
@@ -141,7 +149,7 @@ class _Settling:
             .values(state="paused", last_error=outcome.error)
             .execution_options(synchronize_session=False)
         )
-        log.warning("paused channel %s: %s", row.channel_id, reason)
+        log.warning("paused channel %s: %s", row.channel_id, reason, extra=job.log_context)
 
     def _took_token(self, job: Claimed) -> None:
         pace = self.limits.channel_bucket
@@ -174,7 +182,7 @@ def _back_in_line(row: Delivery, job: Claimed, due: datetime, *, refund: bool = 
         row.attempts -= 1
 
 
-def _fail(row: Delivery, outcome: Outcome) -> None:
+def _fail(row: Delivery, job: Claimed, outcome: Outcome) -> None:
     row.state = "failed"
     log.error(
         "delivery %s to %s failed after %d attempt(s): %s",
@@ -182,4 +190,5 @@ def _fail(row: Delivery, outcome: Outcome) -> None:
         row.channel_id,
         row.attempts,
         row.last_error or outcome.error,
+        extra=job.log_context,
     )

@@ -20,9 +20,15 @@ class RateLearning:
     """How a workspace's rate adapts (per second throughout)."""
 
     cap: float  # the configured cap: the starting rate and the ceiling
-    decrease: float = 0.85  # an unexplained 429 multiplies the rate by this
+    # An unexplained 429 multiplies the rate by the share of posts Slack took since the last
+    # decrease, kept between these two: a rate four times too fast halves, one just over the
+    # limit loses a tenth.
+    deepest_decrease: float = 0.5
+    decrease: float = 0.9
     recovery: float = 0.1  # share of the cap regained per minute of posts going through
     floor_share: float = 0.01  # the rate never falls below this share of the cap
+    # After a decrease, 429s of posts started within this long still show the old rate.
+    settle_time: float = 1.0
 
     @property
     def floor(self) -> float:
@@ -45,20 +51,27 @@ class AdaptiveRate:
         self.rate = learning.cap
         self._lowered_at = float("-inf")
         self._credited_at = now
+        self._taken = 0  # posts Slack took since the last decrease
+        self._refused = 0  # and refused for the workspace's limit
 
     def rate_limited(self, started_at: float, now: float) -> bool:
         """An unexplained 429 on a post started at `started_at`; True if the rate went down.
 
-        A post started before the last decrease was sent at the old rate: its 429 says
-        nothing new (as TCP halves once per window, not once per lost packet)."""
-        if started_at < self._lowered_at:
+        A post started before the last decrease had time to show went out at the old rate:
+        its 429 says nothing new (as TCP slows once per window, not once per lost packet)."""
+        self._refused += 1
+        if started_at < self._lowered_at + self.learning.settle_time:
             return False
-        self.rate = max(self.learning.floor, self.rate * self.learning.decrease)
+        taken_share = self._taken / (self._taken + self._refused)
+        factor = min(max(taken_share, self.learning.deepest_decrease), self.learning.decrease)
+        self.rate = max(self.learning.floor, self.rate * factor)
         self._lowered_at = self._credited_at = now
+        self._taken = self._refused = 0
         return True
 
     def went_through(self, now: float) -> None:
         """A post was accepted: earn back a little of the rate."""
+        self._taken += 1
         credit = min(max(now - self._credited_at, 0.0), self.LONGEST_CREDIT)
         self._credited_at = now
         self.rate = min(self.learning.cap, self.rate + credit * self.learning.increase_per_second)
@@ -67,6 +80,8 @@ class AdaptiveRate:
 class WorkspaceThrottle:
     """Per team: this process's bucket and learnt rate; thread-safe. With one bot token
     (`per_team=False`) every team ID means the one workspace."""
+
+    BURST_SECONDS = 0.25
 
     def __init__(
         self, learning: RateLearning, burst: float, now: float, *, per_team: bool = True
@@ -155,7 +170,10 @@ class WorkspaceThrottle:
         return rate
 
     def _pace(self, team: str, now: float) -> Pace:
-        return Pace(self._rate(team, now).rate * self._share, self._burst)
+        """The bucket for the team's rate; its burst is at most a quarter second of that rate, so
+        that a bucket refilled while idle does not fire more at once than Slack tolerates."""
+        per_second = self._rate(team, now).rate * self._share
+        return Pace(per_second, min(self._burst, max(1.0, per_second * self.BURST_SECONDS)))
 
     def _reshape(self, team: str, now: float) -> None:
         if (bucket := self._buckets.get(self._key(team))) is not None:

@@ -11,6 +11,7 @@ from functools import cache
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot import metrics
 from bot.config import SourceConfig
 from bot.errors import SignalBotError
 from bot.sources.backoff import backoff_delay
@@ -96,6 +97,7 @@ def _record_failure(
     sessions: sessionmaker[Session], source: SourceConfig, error: Exception
 ) -> PollReport:
     reason = _describe(error)
+    metrics.source_poll_errors.labels(source.name).inc()
     with transaction(sessions) as session:
         state = state_store.source_state(session, source.name)
         state.kind = source.kind

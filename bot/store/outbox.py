@@ -48,6 +48,16 @@ class Claimed:
     team_id: str = ""  # the Slack workspace (team) it goes to; "" with a single bot token
 
     @property
+    def log_context(self) -> dict[str, object]:
+        """`extra=` for a log line about this delivery (SIGNAL_BOT_LOG_FORMAT=json shows it)."""
+        return {
+            "team": self.team_id,
+            "channel": self.channel_id,
+            "signal_key": self.signal.key,
+            "delivery_id": self.id,
+        }
+
+    @property
     def waiting_state(self) -> str:
         """The state to fall back to when the attempt is to be retried."""
         return "edit" if self.editing else "pending"
