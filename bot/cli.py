@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import signal as os_signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -23,6 +22,7 @@ from bot.health import source_health
 from bot.ingest import IngestReport, ingest
 from bot.jobs import build_scheduler
 from bot.logs import configure_logging
+from bot.process import serving, stop_gracefully, stop_requested
 from bot.sources import shared_fetcher
 from bot.sources.any_document import read_location
 from bot.sources.document import ParsedItem
@@ -231,64 +231,40 @@ def run(_: argparse.Namespace) -> int:
     settings.require_http_secrets()
     services = build_services(settings)
     scheduler = build_scheduler(services)
+    stop = stop_requested()
     scheduler.start()
     if settings.local_mode:
-        return _run_local(services, scheduler.running)
-    if settings.slack_app_token is not None:
-        return _run_socket_mode(services)
-    _serve(services, lambda: scheduler.running)
+        _run_local(services, stop)
+    else:
+        with serving(services, lambda: scheduler.running):
+            stop.wait()
+    stop_gracefully(services, scheduler)
     return 0
 
 
 def web(_: argparse.Namespace) -> int:
     settings = Settings()
     settings.require_http_secrets()
-    _serve(build_services(settings), None)
+    services = build_services(settings)
+    stop = stop_requested()
+    with serving(services, None, slack_listener="http"):
+        stop.wait()
+    stop_gracefully(services, None)
     return 0
 
 
 def worker(_: argparse.Namespace) -> int:
     services = build_services(Settings())
     scheduler = build_scheduler(services)
+    stop = stop_requested()
     scheduler.start()
     log.info("worker started: %d source(s)", len(services.settings.sources))
-    _wait_for_shutdown()
-    scheduler.shutdown(wait=True)
+    stop.wait()
+    stop_gracefully(services, scheduler)
     return 0
 
 
-def _serve(services: Services, scheduler_running: Callable[[], bool] | None) -> None:
-    from waitress import serve
-
-    from bot.web import create_app
-
-    app = create_app(services, scheduler_running=scheduler_running)
-    log.info("serving on port %d", services.settings.port)
-    serve(app, host="0.0.0.0", port=services.settings.port, threads=8, _quiet=True)
-
-
-def _run_socket_mode(services: Services) -> int:
-    from slack_bolt.adapter.socket_mode import SocketModeHandler
-
-    from bot.slack_app import build_bolt_app
-    from bot.web import workspace_stopper
-
-    settings = services.settings
-    assert services.slack_client is not None
-    assert settings.slack_app_token is not None
-    secret = settings.slack_signing_secret
-    bolt = build_bolt_app(
-        client=services.slack_client,
-        signing_secret=secret.get_secret_value() if secret else "",
-        commands=services.commands,
-        on_app_removed=workspace_stopper(services),
-    )
-    handler = SocketModeHandler(bolt, settings.slack_app_token.get_secret_value())
-    handler.start()  # type: ignore[no-untyped-call]  # slack-bolt leaves it unannotated
-    return 0
-
-
-def _run_local(services: Services, scheduler_running: bool) -> int:
+def _run_local(services: Services, stop: threading.Event) -> None:
     with transaction(services.sessions) as session:
         local = ChannelRef(channel_id=LOCAL_CHANNEL, channel_name=LOCAL_CHANNEL)
         if not channel_subscriptions(session, LOCAL_CHANNEL):
@@ -299,8 +275,7 @@ def _run_local(services: Services, scheduler_running: bool) -> int:
     if sys.stdin.isatty():
         _local_prompt(services)
     else:
-        _wait_for_shutdown()
-    return 0
+        stop.wait()
 
 
 LOCAL_BANNER = """signal-bot is running in local mode (no SLACK_BOT_TOKEN): briefs are printed here.
@@ -322,10 +297,3 @@ def _local_prompt(services: Services) -> None:
             print_reply(services.commands.brief(line.removeprefix("/brief"), where))
         elif line:
             print_reply(services.commands.signals(line.removeprefix("/signals"), where))
-
-
-def _wait_for_shutdown() -> None:
-    stop = threading.Event()
-    for signum in (os_signal.SIGINT, os_signal.SIGTERM):
-        os_signal.signal(signum, lambda *_: stop.set())
-    stop.wait()

@@ -163,5 +163,12 @@ def _on_shutdown(services: Services, leadership: Leadership) -> Callable[[Schedu
     return leave
 
 
+def release_leases(services: Services) -> None:
+    """Give up this worker's polling and presence leases (both idempotent)."""
+    with transaction(services.sessions) as session:
+        leases.release(session, POLL_LEASE, services.deliverer.worker)
+    services.deliverer.leave()
+
+
 def _seconds(interval: timedelta) -> float:
     return interval.total_seconds()

@@ -33,12 +33,15 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(log_format: str, *, verbose: bool = False) -> None:
-    """Root logging for the process, in `text` or `json`."""
+    """Root logging for the process, in `text` or `json` (left alone, as logging.basicConfig
+    does, when something embedding signal-bot has set it up already)."""
+    root = logging.getLogger()
+    if root.handlers:
+        return
     handler = logging.StreamHandler()
     handler.setFormatter(
         JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT)
     )
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.addHandler(handler)
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)

@@ -13,6 +13,7 @@ from functools import cache
 from flask import Flask, Response, jsonify, request
 from slack_bolt import App
 from slack_bolt.adapter.flask import SlackRequestHandler
+from slack_bolt.adapter.socket_mode import SocketModeHandler
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from bot import metrics
@@ -79,6 +80,21 @@ def _bolt_app(services: Services) -> App | None:
         commands=services.commands,
         on_app_removed=workspace_stopper(services),
     )
+
+
+def socket_mode_handler(services: Services) -> SocketModeHandler | None:
+    """With SLACK_APP_TOKEN: Slack's requests over a WebSocket, to the same Bolt listeners."""
+    settings = services.settings
+    if settings.slack_app_token is None or services.slack_client is None:
+        return None
+    secret = settings.slack_signing_secret
+    bolt = build_bolt_app(
+        client=services.slack_client,
+        signing_secret=secret.get_secret_value() if secret else "",
+        commands=services.commands,
+        on_app_removed=workspace_stopper(services),
+    )
+    return SocketModeHandler(bolt, settings.slack_app_token.get_secret_value())
 
 
 def _push(services: Services) -> tuple[Response, int]:

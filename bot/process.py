@@ -1,0 +1,101 @@
+"""How a long-running process serves and stops.
+
+`serving` runs the HTTP app (waitress, on $PORT) and, with SLACK_APP_TOKEN, the Socket Mode
+connection beside it: Socket Mode carries Slack's requests, HTTP still serves /healthz, /metrics
+and POST /signals. SIGTERM (or Ctrl-C) stops claiming, lets the posts in flight finish (at most
+STOP_BUDGET seconds), releases the worker's leases and returns, so that the process exits 0 and
+another worker takes over at once, with nothing lost or doubled."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any, Literal
+
+from apscheduler.schedulers.base import BaseScheduler
+from waitress.server import create_server
+
+from bot import metrics
+from bot.app import Services
+from bot.jobs import release_leases
+
+log = logging.getLogger(__name__)
+
+STOP_BUDGET = 10.0  # seconds the posts in flight get to finish
+
+
+def stop_requested() -> threading.Event:
+    """An event set by the first SIGTERM or SIGINT (a second one of either kills at once)."""
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: object) -> None:
+        if stop.is_set():
+            raise SystemExit(128 + signum)
+        log.info("%s received: stopping", signal.Signals(signum).name)
+        stop.set()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, request_stop)
+    return stop
+
+
+@contextlib.contextmanager
+def serving(
+    services: Services,
+    scheduler_running: Callable[[], bool] | None,
+    *,
+    slack_listener: Literal["http", "auto"] = "auto",
+) -> Iterator[Any]:
+    """The HTTP server on $PORT (and Socket Mode, if configured and `auto`) until the block
+    ends; yields the HTTP server."""
+    from bot.web import create_app, socket_mode_handler
+
+    settings = services.settings
+    app = create_app(services, scheduler_running=scheduler_running)
+    server = create_server(app, host="0.0.0.0", port=settings.port, threads=8)
+    thread = threading.Thread(target=_serve_until_closed, args=[server], name="http", daemon=True)
+    thread.start()
+    log.info("serving HTTP on port %s", server.effective_port)
+    socket_mode = socket_mode_handler(services) if slack_listener == "auto" else None
+    if socket_mode is not None:
+        socket_mode.connect()  # type: ignore[no-untyped-call]  # slack-bolt leaves it bare
+        log.info("connected to Slack in Socket Mode")
+    try:
+        yield server
+    finally:
+        if socket_mode is not None:
+            socket_mode.close()  # type: ignore[no-untyped-call]
+        server.close()
+        thread.join(timeout=5)
+
+
+def _serve_until_closed(server: Any) -> None:
+    # server.close() pulls the socket from under waitress's loop: that OSError is the stop.
+    with contextlib.suppress(OSError):
+        server.run()
+
+
+def stop_gracefully(services: Services, scheduler: BaseScheduler | None) -> None:
+    """Stop claiming, wait (within the budget) for the posts in flight, release the leases."""
+    services.deliverer.close()
+    if scheduler is not None and scheduler.running:
+        finishing = threading.Thread(
+            target=scheduler.shutdown, kwargs={"wait": True}, name="stop", daemon=True
+        )
+        finishing.start()
+        finishing.join(STOP_BUDGET)
+        if finishing.is_alive():
+            log.warning(
+                "posts still in flight after %.0f s: leaving them to be reconciled "
+                "(the channel's history is read before any is sent again)",
+                STOP_BUDGET,
+            )
+    try:
+        release_leases(services)
+    except Exception:  # the database may be gone; the leases then simply run out
+        log.exception("releasing the worker's leases failed")
+    metrics.process_exited()
+    log.info("stopped")
