@@ -17,9 +17,10 @@ from bot.channels import SlackChannels
 from bot.commands import ChannelAccess, Commands, OpenChannels
 from bot.config import Settings
 from bot.deliver import Deliverer
-from bot.deliver.outcome import DeliveryLimits, Poster
+from bot.deliver.outcome import DeliveryLimits, Poster, TeamPosters
 from bot.deliver.slack_poster import SlackPoster
 from bot.deliver.terminal_poster import TerminalPoster
+from bot.installs import InstalledPosters, TeamChannels, WorkspaceInstallations
 from bot.render import Renderer
 from bot.store.db import make_engine, make_session_factory, upgrade
 
@@ -40,6 +41,8 @@ class Services:
     slack_client: WebClient | None
     commands: Commands
     deliverer: Deliverer
+    # Multi-workspace mode: each workspace's install (and so its token); None with one token.
+    installations: WorkspaceInstallations | None = None
 
 
 def build_services(
@@ -57,9 +60,17 @@ def build_services(
     sessions = make_session_factory(engine)
     renderer = Renderer(settings.templates_dir)
     client = make_slack_client(settings)
-    poster: Poster
+    poster: Poster | TeamPosters
     channels: ChannelAccess
-    if client is None:
+    installations = None
+    if settings.multi_workspace:
+        assert client is not None
+        assert settings.slack_client_id
+        installations = WorkspaceInstallations(settings.slack_client_id, engine, sessions)
+        single = SlackPoster(client) if client.token else None
+        poster = InstalledPosters(installations, client, fallback=single)
+        channels = TeamChannels(poster, SlackChannels(client) if client.token else None)
+    elif client is None:
         poster, channels = TerminalPoster(out, PREVIEW_DIR), OpenChannels()
     else:
         poster, channels = SlackPoster(client), SlackChannels(client)
@@ -77,6 +88,7 @@ def build_services(
             push_enabled=settings.signal_ingest_token is not None,
         ),
         deliverer=Deliverer(sessions, poster, renderer, delivery_limits),
+        installations=installations,
     )
 
 
@@ -89,11 +101,13 @@ def limits_from(settings: Settings) -> DeliveryLimits:
 
 
 def make_slack_client(settings: Settings) -> WebClient | None:
-    """The one WebClient of the process, pointed at SLACK_API_URL; None in local mode."""
-    if settings.slack_bot_token is None:
+    """The one WebClient of the process, pointed at SLACK_API_URL; None in local mode. In
+    multi-workspace mode it holds SLACK_BOT_TOKEN only if set: workspaces use their own."""
+    if settings.local_mode:
         return None
+    token = settings.slack_bot_token
     return WebClient(
-        token=settings.slack_bot_token.get_secret_value(),
+        token=token.get_secret_value() if token else None,
         base_url=settings.slack_api_url,
         timeout=15,
         retry_handlers=[ConnectionErrorRetryHandler(max_retry_count=2)],

@@ -21,7 +21,7 @@ class SlackChannels:
     def __init__(self, client: WebClient) -> None:
         self.client = client
 
-    def problem_posting_in(self, channel_id: str) -> str | None:
+    def problem_posting_in(self, channel_id: str, team_id: str = "") -> str | None:
         if channel_id.startswith("D"):
             return None  # a DM with the bot: always writable
         try:

@@ -66,14 +66,15 @@ class Reply:
 
 
 class ChannelAccess(Protocol):
-    def problem_posting_in(self, channel_id: str) -> str | None:
-        """None when the bot can post in the channel (joining it if it may); else why not."""
+    def problem_posting_in(self, channel_id: str, team_id: str = "") -> str | None:
+        """None when the bot can post in the channel (joining it if it may); else why not.
+        `team_id` picks the workspace's token when each has its own."""
 
 
 class OpenChannels:
     """Local mode: every channel is writable."""
 
-    def problem_posting_in(self, channel_id: str) -> str | None:
+    def problem_posting_in(self, channel_id: str, team_id: str = "") -> str | None:
         return None
 
 
@@ -140,7 +141,7 @@ class Commands:
         if not args:
             raise FilterError("Say what to subscribe to, e.g. `subscribe ai-advances`.")
         signal_filter = parse_filter(args)
-        problem = self.channels.problem_posting_in(where.channel_id)
+        problem = self.channels.problem_posting_in(where.channel_id, where.team_id)
         if problem:
             return self._notice(":warning:", problem)
         with transaction(self.sessions) as session:
@@ -229,7 +230,9 @@ class Commands:
             channel_id=where.channel_id,
             user_id=where.user_id,
             publish=publish,
-            channel_problem=lambda: self.channels.problem_posting_in(where.channel_id),
+            channel_problem=lambda: self.channels.problem_posting_in(
+                where.channel_id, where.team_id
+            ),
         )
         return self._notice(*share_notice(outcome))
 

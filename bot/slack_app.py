@@ -11,6 +11,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
+from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
@@ -35,20 +36,22 @@ def build_bolt_app(
     client: WebClient,
     signing_secret: str,
     commands: Commands,
-    on_app_removed: Callable[[str], None] | None = None,
+    on_app_removed: Callable[[str, str], None] | None = None,
+    oauth_settings: OAuthSettings | None = None,
 ) -> App:
     """A Bolt app on our WebClient (so SLACK_API_URL applies) with every listener registered.
 
-    `on_app_removed(reason)` is told when Slack says the app was uninstalled or its tokens
-    revoked, so that delivery stops at once instead of failing post by post.
+    `on_app_removed(reason, team_id)` is told when Slack says the app was uninstalled or its
+    tokens revoked, so that delivery there stops at once instead of failing post by post.
+    `oauth_settings` turns on the install flow (multi-workspace mode).
     """
     app = App(
         client=client,
         signing_secret=signing_secret,
         token_verification_enabled=False,
         # OAuth stays off unless configured on purpose (SLACK.md, trap 3).
-        installation_store=None,
-        oauth_settings=None,
+        installation_store=oauth_settings.installation_store if oauth_settings else None,
+        oauth_settings=oauth_settings,
         # Listeners run in the request's own thread and hand slow work to `workers` themselves
         # (answer_in_time, answer_action), instead of Bolt's extra thread polling for the ack.
         process_before_response=True,
@@ -56,20 +59,21 @@ def build_bolt_app(
     # Two per core: more only adds GIL contention, and SQLite connections past the pool's five.
     workers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="command")
     register_listeners(app, commands, workers)
-    register_removal_events(app, on_app_removed or (lambda reason: None))
+    register_removal_events(app, on_app_removed or (lambda reason, team: None))
     return app
 
 
-def register_removal_events(app: App, on_app_removed: Callable[[str], None]) -> None:
+def register_removal_events(app: App, on_app_removed: Callable[[str, str], None]) -> None:
     @app.event("app_uninstalled")
-    def app_uninstalled(ack: Ack) -> None:
+    def app_uninstalled(ack: Ack, body: dict[str, Any]) -> None:
         ack()
-        on_app_removed("the app was uninstalled from the workspace")
+        on_app_removed("the app was uninstalled from the workspace", str(body.get("team_id", "")))
 
     @app.event("tokens_revoked")
-    def tokens_revoked(ack: Ack) -> None:
+    def tokens_revoked(ack: Ack, body: dict[str, Any]) -> None:
         ack()
-        on_app_removed("Slack revoked the bot token (tokens_revoked)")
+        team = str(body.get("team_id", ""))
+        on_app_removed("Slack revoked the bot token (tokens_revoked)", team)
 
 
 def register_listeners(app: App, commands: Commands, workers: ThreadPoolExecutor) -> None:

@@ -14,12 +14,14 @@ from flask import Flask, Response, jsonify, request
 from slack_bolt import App
 from slack_bolt.adapter.flask import SlackRequestHandler
 from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_sdk import WebClient
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from bot import metrics
 from bot.app import Services, build_services
 from bot.config import Settings
 from bot.health import health_report
+from bot.installs import oauth_settings
 from bot.slack_app import build_bolt_app
 from bot.sources.push import PushRejected, ingest_pushed, signals_from_body
 from bot.store.db import transaction
@@ -41,6 +43,9 @@ def create_app(services: Services, *, scheduler_running: Callable[[], bool] | No
         web.add_url_rule(
             "/slack/events", "slack_events", lambda: handler.handle(request), methods=["POST"]
         )
+        if services.installations is not None:  # the install flow: Bolt answers both
+            for path in ("/slack/install", "/slack/oauth_redirect"):
+                web.add_url_rule(path, path, lambda: handler.handle(request), methods=["GET"])
 
     @web.get("/healthz")
     def healthz() -> tuple[Response, int]:
@@ -59,10 +64,15 @@ def create_app(services: Services, *, scheduler_running: Callable[[], bool] | No
     return web
 
 
-def workspace_stopper(services: Services) -> Callable[[str], None]:
-    """What Slack's app_uninstalled / tokens_revoked events do: stop sending, everywhere."""
+def workspace_stopper(services: Services) -> Callable[[str, str], None]:
+    """What Slack's app_uninstalled / tokens_revoked events do: stop sending to that
+    workspace (forgetting its install), or everywhere with a single bot token."""
+    installations = services.installations
 
-    def stop(reason: str) -> None:
+    def stop(reason: str, team_id: str) -> None:
+        if installations is not None and team_id:
+            installations.uninstalled(team_id, reason)
+            return
         log.error("stopped sending: %s", reason)
         with transaction(services.sessions) as session:
             stop_workspace(session, reason, now=utcnow())
@@ -74,12 +84,19 @@ def _bolt_app(services: Services) -> App | None:
     settings = services.settings
     if services.slack_client is None or settings.slack_signing_secret is None:
         return None
+    installations = services.installations
     return build_bolt_app(
-        client=services.slack_client,
+        client=_tokenless(services.slack_client) if installations else services.slack_client,
         signing_secret=settings.slack_signing_secret.get_secret_value(),
         commands=services.commands,
         on_app_removed=workspace_stopper(services),
+        oauth_settings=oauth_settings(settings, installations) if installations else None,
     )
+
+
+def _tokenless(client: WebClient) -> WebClient:
+    """Bolt finds each request's token itself when workspaces install the app."""
+    return WebClient(base_url=client.base_url, timeout=client.timeout)
 
 
 def socket_mode_handler(services: Services) -> SocketModeHandler | None:

@@ -1,5 +1,6 @@
 """What the fake Slack workspace holds and how its Web API methods answer (no HTTP here)."""
 
+import base64
 import copy
 import math
 import threading
@@ -140,6 +141,14 @@ class SlackState:
         self._last_ts = Decimal(0)
         self.latency = 0.0
         self.rate_limited_count = 0
+        # Several workspaces: each bot token belongs to a team (any other token: T0FAKE).
+        self._teams_by_token: dict[str, str] = {}
+        self._team_names: dict[str, str] = {}
+        self._install_codes: dict[str, tuple[str, str]] = {}  # code -> (team, token)
+        self._oauth_client: tuple[str, str] | None = None
+        self._team_auth_errors: dict[str, str] = {}
+        self._team_rate_limits: dict[str, RateLimit] = {}
+        self.rate_limited_by_team: dict[str, int] = {}
 
     # Set up by the test.
     def add_channel(
@@ -166,6 +175,33 @@ class SlackState:
             queue = self._faults.setdefault(method, deque())
             queue.extend([error_reply(error, status, retry_after)] * times)
 
+    def add_team(self, team_id: str, token: str, name: str = "") -> None:
+        """A workspace whose bot token is `token`."""
+        with self._lock:
+            self._teams_by_token[token] = team_id
+            self._team_names[team_id] = name or team_id.lower()
+
+    def allow_oauth(self, client_id: str, client_secret: str) -> None:
+        """The app's credentials that oauth.v2.access accepts."""
+        self._oauth_client = (client_id, client_secret)
+
+    def approve_install(self, code: str, team_id: str, token: str) -> None:
+        """A user approved the install in `team_id`: `code` is what Slack redirects back with,
+        and oauth.v2.access exchanges it (once) for `token`."""
+        self.add_team(team_id, token)
+        with self._lock:
+            self._install_codes[code] = (team_id, token)
+
+    def revoke_team(self, team_id: str, error: str = "token_revoked") -> None:
+        """Every call with that workspace's token now fails with `error`."""
+        self._team_auth_errors[team_id] = error
+
+    def team_of(self, headers: dict[str, str], params: JsonDict) -> str:
+        """The workspace a call's bot token belongs to."""
+        auth = {k.lower(): v for k, v in headers.items()}.get("authorization", "")
+        token = str(params.get("token") or auth.removeprefix("Bearer ").strip())
+        return self._teams_by_token.get(token, "T0FAKE")
+
     def set_latency(self, seconds: float) -> None:
         self.latency = seconds
 
@@ -179,9 +215,15 @@ class SlackState:
         global_per_minute: float | None = None,
         *,
         methods: frozenset[str] = frozenset({"chat.postMessage"}),
+        team: str | None = None,
     ) -> None:
+        """Limits for every workspace, or (`team`) for one of them, with its own buckets."""
+        limit = RateLimit(per_channel_per_second, burst, global_per_minute, methods)
         with self._lock:
-            self._rate_limit = RateLimit(per_channel_per_second, burst, global_per_minute, methods)
+            if team is None:
+                self._rate_limit = limit
+            else:
+                self._team_rate_limits[team] = limit
 
     # Asserted on by the test.
     def calls(self, method: str | None = None) -> list[Call]:
@@ -207,6 +249,7 @@ class SlackState:
             self._calls.clear()
             self._responses.clear()
             self.rate_limited_count = 0
+            self.rate_limited_by_team.clear()
 
     def wait_for_calls(self, method: str, n: int, timeout: float = 5.0) -> list[Call]:
         return self._wait_for(lambda: self.calls(method), n, timeout, f"{method} calls")
@@ -238,17 +281,24 @@ class SlackState:
             reply = self._answer(method, params, headers)
             if reply.status == 429:
                 self.rate_limited_count += 1
+                team = self.team_of(headers, params)
+                self.rate_limited_by_team[team] = self.rate_limited_by_team.get(team, 0) + 1
             return copy.deepcopy(reply)  # the server serialises it after the lock is released
 
     def _answer(self, method: str, params: JsonDict, headers: dict[str, str]) -> Reply:
-        if self._auth_error:
-            return error_reply(self._auth_error)
+        if method == "oauth.v2.access":
+            return self._oauth_v2_access(params, headers)
+        team = self.team_of(headers, params)
+        if error := self._auth_error or self._team_auth_errors.get(team):
+            return error_reply(error)
         if not params.get("token") and "authorization" not in {k.lower() for k in headers}:
             return error_reply("not_authed")
         if faults := self._faults.get(method):
             return faults.popleft()
-        if wait := self._rate_limit_wait(method, params):
+        if wait := self._rate_limit_wait(method, params, team):
             return error_reply("ratelimited", 429, max(1, math.ceil(wait)))
+        if method == "auth.test":
+            return Reply({"ok": True, **self._api_auth_test(params), "team_id": team})
         handler = getattr(self, "_api_" + method.replace(".", "_"), None)
         if handler is None:
             return Reply({"ok": False, "error": "unknown_method", "req_method": method})
@@ -258,11 +308,40 @@ class SlackState:
             name, *details = error.args
             return Reply({"ok": False, "error": name} | ({"errors": details} if details else {}))
 
-    def _rate_limit_wait(self, method: str, params: JsonDict) -> float:
-        limit = self._rate_limit
+    def _rate_limit_wait(self, method: str, params: JsonDict, team: str) -> float:
+        limit = self._team_rate_limits.get(team, self._rate_limit)
         if limit is None or method not in limit.methods:
             return 0.0
         return limit.seconds_to_wait(str(params.get("channel")))
+
+    def _oauth_v2_access(self, params: JsonDict, headers: dict[str, str]) -> Reply:
+        """The token exchange at the end of an install: app credentials (form or HTTP Basic)
+        and a code that is good once."""
+        auth = {k.lower(): v for k, v in headers.items()}.get("authorization", "")
+        if auth.startswith("Basic "):
+            given = tuple(base64.b64decode(auth.removeprefix("Basic ")).decode().split(":", 1))
+        else:
+            given = (str(params.get("client_id")), str(params.get("client_secret")))
+        if self._oauth_client is None or given != self._oauth_client:
+            return error_reply("invalid_client_id")
+        approved = self._install_codes.pop(str(params.get("code")), None)
+        if approved is None:
+            return error_reply("invalid_code")
+        team, token = approved
+        return Reply(
+            {
+                "ok": True,
+                "app_id": "A0FAKE",
+                "authed_user": {"id": "U0INSTALLER"},
+                "scope": "commands,chat:write,channels:read,groups:read,channels:join",
+                "token_type": "bot",
+                "access_token": token,
+                "bot_user_id": f"UBOT{team}",
+                "team": {"id": team, "name": self._team_names.get(team, team)},
+                "enterprise": None,
+                "is_enterprise_install": False,
+            }
+        )
 
     # The Web API methods, named after them.
     def _api_auth_test(self, params: JsonDict) -> JsonDict:

@@ -1,0 +1,254 @@
+"""Multi-workspace mode end to end: two workspaces install the app through the OAuth flow
+(oauth.v2.access on the loopback fake Slack), both subscribe to the same topic, and each brief
+goes to each with its own token; one workspace's 429s or dead token never hold up the other."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import SIGNING_SECRET, _serve_until_closed
+from fake_slack import FakeSlack
+from slack_signing import sign, slash_command_body
+from sqlalchemy import select
+from waitress.server import create_server
+
+from bot.app import Services, build_services
+from bot.config import Settings
+from bot.deliver.outcome import DeliveryLimits
+from bot.store.db import transaction
+from bot.store.models import Delivery
+
+CLIENT_ID, CLIENT_SECRET = "1111.2222", "oauth-client-secret"
+TEAMS = {"TALPHA": "xoxb-alpha-token", "TBETA": "xoxb-beta-token"}
+CHANNELS = {"TALPHA": "CALPHA", "TBETA": "CBETA"}
+AUTH = {"Authorization": "Bearer push-secret"}
+ASK_SLACK_AGAIN_EACH_RUN = DeliveryLimits(auth_check_every=timedelta(0))
+
+
+@pytest.fixture
+def installs(database_url: str, slack: FakeSlack, sources_file: Path) -> Iterator[Services]:
+    """Services in multi-workspace mode: no SLACK_BOT_TOKEN, OAuth credentials instead."""
+    slack.allow_oauth(CLIENT_ID, CLIENT_SECRET)
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        slack_client_id=CLIENT_ID,
+        slack_client_secret=CLIENT_SECRET,
+        slack_state_secret="state-signing-secret",
+        slack_signing_secret=SIGNING_SECRET,
+        slack_api_url=slack.base_url,
+        database_url=database_url,
+        signal_bot_config=sources_file,
+        signal_ingest_token="push-secret",
+    )
+    services = build_services(settings, delivery_limits=ASK_SLACK_AGAIN_EACH_RUN)
+    yield services
+    services.engine.dispose()
+
+
+@pytest.fixture
+def app_url(installs: Services) -> Iterator[str]:
+    from bot.web import create_app
+
+    server = create_server(create_app(installs), host="127.0.0.1", port=0, threads=4)
+    thread = threading.Thread(target=_serve_until_closed, args=[server], daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.effective_port}"
+    server.close()
+    thread.join(timeout=5)
+
+
+def install(app_url: str, slack: FakeSlack, team: str) -> httpx.Response:
+    """What a workspace admin does: open /slack/install, approve on Slack, come back."""
+    with httpx.Client(base_url=app_url, timeout=10) as browser:
+        page = browser.get("/slack/install")
+        assert page.status_code == 200
+        authorize = re.search(r'href="(https://slack\.com/oauth/v2/authorize\?[^"]+)"', page.text)
+        assert authorize, page.text
+        link = httpx.URL(authorize[1].replace("&amp;", "&"))
+        assert link.params["client_id"] == CLIENT_ID
+        assert "chat:write" in link.params["scope"]
+        code = f"code-for-{team}"
+        slack.approve_install(code, team, TEAMS[team])
+        # The state cookie is `Secure`: a browser sends it back to an https:// app (httpx, on
+        # this plain-HTTP loopback, would not), so hand it back as the browser would.
+        cookie = page.headers["set-cookie"].split(";", 1)[0]
+        state = {"code": code, "state": link.params["state"]}
+        return browser.get("/slack/oauth_redirect", params=state, headers={"Cookie": cookie})
+
+
+def slash(app_url: str, slack: FakeSlack, team: str, text: str) -> httpx.Response:
+    body = slash_command_body(
+        "/signals",
+        text,
+        channel_id=CHANNELS[team],
+        team_id=team,
+        response_url=slack.response_url(team),
+    )
+    headers = {**sign(body, SIGNING_SECRET), "Content-Type": "application/x-www-form-urlencoded"}
+    return httpx.post(f"{app_url}/slack/events", content=body, headers=headers, timeout=10)
+
+
+def event(app_url: str, team: str, event_type: str) -> httpx.Response:
+    body = json.dumps(
+        {
+            "type": "event_callback",
+            "team_id": team,
+            "api_app_id": "A0FAKE",
+            "event_id": f"Ev{team}{event_type}",
+            "event_time": int(time.time()),
+            "event": {"type": event_type, "tokens": {"bot": [f"UBOT{team}"]}},
+        }
+    ).encode()
+    headers = {**sign(body, SIGNING_SECRET), "Content-Type": "application/json"}
+    return httpx.post(f"{app_url}/slack/events", content=body, headers=headers, timeout=10)
+
+
+def push(app_url: str, key: str) -> None:
+    brief = {"title": f"Brief {key}", "published": "2026-04-23", "key": key, "topic": "AI Advances"}
+    response = httpx.post(f"{app_url}/signals", json=brief, headers=AUTH, timeout=10)
+    assert response.status_code in (201, 202), response.text
+
+
+def tokens_used(slack: FakeSlack, channel: str, method: str = "chat.postMessage") -> set[str]:
+    return {
+        call.headers.get("Authorization", "").removeprefix("Bearer ")
+        for call in slack.calls(method)
+        if call.params.get("channel") == channel
+    }
+
+
+def keys_in(slack: FakeSlack, channel: str) -> list[str]:
+    return [
+        m["metadata"]["event_payload"]["signal_key"]
+        for m in slack.messages(channel)
+        if m.get("metadata") and "thread_ts" not in m
+    ]
+
+
+def wait_for(condition: object, what: str, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def two_workspaces(installs: Services, app_url: str, slack: FakeSlack) -> str:
+    """Both workspaces installed, each with one channel subscribed to the same topic."""
+    for team, channel in CHANNELS.items():
+        slack.add_channel(channel, channel.lower())
+        done = install(app_url, slack, team)
+        assert done.status_code == 200, done.text
+        reply = slash(app_url, slack, team, "subscribe ai-advances")
+        assert reply.status_code == 200
+        assert "Subscribed" in reply.text or "subscribed" in reply.text, reply.text
+    return app_url
+
+
+def test_each_workspace_gets_the_brief_with_its_own_token(
+    two_workspaces: str, slack: FakeSlack, installs: Services
+) -> None:
+    push(two_workspaces, "both-1")
+    wait_for(lambda: all(keys_in(slack, c) == ["both-1"] for c in CHANNELS.values()), "posts")
+
+    for team, channel in CHANNELS.items():
+        assert tokens_used(slack, channel) == {TEAMS[team]}
+        assert tokens_used(slack, channel, "conversations.info") == {TEAMS[team]}
+    with transaction(installs.sessions) as session:
+        teams = dict(session.execute(select(Delivery.channel_id, Delivery.team_id)).all())
+    assert teams == {channel: team for team, channel in CHANNELS.items()}
+    assert [c.params.get("code") for c in slack.calls("oauth.v2.access")] == [
+        "code-for-TALPHA",
+        "code-for-TBETA",
+    ]
+
+
+def test_a_forged_or_reused_state_installs_nothing(
+    installs: Services, app_url: str, slack: FakeSlack
+) -> None:
+    slack.approve_install("code-x", "TALPHA", TEAMS["TALPHA"])
+    forged = httpx.get(
+        f"{app_url}/slack/oauth_redirect", params={"code": "code-x", "state": "made.up"}
+    )
+    assert forged.status_code >= 400
+    assert slack.calls("oauth.v2.access") == []
+    assert installs.installations is not None
+    assert installs.installations.find_bot(enterprise_id=None, team_id="TALPHA") is None
+
+
+def test_uninstalling_stops_that_workspace_only(
+    two_workspaces: str, slack: FakeSlack, installs: Services
+) -> None:
+    assert event(two_workspaces, "TALPHA", "app_uninstalled").status_code == 200
+    push(two_workspaces, "after-1")
+    wait_for(lambda: keys_in(slack, "CBETA") == ["after-1"], "the other workspace's post")
+
+    assert keys_in(slack, "CALPHA") == []
+    health = httpx.get(f"{two_workspaces}/healthz", timeout=10).json()
+    assert health["status"] == "degraded"
+    assert any("TALPHA" in reason for reason in health["reasons"])
+    assert installs.installations is not None
+    assert installs.installations.find_bot(enterprise_id=None, team_id="TALPHA") is None
+
+    # Installing again resumes it: what waited is sent.
+    assert install(two_workspaces, slack, "TALPHA").status_code == 200
+    installs.deliverer.deliver_pending()  # (the fixture's limits: each run asks Slack again)
+    wait_for(lambda: keys_in(slack, "CALPHA") == ["after-1"], "the waiting post")
+
+
+def test_a_dead_token_in_one_workspace_leaves_the_other_sending(
+    two_workspaces: str, slack: FakeSlack, installs: Services
+) -> None:
+    slack.revoke_team("TALPHA")
+    push(two_workspaces, "dead-1")
+    push(two_workspaces, "dead-2")
+    wait_for(lambda: keys_in(slack, "CBETA") == ["dead-1", "dead-2"], "the other's posts")
+
+    assert keys_in(slack, "CALPHA") == []
+    reason = installs.deliverer.stopped_reason() or ""
+    assert "TALPHA" in reason
+    assert "TBETA" not in reason
+    with transaction(installs.sessions) as session:
+        waiting = session.scalars(select(Delivery.state).where(Delivery.team_id == "TALPHA"))
+        assert set(waiting) == {"pending"}, "nothing lost: they wait for the token to work"
+
+
+def test_one_workspace_rate_limited_does_not_slow_the_other(
+    two_workspaces: str, slack: FakeSlack, installs: Services
+) -> None:
+    alpha = [f"CA{n}" for n in range(8)]
+    beta = [f"CB{n}" for n in range(8)]
+    for team, channels in (("TALPHA", alpha), ("TBETA", beta)):
+        for channel in channels:
+            slack.add_channel(channel, channel.lower())
+            reply = slash_in(two_workspaces, slack, team, channel, "subscribe ai-advances")
+            assert reply.status_code == 200
+    # Workspace alpha's hidden budget: one post a minute.
+    slack.limit_rate(per_channel_per_second=100, burst=1, global_per_minute=1, team="TALPHA")
+    push(two_workspaces, "busy-1")
+
+    wait_for(lambda: all(keys_in(slack, c) == ["busy-1"] for c in [*beta, "CBETA"]), "beta")
+    assert slack.rate_limited_by_team.get("TBETA", 0) == 0
+    assert slack.rate_limited_by_team.get("TALPHA", 0) >= 1
+    throttle = installs.deliverer.throttle
+    assert throttle.per_minute("TBETA") == pytest.approx(1200 * 0.97), "beta keeps the cap"
+    assert throttle.per_minute("TALPHA") < throttle.per_minute("TBETA")
+    sent_alpha = sum(1 for c in [*alpha, "CALPHA"] if keys_in(slack, c))
+    assert sent_alpha < len(alpha) + 1, "alpha is still held back by its own budget"
+
+
+def slash_in(app_url: str, slack: FakeSlack, team: str, channel: str, text: str) -> httpx.Response:
+    body = slash_command_body(
+        "/signals", text, channel_id=channel, team_id=team, response_url=slack.response_url(team)
+    )
+    headers = {**sign(body, SIGNING_SECRET), "Content-Type": "application/x-www-form-urlencoded"}
+    return httpx.post(f"{app_url}/slack/events", content=body, headers=headers, timeout=10)
