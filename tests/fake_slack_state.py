@@ -149,6 +149,7 @@ class SlackState:
         self._team_auth_errors: dict[str, str] = {}
         self._team_rate_limits: dict[str, RateLimit] = {}
         self.rate_limited_by_team: dict[str, int] = {}
+        self.socket_mode_url: str | None = None  # what apps.connections.open hands out
 
     # Set up by the test.
     def add_channel(
@@ -344,6 +345,11 @@ class SlackState:
         )
 
     # The Web API methods, named after them.
+    def _api_apps_connections_open(self, params: JsonDict) -> JsonDict:
+        if self.socket_mode_url is None:
+            raise SlackError("not_allowed_token_type")
+        return {"url": self.socket_mode_url}
+
     def _api_auth_test(self, params: JsonDict) -> JsonDict:
         identity = {"team_id": "T0FAKE", "user_id": "UBOT", "bot_id": "B0FAKE"}
         return {"url": "https://fake.slack.com/", "team": "Fake", "user": "signal-bot", **identity}
