@@ -142,7 +142,7 @@ def _failing_reason(source: dict[str, Any]) -> str:
 
 def _slack_mode(services: Services) -> str:
     settings = services.settings
-    if settings.slack_bot_token is None:
+    if settings.local_mode:
         return "local"
     return "socket" if settings.slack_app_token else "http"
 
