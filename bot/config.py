@@ -154,6 +154,11 @@ class Settings(BaseSettings):
             raise ConfigError(
                 "SLACK_SIGNING_SECRET is required with SLACK_CLIENT_ID (install flow)"
             )
+        if self.multi_workspace and self.slack_app_token:
+            raise ConfigError(
+                "the install flow (SLACK_CLIENT_ID …) runs in HTTP mode: Slack does not let "
+                "Socket Mode apps be installed in other workspaces; unset SLACK_APP_TOKEN"
+            )
         oauth = (self.slack_client_id, self.slack_client_secret, self.slack_state_secret)
         if any(oauth) and not all(oauth):
             raise ConfigError(

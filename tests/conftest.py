@@ -132,7 +132,15 @@ def _serve_until_closed(server: Any) -> None:
 
 def clear_slack_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """Local mode, whatever the developer's shell exports."""
-    for variable in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "TEMPLATES_DIR"):
+    for variable in (
+        "SLACK_BOT_TOKEN",
+        "SLACK_APP_TOKEN",
+        "SLACK_SIGNING_SECRET",
+        "SLACK_CLIENT_ID",
+        "SLACK_CLIENT_SECRET",
+        "SLACK_STATE_SECRET",
+        "TEMPLATES_DIR",
+    ):
         monkeypatch.delenv(variable, raising=False)
 
 

@@ -63,6 +63,7 @@ def test_metrics_count_what_the_bot_did(services: Services, slack: FakeSlack, we
     before = scrape(web_url)
     response = httpx.post(f"{web_url}/signals", json=a_brief("m1"), headers=AUTH, timeout=10)
     assert response.status_code in (201, 202)
+    services.deliverer.deliver_pending()  # what the worker does (or the web process itself)
     wait_until(lambda: keys_in(slack, "C2") == ["m1"], 10, "both posts")
     services.commands.brief("brief", ChannelRef(channel_id="C1"))
     wait_until(

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import SIGNING_SECRET, _serve_until_closed
+from conftest import SIGNING_SECRET, _serve_until_closed, clear_slack_environment, run_cli
 from fake_slack import FakeSlack
 from slack_signing import sign, slash_command_body
 from sqlalchemy import select
@@ -111,10 +111,12 @@ def event(app_url: str, team: str, event_type: str) -> httpx.Response:
     return httpx.post(f"{app_url}/slack/events", content=body, headers=headers, timeout=10)
 
 
-def push(app_url: str, key: str) -> None:
+def push(app_url: str, key: str, services: Services) -> None:
+    """POST /signals, then a delivery run, as the worker would make."""
     brief = {"title": f"Brief {key}", "published": "2026-04-23", "key": key, "topic": "AI Advances"}
     response = httpx.post(f"{app_url}/signals", json=brief, headers=AUTH, timeout=10)
     assert response.status_code in (201, 202), response.text
+    services.deliverer.deliver_pending()
 
 
 def tokens_used(slack: FakeSlack, channel: str, method: str = "chat.postMessage") -> set[str]:
@@ -157,7 +159,7 @@ def two_workspaces(installs: Services, app_url: str, slack: FakeSlack) -> str:
 def test_each_workspace_gets_the_brief_with_its_own_token(
     two_workspaces: str, slack: FakeSlack, installs: Services
 ) -> None:
-    push(two_workspaces, "both-1")
+    push(two_workspaces, "both-1", installs)
     wait_for(lambda: all(keys_in(slack, c) == ["both-1"] for c in CHANNELS.values()), "posts")
 
     for team, channel in CHANNELS.items():
@@ -189,7 +191,7 @@ def test_uninstalling_stops_that_workspace_only(
     two_workspaces: str, slack: FakeSlack, installs: Services
 ) -> None:
     assert event(two_workspaces, "TALPHA", "app_uninstalled").status_code == 200
-    push(two_workspaces, "after-1")
+    push(two_workspaces, "after-1", installs)
     wait_for(lambda: keys_in(slack, "CBETA") == ["after-1"], "the other workspace's post")
 
     assert keys_in(slack, "CALPHA") == []
@@ -209,8 +211,8 @@ def test_a_dead_token_in_one_workspace_leaves_the_other_sending(
     two_workspaces: str, slack: FakeSlack, installs: Services
 ) -> None:
     slack.revoke_team("TALPHA")
-    push(two_workspaces, "dead-1")
-    push(two_workspaces, "dead-2")
+    push(two_workspaces, "dead-1", installs)
+    push(two_workspaces, "dead-2", installs)
     wait_for(lambda: keys_in(slack, "CBETA") == ["dead-1", "dead-2"], "the other's posts")
 
     assert keys_in(slack, "CALPHA") == []
@@ -234,7 +236,7 @@ def test_one_workspace_rate_limited_does_not_slow_the_other(
             assert reply.status_code == 200
     # Workspace alpha's hidden budget: one post a minute.
     slack.limit_rate(per_channel_per_second=100, burst=1, global_per_minute=1, team="TALPHA")
-    push(two_workspaces, "busy-1")
+    push(two_workspaces, "busy-1", installs)
 
     wait_for(lambda: all(keys_in(slack, c) == ["busy-1"] for c in [*beta, "CBETA"]), "beta")
     assert slack.rate_limited_by_team.get("TBETA", 0) == 0
@@ -252,3 +254,39 @@ def slash_in(app_url: str, slack: FakeSlack, team: str, channel: str, text: str)
     )
     headers = {**sign(body, SIGNING_SECRET), "Content-Type": "application/x-www-form-urlencoded"}
     return httpx.post(f"{app_url}/slack/events", content=body, headers=headers, timeout=10)
+
+
+@pytest.mark.parametrize(
+    ("environment", "complaint"),
+    [
+        ({"SLACK_CLIENT_ID": CLIENT_ID}, "needs all of SLACK_CLIENT_ID"),
+        (
+            {
+                "SLACK_CLIENT_ID": CLIENT_ID,
+                "SLACK_CLIENT_SECRET": CLIENT_SECRET,
+                "SLACK_STATE_SECRET": "s",
+                "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+                "SLACK_APP_TOKEN": "xapp-1",
+            },
+            "unset SLACK_APP_TOKEN",
+        ),
+        (
+            {"SLACK_CLIENT_ID": CLIENT_ID, "SLACK_CLIENT_SECRET": "x", "SLACK_STATE_SECRET": "s"},
+            "SLACK_SIGNING_SECRET is required",
+        ),
+    ],
+)
+def test_the_install_flow_refuses_half_a_configuration(
+    environment: dict[str, str],
+    complaint: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    clear_slack_environment(monkeypatch)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'bot.db'}")
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    code, _out, err = run_cli(capsys, "web")
+    assert code == 2
+    assert complaint in err

@@ -73,7 +73,6 @@ class Deliverer:
     ) -> None:
         self.sessions = sessions
         self.posters = poster if isinstance(poster, TeamPosters) else OnePoster(poster)
-        self.poster = self.posters.for_team("")
         self.limits = limits = limits or DeliveryLimits()
         self.clock = clock = clock or SystemClock()
         self.worker = worker or new_worker_id()
