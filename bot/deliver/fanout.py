@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import queue
 from collections import Counter, deque
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -138,43 +139,46 @@ class FanOut:
             return 0, HeldBack.THREADS
         if self._in_flight and free < self.timing.claim_batch and not self._claimed_ahead:
             return 0, HeldBack.THREADS  # one bigger claim soon costs the database less
-        jobs = self._with_tokens(self._claimed_ahead, free)
+        jobs, self._claimed_ahead = self._split_by_tokens(self._claimed_ahead, free)
         room = min(free - len(jobs), self.timing.concurrency - len(self._claimed_ahead))
-        outbox_empty = False
-        now = self.clock.monotonic()
-        skip = self.throttle.teams_to_skip(now)
-        if room > 0 and skip is not None:
-            skip |= self.work.stopped_teams()
-            tokens = self.throttle.tokens_at_hand(now)
-            wanted = room if tokens is None else min(room, max(tokens, self.timing.claim_batch))
-            claimed = self.work.claim(wanted, skip)
-            outbox_empty = len(claimed) < wanted
-            jobs += self._with_tokens(deque(claimed), free - len(jobs))
+        claimed, outbox_empty = self._claim(room) if room > 0 else ([], False)
+        ready, held = self._split_by_tokens(claimed, free - len(jobs))
+        jobs += ready
+        self._claimed_ahead += held
         for job in jobs:
             pool.submit(self._send, job)
         self._in_flight += len(jobs)
         if len(jobs) == free:
             return len(jobs), HeldBack.THREADS
-        if self._claimed_ahead:
+        if self._claimed_ahead or not outbox_empty:
             return len(jobs), HeldBack.TOKENS
-        return len(jobs), HeldBack.OUTBOX if outbox_empty else HeldBack.TOKENS
+        return len(jobs), HeldBack.OUTBOX
 
-    def _with_tokens(self, waiting: deque[Claimed], free: int) -> list[Claimed]:
-        """Rows of `waiting` whose workspace has a token now, up to `free`; the others join
-        (or stay in) the rows claimed ahead."""
+    def _claim(self, room: int) -> tuple[list[Claimed], bool]:
+        """Up to `room` rows of workspaces with tokens to spend (with one token, about as
+        many as it has); and whether the outbox had fewer than were wanted."""
+        now = self.clock.monotonic()
+        skip = self.throttle.teams_to_skip(now)
+        if skip is None:
+            return [], False
+        tokens = self.throttle.tokens_at_hand(now)
+        wanted = room if tokens is None else min(room, max(tokens, self.timing.claim_batch))
+        claimed = self.work.claim(wanted, skip | self.work.stopped_teams())
+        return claimed, len(claimed) < wanted
+
+    def _split_by_tokens(
+        self, jobs: Iterable[Claimed], free: int
+    ) -> tuple[list[Claimed], deque[Claimed]]:
+        """Up to `free` of `jobs` whose workspace has a token now (taking it), and the rest."""
         now = self.clock.monotonic()
         ready: list[Claimed] = []
         held: deque[Claimed] = deque()
-        while waiting:
-            job = waiting.popleft()
+        for job in jobs:
             if len(ready) < free and self.throttle.take_up_to(job.team_id, 1, now):
                 ready.append(job)
             else:
                 held.append(job)
-        if waiting is not self._claimed_ahead:
-            held = self._claimed_ahead + held
-        self._claimed_ahead = held
-        return ready
+        return ready, held
 
     def _send(self, job: Claimed) -> None:
         started_at = self.clock.now()
