@@ -72,7 +72,7 @@ class StubWork:
 
 def throttle(per_second: float, burst: float, now: float) -> WorkspaceThrottle:
     """One workspace's bucket at a fixed rate (no 429s here to learn from)."""
-    return WorkspaceThrottle(RateLearning(per_second), burst, now, per_team=False)
+    return WorkspaceThrottle(RateLearning(per_second), burst / per_second, now, per_team=False)
 
 
 def test_sends_run_concurrently_up_to_the_pool_size() -> None:

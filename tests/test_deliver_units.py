@@ -12,6 +12,7 @@ from bot.deliver.outcome import DeliveryLimits, Verdict
 from bot.deliver.pacing import ChannelBucket, Pace, WorkspaceBucket
 from bot.deliver.revisions import changed_fields, field_digests, revision_note
 from bot.deliver.slack_poster import classify_error
+from bot.deliver.throttle import WorkspaceThrottle
 from bot.signal import Section, Signal
 
 T0 = datetime(2026, 4, 23, 12, tzinfo=UTC)
@@ -61,8 +62,10 @@ def test_the_workspace_bucket_hands_out_whole_tokens_at_its_rate() -> None:
 
 def test_more_live_workers_share_the_workspace_cap() -> None:
     limits = DeliveryLimits(workspace_per_minute=600, pace_margin=1.0)
-    assert limits.workspace_bucket(1).per_second == pytest.approx(10)
-    assert limits.workspace_bucket(4).per_second == pytest.approx(2.5)
+    throttle = WorkspaceThrottle(limits.rate_learning, 0.5, now=0.0)
+    assert throttle.take_up_to("T1", 100, now=0.0) == 5  # half a second of 10/s
+    throttle.share_between(4, now=0.0)
+    assert throttle.take_up_to("T1", 100, now=1.0) == 1  # 2.5/s now: burst 1.25
     assert limits.channel_bucket.per_second == pytest.approx(1.0)
 
 

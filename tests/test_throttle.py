@@ -69,7 +69,7 @@ def test_the_rate_has_a_floor() -> None:
 
 
 def test_one_workspace_slowed_down_leaves_another_at_full_speed() -> None:
-    throttle = WorkspaceThrottle(RateLearning(CAP), burst=1, now=0.0)
+    throttle = WorkspaceThrottle(RateLearning(CAP), burst_seconds=0.05, now=0.0)
     for n in range(5):
         throttle.rate_limited("TSLOW", started_at=float(n), now=float(n))
 
@@ -86,7 +86,7 @@ def test_one_workspace_slowed_down_leaves_another_at_full_speed() -> None:
 
 
 def test_with_one_token_every_team_id_shares_one_bucket() -> None:
-    throttle = WorkspaceThrottle(RateLearning(CAP), burst=2, now=0.0, per_team=False)
+    throttle = WorkspaceThrottle(RateLearning(CAP), burst_seconds=0.1, now=0.0, per_team=False)
     assert throttle.take_up_to("T1", 5, 0.0) == 2
     assert throttle.take_up_to("T2", 5, 0.0) == 0
     assert throttle.teams_to_skip(0.0) is None

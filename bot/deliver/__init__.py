@@ -81,7 +81,10 @@ class Deliverer:
         self.settler = Settler(limits, self.worker, per_team=per_team)
         self.presence = Presence(sessions, self.worker, limits.worker_timeout, clock)
         self.throttle = WorkspaceThrottle(
-            limits.rate_learning, limits.workspace_burst, clock.monotonic(), per_team=per_team
+            limits.rate_learning,
+            limits.workspace_burst_seconds,
+            clock.monotonic(),
+            per_team=per_team,
         )
         self._stopped: str | None = None
         self._stopped_teams: frozenset[str] = frozenset()

@@ -52,7 +52,8 @@ class DeliveryLimits:
     # Slack's workspace-wide limit for chat.postMessage is not published: this cap
     # (SIGNAL_BOT_POSTS_PER_MINUTE) is where each workspace starts; 429s teach it lower.
     workspace_per_minute: float = 1200
-    workspace_burst: float = 10
+    # A workspace's bucket holds this many seconds of its rate at most (and one post at least).
+    workspace_burst_seconds: float = 0.5
     rate_recovery: float = 0.1  # share of the cap regained per minute of posts going through
     # Sustained rates stay this fraction under the limits: requests reach Slack with jitter.
     pace_margin: float = 0.97
@@ -74,11 +75,6 @@ class DeliveryLimits:
     def channel_bucket(self) -> Pace:
         """The per-channel bucket as delivery runs it (with the margin)."""
         return Pace(self.channel_pace.per_second * self.pace_margin, self.channel_pace.burst)
-
-    def workspace_bucket(self, live_workers: int) -> Pace:
-        """This worker's share of the workspace-wide cap (with the margin)."""
-        per_second = self.workspace_per_minute / 60 * self.pace_margin / max(live_workers, 1)
-        return Pace(per_second, self.workspace_burst)
 
     @property
     def rate_learning(self) -> RateLearning:

@@ -81,14 +81,17 @@ class WorkspaceThrottle:
     """Per team: this process's bucket and learnt rate; thread-safe. With one bot token
     (`per_team=False`) every team ID means the one workspace."""
 
-    BURST_SECONDS = 0.25
-
     def __init__(
-        self, learning: RateLearning, burst: float, now: float, *, per_team: bool = True
+        self,
+        learning: RateLearning,
+        burst_seconds: float,
+        now: float,
+        *,
+        per_team: bool = True,
     ) -> None:
         self.per_team = per_team
         self._learning = learning
-        self._burst = burst
+        self._burst_seconds = burst_seconds
         self._share = 1.0  # of the cap, when several workers split it
         self._buckets: dict[str, WorkspaceBucket] = {}
         self._rates: dict[str, AdaptiveRate] = {}
@@ -170,10 +173,10 @@ class WorkspaceThrottle:
         return rate
 
     def _pace(self, team: str, now: float) -> Pace:
-        """The bucket for the team's rate; its burst is at most a quarter second of that rate, so
-        that a bucket refilled while idle does not fire more at once than Slack tolerates."""
+        """The bucket for the team's rate: its burst scales with the rate, so that a bucket
+        refilled while idle fires no more at once than Slack tolerates at that rate."""
         per_second = self._rate(team, now).rate * self._share
-        return Pace(per_second, min(self._burst, max(1.0, per_second * self.BURST_SECONDS)))
+        return Pace(per_second, max(1.0, per_second * self._burst_seconds))
 
     def _reshape(self, team: str, now: float) -> None:
         if (bucket := self._buckets.get(self._key(team))) is not None:
