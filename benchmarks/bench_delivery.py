@@ -200,7 +200,7 @@ def fan_out_vs_serial(slack: FakeSlackProcess, args: argparse.Namespace) -> bool
         report("     ", bot, args.channels)
         ratio = serial / bot.seconds
         target = " (target >= 20x)" if settings else " (bounded by the 1200/min cap)"
-        print(f"      ratio: {ratio:.1f}x the serial loop{target}")
+        print(f"      ratio {ratio:.1f}x the serial loop{target}")
         ok &= bot.lost == bot.duplicated == 0 and (ratio >= 20 or not settings)
     return ok
 
@@ -396,7 +396,7 @@ def deliver_everything(services: Services) -> None:
 
 def report(label: str, bot: Delivered, messages: int) -> None:
     print(
-        f"{label}: {bot.seconds:7.2f} s for {messages} messages ({messages / bot.seconds:.1f}/s);"
+        f"{label} {bot.seconds:7.2f} s for {messages} messages ({messages / bot.seconds:.1f}/s);"
         f" lost {bot.lost}, duplicated {bot.duplicated}; peak RSS {bot.peak_rss_mb:.0f} MB"
     )
 

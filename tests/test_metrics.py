@@ -165,8 +165,8 @@ def test_a_web_process_reports_the_worker_processes_metrics(
     finally:
         for process in processes:
             process.terminate()
-        for process in processes:
-            process.wait(timeout=20)
+        codes = [process.wait(timeout=20) for process in processes]
+    assert codes == [0, 0], "SIGTERM stops both cleanly"
     for name, path in logs.items():
         lines = path.read_text(encoding="utf-8").splitlines()
         assert lines, f"{name} logged nothing"
