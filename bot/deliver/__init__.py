@@ -59,7 +59,8 @@ class DeliveryReport:
 
 
 class Deliverer:
-    """Sends what the outbox holds through one Poster, concurrently and within Slack's limits."""
+    """Sends what the outbox holds through each workspace's Poster, concurrently and within
+    Slack's limits."""
 
     def __init__(
         self,
@@ -223,31 +224,35 @@ class Deliverer:
             log.error("%s", stop_reason(done.outcome, done.job.team_id))
 
     def _sending_stopped(self) -> bool:
-        """True while Slack refuses the single token; asks Slack again now and then (and for
-        each stopped workspace's token, when workspaces have their own)."""
-        with transaction(self.sessions) as session:
-            self._stopped = slack_state.stopped_reason(session)
-            stopped_teams = slack_state.stopped_teams(session) if self.posters.per_team else {}
-        self._stopped_teams = frozenset(stopped_teams)
-        if (self._stopped is None and not stopped_teams) or not self._auth_check_due():
-            return self._stopped is not None
-        if self._stopped is not None:
-            self._check_again("", self._stopped)
-        for team, reason in stopped_teams.items():
-            self._check_again(team, reason)
+        """True while Slack refuses the single bot token. With a token per workspace, the
+        workspaces Slack refused are skipped instead. Slack is asked again now and then."""
+        refused = self._refused_tokens()
+        if self.posters.per_team:
+            self._stopped, self._stopped_teams = None, frozenset(refused)
+        else:
+            self._stopped = refused.get("")
+        if refused and self._auth_check_due():
+            for team, reason in refused.items():
+                self._check_again(team, reason)
         return self._stopped is not None
+
+    def _refused_tokens(self) -> dict[str, str]:
+        """Why each stopped workspace is stopped ("" for the single bot token's)."""
+        with transaction(self.sessions) as session:
+            single = slack_state.stopped_reason(session)
+            refused = slack_state.stopped_teams(session) if self.posters.per_team else {}
+        return refused | ({"": single} if single else {})
 
     def _check_again(self, team: str, reason: str) -> None:
         """Ask Slack whether a refused token works again; resume sending if it does."""
         if (check := self.posters.for_team(team).check_auth()).verdict is not Verdict.SENT:
-            log.error("%s (checked again: %s)", reason, check.error)
+            log.error("%s (checked again: %s)", reason, check.error, extra={"team": team})
             return
         with transaction(self.sessions) as session:
             slack_state.resume_workspace(session, team)
-        log.warning(
-            "Slack accepts the bot token%s again: sending resumes", f" of {team}" * bool(team)
-        )
-        if team:
+        where = f"workspace {team}" if team else "the workspace"
+        log.warning("Slack accepts the bot token of %s again: sending resumes", where)
+        if self.posters.per_team:
             self._stopped_teams -= {team}
         else:
             self._stopped = None
