@@ -14,10 +14,18 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import SIGNING_SECRET, _serve_until_closed, clear_slack_environment, run_cli
+from conftest import (
+    BOT_TOKEN,
+    SIGNING_SECRET,
+    _serve_until_closed,
+    clear_slack_environment,
+    run_cli,
+)
 from fake_slack import FakeSlack
+from pydantic import SecretStr
 from slack_signing import sign, slash_command_body
 from sqlalchemy import select
+from test_deliver import brief, publish
 from waitress.server import create_server
 
 from bot.app import Services, build_services
@@ -25,6 +33,7 @@ from bot.config import Settings
 from bot.deliver.outcome import DeliveryLimits
 from bot.store.db import transaction
 from bot.store.models import Delivery
+from bot.store.subscriptions import ChannelRef, add_subscription
 
 CLIENT_ID, CLIENT_SECRET = "1111.2222", "oauth-client-secret"
 TEAMS = {"TALPHA": "xoxb-alpha-token", "TBETA": "xoxb-beta-token"}
@@ -290,3 +299,28 @@ def test_the_install_flow_refuses_half_a_configuration(
     code, _out, err = run_cli(capsys, "web")
     assert code == 2
     assert complaint in err
+
+
+def test_the_bot_token_serves_subscriptions_without_a_workspace_and_stops_alone(
+    two_workspaces: str, slack: FakeSlack, installs: Services
+) -> None:
+    with_token = installs.settings.model_copy(update={"slack_bot_token": SecretStr(BOT_TOKEN)})
+    services = build_services(with_token, delivery_limits=ASK_SLACK_AGAIN_EACH_RUN)
+    slack.add_channel("CCLI", "from-the-cli")
+    with transaction(services.sessions) as session:  # `signal-bot subscribe CCLI …`: no team
+        add_subscription(session, ChannelRef(channel_id="CCLI"), "all")
+    try:
+        publish(services, brief("cli-1"))
+        services.deliverer.deliver_pending()
+        assert tokens_used(slack, "CCLI") == {BOT_TOKEN}
+        assert tokens_used(slack, "CALPHA") == {TEAMS["TALPHA"]}
+
+        slack.revoke_team("T0FAKE")  # the fake's team for any token it does not know
+        publish(services, brief("cli-2", minutes=1))
+        services.deliverer.deliver_pending()
+        assert keys_in(slack, "CBETA") == ["cli-1", "cli-2"]
+        assert keys_in(slack, "CCLI") == ["cli-1"]
+        assert not services.deliverer.stopped(), "installed workspaces keep sending"
+        assert "SLACK_BOT_TOKEN" in (services.deliverer.stopped_reason() or "")
+    finally:
+        services.engine.dispose()
