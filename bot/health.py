@@ -50,6 +50,7 @@ def health_report(
             "mode": _slack_mode(services),
             "sending": stopped is None,
             "stopped_reason": stopped,
+            **_installs(services),
         },
         "sources": sources,
         "deliveries": deliveries,
@@ -145,6 +146,13 @@ def _slack_mode(services: Services) -> str:
     if settings.local_mode:
         return "local"
     return "socket" if settings.slack_app_token else "http"
+
+
+def _installs(services: Services) -> dict[str, Any]:
+    """Multi-workspace mode: how many workspaces have the app installed."""
+    if services.installations is None:
+        return {}
+    return {"installed_workspaces": services.installations.count_workspaces()}
 
 
 def _iso(moment: datetime | None) -> str | None:

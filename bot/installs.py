@@ -20,7 +20,7 @@ from slack_sdk import WebClient
 from slack_sdk.oauth.installation_store import Installation
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
-from sqlalchemy import Engine
+from sqlalchemy import Engine, distinct, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.channels import SlackChannels
@@ -67,6 +67,14 @@ class WorkspaceInstallations(SQLAlchemyInstallationStore):
             " (sending resumes)" if resumed else "",
             extra={"team": team},
         )
+
+    def count_workspaces(self) -> int:
+        """Workspaces with a bot token stored."""
+        query = select(func.count(distinct(self.bots.c.team_id))).where(
+            self.bots.c.client_id == self.client_id, self.bots.c.bot_token.is_not(None)
+        )
+        with self.engine.connect() as connection:
+            return int(connection.scalar(query) or 0)
 
     def uninstalled(self, team_id: str, reason: str) -> None:
         """The app was removed from a workspace: forget its tokens, stop sending there."""

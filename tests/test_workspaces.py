@@ -206,6 +206,7 @@ def test_uninstalling_stops_that_workspace_only(
     assert keys_in(slack, "CALPHA") == []
     health = httpx.get(f"{two_workspaces}/healthz", timeout=10).json()
     assert health["status"] == "degraded"
+    assert health["slack"]["installed_workspaces"] == 1
     assert any("TALPHA" in reason for reason in health["reasons"])
     assert installs.installations is not None
     assert installs.installations.find_bot(enterprise_id=None, team_id="TALPHA") is None
