@@ -56,7 +56,7 @@ class ChannelBucket:
 
 
 class WorkspaceBucket:
-    """This process's share of the workspace-wide cap; thread-safe.
+    """This process's share of one workspace's rate (bot.deliver.throttle); thread-safe.
 
     It holds half a token more than its burst: a loop that comes for its token a little late
     keeps the time it lost instead of falling behind the rate.
@@ -71,7 +71,8 @@ class WorkspaceBucket:
         self._lock = threading.Lock()
 
     def reshape(self, pace: Pace, now: float) -> None:
-        """Change the rate (more or fewer live workers share the cap)."""
+        """Change the rate (the workspace's learnt rate moved, or more or fewer live workers
+        share it)."""
         with self._lock:
             self._refill(now)
             self._pace = self._with_catch_up(pace)
@@ -89,11 +90,6 @@ class WorkspaceBucket:
         with self._lock:
             self._refill(now)
             return max(0, math.floor(self._tokens))
-
-    def give_back(self, count: int) -> None:
-        """Return tokens taken for posts that did not happen (nothing was due after all)."""
-        with self._lock:
-            self._tokens = min(self._pace.burst, self._tokens + count)
 
     def seconds_until_token(self, now: float) -> float:
         with self._lock:
