@@ -231,7 +231,9 @@ def run(_: argparse.Namespace) -> int:
     settings.require_http_secrets()
     services = build_services(settings)
     scheduler = build_scheduler(services)
-    stop = stop_requested()
+    interactive = settings.local_mode and sys.stdin.isatty()
+    # At the prompt, Ctrl-C ends input() as people expect; otherwise it asks for a clean stop.
+    stop = threading.Event() if interactive else stop_requested()
     scheduler.start()
     if settings.local_mode:
         _run_local(services, stop)
