@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import signal
 import threading
 from collections.abc import Callable, Iterator
@@ -27,9 +28,24 @@ log = logging.getLogger(__name__)
 STOP_BUDGET = 10.0  # seconds the posts in flight get to finish
 
 
-def stop_requested() -> threading.Event:
+class StopRequest(threading.Event):
+    """Set by SIGTERM or SIGINT. Waiting for it wakes up now and then: Python runs a signal's
+    handler in the main thread, at its next bytecode, and when the signal was delivered to
+    another thread, a main thread blocked in a plain wait() would never get there."""
+
+    SIGNAL_CHECK_SECONDS = 0.25
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if timeout is not None:
+            return super().wait(timeout)
+        while not super().wait(self.SIGNAL_CHECK_SECONDS):
+            pass
+        return True
+
+
+def stop_requested() -> StopRequest:
     """An event set by the first SIGTERM or SIGINT (a second one of either kills at once)."""
-    stop = threading.Event()
+    stop = StopRequest()
 
     def request_stop(signum: int, _frame: object) -> None:
         if stop.is_set():
@@ -79,15 +95,18 @@ def _serve_until_closed(server: Any) -> None:
 
 
 def stop_gracefully(services: Services, scheduler: BaseScheduler | None) -> None:
-    """Stop claiming, wait (within the budget) for the posts in flight, release the leases."""
+    """Stop claiming, wait (within the budget) for the posts in flight, release the leases.
+    Past the budget, the process ends at once: threads still waiting on Slack would otherwise
+    hold up the interpreter's exit."""
     services.deliverer.close()
+    stuck = False
     if scheduler is not None and scheduler.running:
         finishing = threading.Thread(
             target=scheduler.shutdown, kwargs={"wait": True}, name="stop", daemon=True
         )
         finishing.start()
         finishing.join(STOP_BUDGET)
-        if finishing.is_alive():
+        if stuck := finishing.is_alive():
             log.warning(
                 "posts still in flight after %.0f s: leaving them to be reconciled "
                 "(the channel's history is read before any is sent again)",
@@ -99,3 +118,6 @@ def stop_gracefully(services: Services, scheduler: BaseScheduler | None) -> None
         log.exception("releasing the worker's leases failed")
     metrics.process_exited()
     log.info("stopped")
+    if stuck:
+        logging.shutdown()
+        os._exit(0)  # the rows still claimed are reconciled by the next worker

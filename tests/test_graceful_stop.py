@@ -17,6 +17,7 @@ from test_deliver import brief, keys_in, publish, subscribe
 from test_workers import all_sent, states, wait_until
 
 from bot.app import Services
+from bot.process import STOP_BUDGET
 from bot.store.db import transaction
 from bot.store.leases import Lease
 
@@ -83,3 +84,35 @@ def test_sigterm_mid_fan_out_finishes_what_is_in_flight_and_exits_0(
         assert second.wait(timeout=20) == 0
     assert [keys_in(slack, channel) for channel in channels] == [["k1"]] * len(channels)
     assert slack.calls("conversations.history") == [], "a clean stop leaves nothing unconfirmed"
+
+
+@pytest.mark.slow
+def test_posts_slower_than_the_budget_are_left_for_reconciliation_not_doubled(
+    services: Services, slack: FakeSlack, tmp_path: Path
+) -> None:
+    channels = [f"C{n:02d}" for n in range(20)]
+    subscribe(services, slack, *channels)
+    publish(services, brief("k1"))
+    slack.set_latency(STOP_BUDGET + 20)  # Slack stores each post, but answers long after
+
+    first = start_worker(services, slack, tmp_path, "first")
+    try:
+        slack.wait_for_calls("chat.postMessage", 5, timeout=30)
+        first.send_signal(signal.SIGTERM)
+        # It ends when the budget runs out, not when Slack answers (20 s later).
+        assert first.wait(timeout=STOP_BUDGET + 15) == 0
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert states(services).get("sending"), "the unanswered posts were left claimed"
+    assert lease_names(services) == []
+
+    slack.set_latency(0.0)
+    second = start_worker(services, slack, tmp_path, "second")
+    try:
+        wait_until(all_sent(services, len(channels)), 60, "the rest sent, the left ones found")
+    finally:
+        second.send_signal(signal.SIGTERM)
+        assert second.wait(timeout=20) == 0
+    assert [keys_in(slack, channel) for channel in channels] == [["k1"]] * len(channels)
+    assert slack.calls("conversations.history"), "the left posts were looked up, not resent"

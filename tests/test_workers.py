@@ -46,7 +46,8 @@ scheduler = build_scheduler(services, timing)
 stop = threading.Event()
 signal.signal(signal.SIGTERM, lambda *_: stop.set())
 scheduler.start()
-stop.wait()
+while not stop.wait(0.25):  # a signal landing on another thread needs the main one awake
+    pass
 scheduler.shutdown()
 """
 
