@@ -235,12 +235,14 @@ def run(_: argparse.Namespace) -> int:
     # At the prompt, Ctrl-C ends input() as people expect; otherwise it asks for a clean stop.
     stop = threading.Event() if interactive else stop_requested()
     scheduler.start()
-    if settings.local_mode:
-        _run_local(services, stop)
-    else:
-        with serving(services, lambda: scheduler.running):
-            stop.wait()
-    stop_gracefully(services, scheduler)
+    try:
+        if settings.local_mode:
+            _run_local(services, stop)
+        else:
+            with serving(services, lambda: scheduler.running):
+                stop.wait()
+    finally:
+        stop_gracefully(services, scheduler)
     return 0
 
 
@@ -249,9 +251,11 @@ def web(_: argparse.Namespace) -> int:
     settings.require_http_secrets()
     services = build_services(settings)
     stop = stop_requested()
-    with serving(services, None, slack_listener="http"):
-        stop.wait()
-    stop_gracefully(services, None)
+    try:
+        with serving(services, None, slack_listener="http"):
+            stop.wait()
+    finally:
+        stop_gracefully(services, None)
     return 0
 
 

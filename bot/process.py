@@ -17,10 +17,13 @@ from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
 from apscheduler.schedulers.base import BaseScheduler
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_sdk.errors import SlackApiError
 from waitress.server import create_server
 
 from bot import metrics
 from bot.app import Services
+from bot.errors import ConfigError
 from bot.jobs import release_leases
 
 log = logging.getLogger(__name__)
@@ -76,16 +79,24 @@ def serving(
     thread.start()
     log.info("serving HTTP on port %s", server.effective_port)
     socket_mode = socket_mode_handler(services) if slack_listener == "auto" else None
-    if socket_mode is not None:
-        socket_mode.connect()  # type: ignore[no-untyped-call]  # slack-bolt leaves it bare
-        log.info("connected to Slack in Socket Mode")
     try:
+        if socket_mode is not None:
+            _connect(socket_mode)
         yield server
     finally:
         if socket_mode is not None:
             socket_mode.close()  # type: ignore[no-untyped-call]
         server.close()
         thread.join(timeout=5)
+
+
+def _connect(socket_mode: SocketModeHandler) -> None:
+    try:
+        socket_mode.connect()  # type: ignore[no-untyped-call]  # slack-bolt leaves it bare
+    except SlackApiError as error:
+        code = error.response.get("error")
+        raise ConfigError(f"Slack refused SLACK_APP_TOKEN for Socket Mode ({code})") from error
+    log.info("connected to Slack in Socket Mode")
 
 
 def _serve_until_closed(server: Any) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import BOT_TOKEN
+from conftest import BOT_TOKEN, run_cli
 from fake_slack import FakeSlack
 from test_metrics import free_port
 from test_workers import wait_until
@@ -179,3 +179,32 @@ def test_socket_mode_acks_commands_serves_http_and_reconnects(
     socket_end.send(slash_envelope("env-2", "/brief", "socket", slack))
     ack = socket_end.ack_of("env-2")
     assert "Socket brief" in json.dumps(ack["payload"])
+
+
+def test_a_refused_app_token_is_a_one_line_error(
+    services: Services,
+    slack: FakeSlack,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The fake answers apps.connections.open with not_allowed_token_type until given a URL.
+    environment = {
+        "DATABASE_URL": services.settings.database_url,
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_APP_TOKEN": "xapp-1-wrong",
+        "SLACK_API_URL": slack.base_url,
+        "SIGNAL_BOT_CONFIG": str(services.settings.signal_bot_config),
+        "PORT": str(free_port()),
+    }
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("SLACK_SIGNING_SECRET", raising=False)
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        code, _out, err = run_cli(capsys, "run")
+    finally:  # `run` installed its own stop handlers in this (pytest's) process
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+
+    assert code == 2
+    assert "Slack refused SLACK_APP_TOKEN for Socket Mode (not_allowed_token_type)" in err
