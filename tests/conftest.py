@@ -70,8 +70,11 @@ def sqlite_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def slack() -> Iterator[FakeSlack]:
+    """A fake Slack; a test fails if it sent anything real Slack would refuse as malformed."""
     with FakeSlack() as fake:
         yield fake
+    if not fake.expect_refusals:
+        assert not fake.refusals, f"Slack would have refused these messages: {fake.refusals}"
 
 
 @pytest.fixture

@@ -62,8 +62,7 @@ class _Handler(BaseHTTPRequestHandler):
             params = parse_api_params(query, body, self.headers.get("Content-Type", ""))
             reply = fake.answer(path.removeprefix("/api/"), params, dict(self.headers.items()))
         elif path.startswith("/response/") and isinstance(payload := decode_json(body), dict):
-            fake.record_response(path.removeprefix("/response/"), payload)
-            reply = Reply({"ok": True})
+            reply = fake.record_response(path.removeprefix("/response/"), payload)
         else:
             reply = Reply({"ok": False, "error": "invalid_request"}, status=400)
         time.sleep(fake.latency)
