@@ -201,7 +201,16 @@ def deliveries(args: argparse.Namespace) -> int:
             if rows := outbox.deliveries(session, state=state):
                 print(f"\n{state}: {hint}")
                 _print_deliveries(rows)
+        if fallbacks := outbox.count_fallbacks(session):
+            print(f"\nfallbacks: {fallbacks} {FALLBACK_HINT}")
+            for row in outbox.fallbacks(session, limit=20):
+                print(f"{row.id:6} {row.channel_id:12} {row.signal_id}  {row.fallback_reason}")
     return 0
+
+
+FALLBACK_HINT = (
+    "sent as a short fallback: Slack refused the full message (a rendering bug: see the log)"
+)
 
 
 DELIVERY_STATES_TO_SHOW = {

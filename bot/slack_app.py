@@ -157,21 +157,39 @@ def page_request(value: object) -> tuple[str, str, int]:
 
 
 def slack_publisher(client: WebClient) -> Publisher:
-    """Post a shared brief in a channel through the app's client; PostFailed says why not."""
+    """Post a shared brief (the post, then its threaded continuations) in a channel through the
+    app's client; PostFailed says why the post could not go out."""
 
-    def publish(channel_id: str, message: Message, signal_key: str) -> str:
+    def publish(channel_id: str, parts: list[Message], signal_key: str) -> str:
         metadata = {"event_type": SHARED_EVENT_TYPE, "event_payload": {"signal_key": signal_key}}
-        try:
-            response = client.chat_postMessage(
-                channel=channel_id, metadata=metadata, **message.as_kwargs()
-            )
-        except SlackApiError as error:
-            raise PostFailed(f"Slack answered `{error.response.get('error')}`.") from error
-        except (SlackClientError, OSError) as error:
-            raise PostFailed("Slack could not be reached. Please try again in a moment.") from error
-        return str(response.get("ts") or "")
+        ts = _post_shared(client, channel_id, parts[0], metadata)
+        for number, part in enumerate(parts[1:], start=1):
+            try:
+                _post_shared(client, channel_id, part, metadata, thread_ts=ts)
+            except PostFailed as failure:
+                log.warning("shared brief %s: part %d not posted: %s", signal_key, number, failure)
+                break
+        return ts
 
     return publish
+
+
+def _post_shared(
+    client: WebClient,
+    channel_id: str,
+    message: Message,
+    metadata: dict[str, Any],
+    thread_ts: str | None = None,
+) -> str:
+    try:
+        response = client.chat_postMessage(
+            channel=channel_id, metadata=metadata, thread_ts=thread_ts, **message.as_kwargs()
+        )
+    except SlackApiError as error:
+        raise PostFailed(f"Slack answered `{error.response.get('error')}`.") from error
+    except (SlackClientError, OSError) as error:
+        raise PostFailed("Slack could not be reached. Please try again in a moment.") from error
+    return str(response.get("ts") or "")
 
 
 def answer_action(

@@ -68,6 +68,10 @@ class _Settling:
 
     def apply(self, row: Delivery, job: Claimed, outcome: Outcome) -> None:
         row.last_error = _error_text(outcome)
+        if outcome.parts:  # also on failure: the parts that did go out are never posted again
+            row.part_ts = list(outcome.parts)
+            row.message_ts = outcome.parts[0] or row.message_ts
+            row.posted_revision = job.revision
         if outcome.verdict is Verdict.SENT:
             self._sent(row, job, outcome)
         elif outcome.verdict is Verdict.RETRY:
@@ -86,9 +90,10 @@ class _Settling:
         row.sent_at = self.now
         row.posted_revision = job.revision
         row.posted_fields = field_digests(job.signal)
+        row.fallback_reason = outcome.fallback
         if row.signal.revision > job.revision:  # revised while in flight: the copy is stale
             row.state, row.next_attempt_at, row.attempts = "edit", self.now, 0
-        self._took_token(job)
+        self._took_token(job, outcome.writes)
 
     def _retry(self, row: Delivery, job: Claimed, outcome: Outcome) -> None:
         if outcome.rate_limited:
@@ -105,7 +110,7 @@ class _Settling:
             _fail(row, outcome)
             return
         _back_in_line(row, job, self.now + self.limits.backoff(row.attempts))
-        self._took_token(job)
+        self._took_token(job, outcome.writes)
 
     def _pause(self, row: Delivery, outcome: Outcome) -> None:
         reason = CHANNEL_PAUSE_REASONS.get(outcome.error or "", outcome.error or "unknown")
@@ -119,7 +124,7 @@ class _Settling:
         )
         log.warning("paused channel %s: %s", row.channel_id, reason)
 
-    def _took_token(self, job: Claimed) -> None:
+    def _took_token(self, job: Claimed, writes: int) -> None:
         pace = self.limits.channel_bucket
         stored = self.paces.get(job.channel_id)
         bucket = (
@@ -127,7 +132,7 @@ class _Settling:
             if stored
             else ChannelBucket.full(pace, self.started_at)
         )
-        self._save_pace(job.channel_id, bucket.after_send(pace, self.started_at))
+        self._save_pace(job.channel_id, bucket.after_send(pace, self.started_at, cost=writes))
 
     def _save_pace(self, channel_id: str, bucket: ChannelBucket) -> None:
         row = self.paces.get(channel_id)

@@ -81,7 +81,7 @@ def _fit_text(text_object: Any, limit: int) -> Any:
 
 def _fit_texts(text_objects: list[Any], limit: int, count: int, room: int) -> list[Any]:
     """Up to `count` non-blank text objects, each within `limit`, together within `room`."""
-    kept = []
+    kept: list[Any] = []
     for text_object in text_objects:
         if len(kept) == count or room <= 1:
             break

@@ -9,9 +9,9 @@ in a thread also `"thread": [...]` (blocks that can move to threaded replies), `
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any, Literal, get_args
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
@@ -19,7 +19,7 @@ from slack_sdk.errors import SlackObjectFormationError
 from slack_sdk.models.blocks import Block
 
 from bot.errors import ConfigError, SignalBotError
-from bot.render.escape import FILTERS, mrkdwn, truncate_chars
+from bot.render.escape import FILTERS, truncate_chars
 from bot.render.limits import (
     LIMITS,
     MESSAGE,
@@ -128,7 +128,9 @@ def _parse_payload(source: str, template_name: str) -> _Payload:
         raise RenderError(template_name, '"thread_text" must be a string')
     return _Payload(
         text,
-        *(_block_list(payload, key, template_name) for key in ("blocks", "thread", "controls")),
+        blocks=_block_list(payload, "blocks", template_name),
+        thread=_block_list(payload, "thread", template_name),
+        controls=_block_list(payload, "controls", template_name),
         thread_text=thread_text,
     )
 
@@ -202,9 +204,7 @@ class Renderer:
     def render_brief(self, signal: Signal, brief_format: str = "full") -> list[Message]:
         """A brief as posted: the post, then its threaded continuations (`signal.json.j2`)."""
         compact = brief_format == "compact"
-        return self.render_parts(
-            "signal.json.j2", compact=compact, signal=signal
-        )
+        return self.render_parts("signal.json.j2", compact=compact, signal=signal)
 
     def render_signal(self, signal: Signal) -> Message:
         """The post of a brief (its first part): `render_brief` gives every part."""
@@ -231,6 +231,3 @@ def _as_messages(payload: _Payload, parts: list[Blocks]) -> list[Message]:
         for number, blocks in enumerate(parts[1:], start=2)
     ]
     return [Message(post_text, parts[0]), *replies]
-
-
-
