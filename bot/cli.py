@@ -20,6 +20,7 @@ from bot.errors import ConfigError, ParseError, SignalBotError
 from bot.health import source_health
 from bot.ingest import IngestReport, ingest
 from bot.jobs import build_scheduler
+from bot.render import BRIEF_FORMATS
 from bot.sources import shared_fetcher
 from bot.sources.any_document import read_location
 from bot.sources.document import ParsedItem
@@ -80,6 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
     preview = command("preview", preview_file, "Render a brief or JSON signal file as a message.")
     preview.add_argument("path", type=Path, help="the file to render")
     preview.add_argument("--json", action="store_true", help="print the Block Kit JSON")
+    preview.add_argument(
+        "--format",
+        choices=BRIEF_FORMATS,
+        default="full",
+        help="full: sections in the post as far as they fit; compact: sections in the thread",
+    )
     command("sources", sources, "Each source's health: last poll, last error, items.")
     deliveries_parser = command("deliveries", deliveries, "Recent deliveries; `retry` re-queues.")
     deliveries_parser.add_argument("action", nargs="?", choices=["list", "retry"], default="list")
@@ -110,7 +117,8 @@ def slash_mirror(args: argparse.Namespace) -> int:
 
 
 def print_reply(reply: Reply) -> None:
-    print(message_to_text(reply.message))
+    for message in (reply.message, *reply.followups):
+        print(message_to_text(message))
 
 
 def db_upgrade(_: argparse.Namespace) -> int:
@@ -153,10 +161,13 @@ def preview_file(args: argparse.Namespace) -> int:
         print(f"signal-bot: {error}", file=sys.stderr)
         return 1
     for signal in found:
-        message = services.renderer.render_signal(signal.keyed(CLI_SOURCE))
-        if args.json:
-            print(json.dumps({"text": message.text, "blocks": message.blocks}, indent=2))
-        else:
+        parts = services.renderer.render_brief(signal.keyed(CLI_SOURCE), args.format)
+        for number, message in enumerate(parts, start=1):
+            if args.json:
+                print(json.dumps({"text": message.text, "blocks": message.blocks}, indent=2))
+                continue
+            if number > 1:
+                print(f"── threaded reply {number} of {len(parts)} ──")
             print(message_to_text(message))
     return 0
 

@@ -203,8 +203,9 @@ def answer_action(
     request thread, so that Slack gets its HTTP 200 at once."""
 
     def answer() -> None:
-        reply = _response(_safely(compute))
-        _respond_safely(respond, {"replace_original": replace_original, **reply})
+        reply = _safely(compute)
+        _respond_safely(respond, {"replace_original": replace_original, **_response(reply)})
+        _send_followups(respond, reply)
 
     workers.submit(answer)
 
@@ -218,9 +219,25 @@ def answer_in_time(
         reply = future.result(timeout=ANSWER_BUDGET_SECONDS)
     except FutureTimeout:
         ack(response_type="ephemeral", text=":hourglass_flowing_sand: Working on it…")
-        future.add_done_callback(lambda done: _respond_safely(respond, _response(done.result())))
+        future.add_done_callback(lambda done: _respond_fully(respond, done.result()))
+        return
+    if reply is not None and reply.followups:
+        # All through response_url, so that the messages arrive in order.
+        ack()
+        workers.submit(_respond_fully, respond, reply)
         return
     ack(**_response(reply))
+
+
+def _respond_fully(respond: Respond, reply: Reply | None) -> None:
+    _respond_safely(respond, _response(reply))
+    _send_followups(respond, reply)
+
+
+def _send_followups(respond: Respond, reply: Reply | None) -> None:
+    """A long reply's further messages, in order, each through response_url."""
+    for followup in reply.followup_responses() if reply else []:
+        _respond_safely(respond, {"replace_original": False, **followup})
 
 
 def _respond_safely(respond: Respond, answer: dict[str, Any]) -> None:
