@@ -53,6 +53,8 @@ def _over(what: str, value: str, limit: int) -> str | None:
 def _element_problem(element: Any) -> str | None:
     if not isinstance(element, dict):
         return "an element must be an object"
+    if problem := _over("action_id", str(element.get("action_id", "")), 255):
+        return problem
     if element.get("type") == "button":
         return (
             _over("button text", _text(element.get("text")), 75)
@@ -137,7 +139,8 @@ def check_attachments(attachments: Any) -> None:
 def check_message(params: dict[str, Any], *, required: bool) -> None:
     """Raise ContentRefused for a chat.postMessage / chat.update / response_url body Slack
     would refuse."""
-    if required and not params.get("text") and not params.get("blocks"):
+    content = ("text", "blocks", "attachments")
+    if required and not any(params.get(key) for key in content):
         raise ContentRefused("no_text")
     check_blocks(params.get("blocks", []))
     check_attachments(params.get("attachments"))
