@@ -11,7 +11,16 @@ from fake_slack_blocks import check_message
 from hypothesis import HealthCheck, given, settings, target
 from hypothesis import strategies as st
 
-from bot.render import MESSAGE, Message, Renderer, mrkdwn, split_into_parts, text_length
+from bot.render import (
+    MESSAGE,
+    VIEW,
+    Message,
+    Renderer,
+    fit_to_slack,
+    mrkdwn,
+    split_into_parts,
+    text_length,
+)
 from bot.signal import Section, Signal
 
 BUDGET = MESSAGE.text_budget or 0
@@ -33,7 +42,7 @@ CONTROLS = [
             }
         ],
     }
-]  # noqa: E501
+]
 
 
 @pytest.mark.parametrize(
@@ -81,7 +90,7 @@ word = st.text(
     st.characters(
         blacklist_categories=("Cs",),
         blacklist_characters=" \t\r\n\x0b\x0c\x1c\x1d\x1e\x1f\x85\u2028\u2029",
-    ),  # noqa: E501
+    ),
     min_size=1,
     max_size=12,
 )
@@ -156,3 +165,16 @@ def test_any_brief_renders_to_parts_the_strict_fake_accepts_holding_every_word(
         assert len(part.blocks) <= MESSAGE.blocks
     assert parts[0].blocks[0]["type"] == "header"
     assert_every_word_is_there(signal, parts)
+
+
+def test_views_take_a_hundred_blocks_and_no_cumulative_text_budget() -> None:
+    blocks = [section_block(3000)] * 120
+
+    in_a_view = fit_to_slack(blocks, VIEW)
+    in_a_message = fit_to_slack(blocks)
+
+    assert len(in_a_view) == VIEW.blocks
+    assert in_a_view[-1]["elements"][0]["text"] == (
+        "_This view was shortened: 21 more blocks are not shown._"
+    )
+    assert len(in_a_message) == 4  # three sections and the note: 11,000 characters at most

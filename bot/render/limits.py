@@ -241,7 +241,7 @@ def _capped(blocks: Blocks, surface: Surface) -> Blocks:
     if not left_out:
         return kept
     kept, more = _take_fitting(blocks, _room(surface, [{}], SHORTENED_NOTE_ROOM))
-    note = f"_This message was shortened: {len(more)} more blocks are not shown._"
+    note = f"_This {surface.name} was shortened: {len(more)} more blocks are not shown._"
     return [*kept, {"type": "context", "elements": [{"type": "mrkdwn", "text": note}]}]
 
 
