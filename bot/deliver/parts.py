@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from bot.deliver.outcome import Outcome, Poster, Thread, Verdict
 from bot.deliver.revisions import revision_note
@@ -74,8 +74,8 @@ class PartsAttempt:
             return None
         thread = self.poster.find_thread(self.job.channel_id, known[0], self.job.signal.key)
         if isinstance(thread, Outcome):
-            error = f"could not read the thread: {thread.error}"
-            raise _Stopped(Outcome(Verdict.RETRY, error=error, retry_after=thread.retry_after))
+            # Retried, paused or stopped as Slack's answer says; still unconfirmed if it was.
+            raise _Stopped(replace(thread, ambiguous=thread.ambiguous or self.job.maybe_posted))
         if thread is not None:
             self.posted = {0: known[0], **thread.parts}
         return thread
