@@ -88,7 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="full: sections in the post as far as they fit; compact: sections in the thread",
     )
     command("sources", sources, "Each source's health: last poll, last error, items.")
-    deliveries_parser = command("deliveries", deliveries, "Recent deliveries; `retry` re-queues.")
+    deliveries_parser = command(
+        "deliveries",
+        deliveries,
+        "Recent deliveries; `retry` re-queues failed ones and re-renders fallbacks.",
+    )
     deliveries_parser.add_argument("action", nargs="?", choices=["list", "retry"], default="list")
     deliveries_parser.add_argument("--state", help="only deliveries in this state (e.g. failed)")
     _add_slash_mirrors(command)
@@ -202,6 +206,8 @@ def deliveries(args: argparse.Namespace) -> int:
         if args.action == "retry":
             count = outbox.retry_failed(session)
             print(f"re-queued {count} failed deliveries")
+            if fallbacks := outbox.retry_fallbacks(session):
+                print(f"rendering {fallbacks} deliveries sent as a fallback again, in place")
             return 0
         counts = outbox.count_by_state(session)
         print("deliveries: " + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none"))

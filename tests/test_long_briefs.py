@@ -262,6 +262,15 @@ def test_a_refused_rendering_sends_a_fallback_logs_and_counts_it(
     assert main(["deliveries"]) == 0
     assert "fallbacks: 1" in capsys.readouterr().out
 
+    assert main(["deliveries", "retry"]) == 0  # once the bug is fixed: rendered again, in place
+    assert "rendering 1 deliveries sent as a fallback again" in capsys.readouterr().out
+    deliverer_for(services, clock).deliver_pending()
+    (fixed,) = slack.messages("C1")
+    assert fixed["ts"] == fallback["ts"]
+    assert "*The News*" in json.dumps(fixed["blocks"])
+    assert stored_row(services).fallback_reason is None
+    assert health_report(services)["fallbacks"] == 0
+
 
 def test_show_of_a_long_brief_answers_in_several_messages_slack_accepts(
     services: Services, slack: FakeSlack, web_url: str

@@ -290,6 +290,17 @@ def fallbacks(session: Session, *, limit: int = 100) -> list[Delivery]:
     return list(session.scalars(query))
 
 
+def retry_fallbacks(session: Session, *, now: datetime | None = None) -> int:
+    """Deliveries sent as a fallback are rendered again and edited in place (after a fix)."""
+    result = session.execute(
+        update(Delivery)
+        .where(Delivery.fallback_reason.is_not(None), Delivery.state == "sent")
+        .values(state="edit", attempts=0, rate_limited=0, next_attempt_at=now or utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 def count_fallbacks(session: Session) -> int:
     """How many deliveries went out as a short fallback because Slack refused their rendering."""
     query = select(func.count()).where(Delivery.fallback_reason.is_not(None))
