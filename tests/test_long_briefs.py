@@ -26,6 +26,7 @@ from long_briefs import (
 from slack_sdk import WebClient
 from sqlalchemy import update
 from test_end_to_end import AI_CHANNEL, drop, poll_once, reply_text, slash
+from test_search_slack import click
 
 from bot.app import Services
 from bot.cli import main
@@ -320,3 +321,21 @@ def test_a_refused_reply_is_replaced_by_the_fallback_and_the_thread_goes_on(
     row = stored_row(services)
     assert row.state == "sent"
     assert (row.fallback_reason or "").startswith("invalid_blocks: part 2 of")
+
+
+def test_sharing_a_long_brief_posts_it_with_its_thread(
+    services: Services, slack: FakeSlack, web_url: str
+) -> None:
+    slack.add_channel(AI_CHANNEL, "ai-news")
+    signal = long_signal("k1", 30_000)
+    with transaction(services.sessions) as session:
+        ingest(session, [signal], announce=False)
+    share = {"action_id": "share_brief_1", "type": "button", "value": signal.id}
+
+    answer = click(web_url, slack, share)
+
+    top, replies = thread_of(slack.messages(AI_CHANNEL))
+    assert "Shared" in answer["text"]
+    assert len(replies) == len(services.renderer.render_brief(signal)) - 1 >= 2
+    assert_parts_within_slack_limits([top, *replies])
+    assert_holds_every_word([top, *replies], [section.body for section in signal.sections])
