@@ -339,3 +339,36 @@ def test_sharing_a_long_brief_posts_it_with_its_thread(
     assert len(replies) == len(services.renderer.render_brief(signal)) - 1 >= 2
     assert_parts_within_slack_limits([top, *replies])
     assert_holds_every_word([top, *replies], [section.body for section in signal.sections])
+
+
+def test_a_revision_cut_short_by_a_rate_limit_finishes_with_one_note(
+    services: Services, slack: FakeSlack, clock: ManualClock
+) -> None:
+    assert services.slack_client is not None
+    subscribe(services, slack)
+    publish(services, long_signal("k1", 40_000))
+    deliverer_for(services, clock).deliver_pending()
+    revised = long_signal("k1", 40_000, seed=1)
+    publish(services, revised)
+    edits: list[str] = []
+
+    class LimitedOnSecondEdit(SlackPoster):
+        def edit(self, channel_id: str, ts: str, message: Message) -> Outcome:
+            edits.append(ts)
+            if len(edits) == 2:
+                return Outcome(Verdict.RETRY, error="ratelimited", retry_after=5)
+            return super().edit(channel_id, ts, message)
+
+    deliverer = deliverer_for(services, clock, LimitedOnSecondEdit(services.slack_client))
+    clock.advance(10)
+    deliverer.deliver_pending()
+    assert stored_row(services).state == "edit"
+    clock.advance(10)
+    deliverer.deliver_pending()
+
+    top, replies = thread_of(slack.messages("C1"))
+    parts = [reply for reply in replies if part_number(reply)]
+    notes = [reply for reply in replies if "Revised" in reply["text"]]
+    assert len(notes) == 1
+    assert_holds_every_word([top, *parts], [section.body for section in revised.sections])
+    assert stored_row(services).state == "sent"

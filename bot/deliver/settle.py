@@ -71,7 +71,8 @@ class _Settling:
         if outcome.parts:  # also on failure: the parts that did go out are never posted again
             row.part_ts = list(outcome.parts)
             row.message_ts = outcome.parts[0] or row.message_ts
-            row.posted_revision = job.revision
+            if not job.editing:  # an edit cut short still owes its revision note
+                row.posted_revision = job.revision
         if outcome.verdict is Verdict.SENT:
             self._sent(row, job, outcome)
         elif outcome.verdict is Verdict.RETRY:
