@@ -134,16 +134,19 @@ def without_whitespace(text: str) -> str:
 
 
 def assert_every_word_is_there(signal: Signal, parts: list[Message]) -> None:
-    shown = without_whitespace(
-        " ".join(
-            block["text"]["text"]
-            for part in parts
-            for block in part.blocks
-            if block["type"] == "section"
-        )
-    )
+    """Every body's text, in order; and every word that fits a block, whole (not cut)."""
+    texts = [
+        block["text"]["text"]
+        for part in parts
+        for block in part.blocks
+        if block["type"] == "section"
+    ]
+    shown = without_whitespace(" ".join(texts))
+    whole_words = {word for text in texts for word in text.split()}
     for body in [signal.summary, *(section.body for section in signal.sections)]:
         assert without_whitespace(mrkdwn(body)) in shown
+        fitting = {mrkdwn(word) for word in body.split() if len(mrkdwn(word)) <= 2000}
+        assert fitting <= whole_words
 
 
 @pytest.mark.slow
