@@ -16,6 +16,7 @@ from bot.render import (
     VIEW,
     Message,
     Renderer,
+    RenderError,
     fit_to_slack,
     mrkdwn,
     split_into_parts,
@@ -181,3 +182,10 @@ def test_views_take_a_hundred_blocks_and_no_cumulative_text_budget() -> None:
         "_This view was shortened: 21 more blocks are not shown._"
     )
     assert len(in_a_message) == 4  # three sections and the note: 11,000 characters at most
+
+
+def test_an_unknown_format_is_a_render_error_not_a_silent_default() -> None:
+    signal = Signal(title="t", published=datetime(2026, 4, 23, tzinfo=UTC), key="k")
+
+    with pytest.raises(RenderError, match="unknown format 'tiny'"):
+        Renderer().render_brief(signal.keyed("x"), "tiny")

@@ -183,7 +183,7 @@ class Renderer:
     def __init__(self, templates_dir: Path | None = None) -> None:
         self.environment = build_environment(templates_dir)
 
-    def render(self, template_name: str, surface: Surface = MESSAGE, **context: Any) -> Message:
+    def render(self, template_name: str, *, surface: Surface = MESSAGE, **context: Any) -> Message:
         """Render `template_name` (e.g. `help.json.j2`) into one valid message (or view's
         blocks): what does not fit the surface is left out, with a note saying so."""
         payload = self._payload(template_name, context)
@@ -202,7 +202,13 @@ class Renderer:
         return _as_messages(payload, parts)
 
     def render_brief(self, signal: Signal, brief_format: str = "full") -> list[Message]:
-        """A brief as posted: the post, then its threaded continuations (`signal.json.j2`)."""
+        """A brief as posted: the post, then its threaded continuations (`signal.json.j2`).
+
+        `full`: the sections follow the lede in the post as far as they fit; `compact`: the post
+        holds title, provenance, lede and controls, and every section goes in the thread.
+        """
+        if brief_format not in BRIEF_FORMATS:
+            raise RenderError("signal.json.j2", f"unknown format {brief_format!r}")
         compact = brief_format == "compact"
         return self.render_parts("signal.json.j2", compact=compact, signal=signal)
 
