@@ -189,3 +189,12 @@ def test_an_unknown_format_is_a_render_error_not_a_silent_default() -> None:
 
     with pytest.raises(RenderError, match="unknown format 'tiny'"):
         Renderer().render_brief(signal.keyed("x"), "tiny")
+
+
+def test_a_view_template_is_rendered_within_view_limits() -> None:
+    lines = [f"line {number} " + "x" * 2900 for number in range(3)]
+
+    as_view = Renderer().render("notice.json.j2", surface=VIEW, emoji=":memo:", lines=lines)
+
+    assert len(as_view.blocks) == 1
+    assert len(as_view.blocks[0]["text"]["text"]) <= 3000  # each text of a view: 3,000 at most
