@@ -372,3 +372,37 @@ def test_a_revision_cut_short_by_a_rate_limit_finishes_with_one_note(
     assert len(notes) == 1
     assert_holds_every_word([top, *parts], [section.body for section in revised.sections])
     assert stored_row(services).state == "sent"
+
+
+def test_the_parts_of_a_long_brief_keep_to_the_channel_pace(
+    services: Services, slack: FakeSlack, clock: ManualClock
+) -> None:
+    assert services.slack_client is not None
+    subscribe(services, slack)
+    signal = long_signal("k1", 65_000)
+    publish(services, signal)
+    posted_at: list[float] = []
+
+    class Timed(SlackPoster):
+        def post(
+            self,
+            channel_id: str,
+            message: Message,
+            metadata: dict[str, object],
+            thread_ts: str | None = None,
+        ) -> Outcome:
+            posted_at.append(clock.monotonic())
+            return super().post(channel_id, message, metadata, thread_ts)
+
+    report = deliverer_for(services, clock, Timed(services.slack_client)).deliver_pending()
+
+    parts = len(services.renderer.render_brief(signal))
+    assert parts >= 7
+    assert len(posted_at) == parts
+    # Three at a time (the burst), then each three once the channel's tokens are back at
+    # 1/s: the first burst leaves 0 tokens (1 s to the next), each later one -2 (3 s).
+    starts = [0.0, 1.0, *(1.0 + 3 * n for n in range(1, parts))]
+    expected = [starts[number // 3] for number in range(parts)]
+    assert [moment - posted_at[0] for moment in posted_at] == pytest.approx(expected, abs=0.05)
+    assert report.counts["sent"] == 1
+    assert report.counts["more"] >= 2

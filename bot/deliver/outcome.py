@@ -22,6 +22,7 @@ class Verdict(StrEnum):
     PAUSE = "pause"  # the channel cannot take messages: pause its subscriptions
     FAIL = "fail"  # this message will never go through (e.g. Slack rejected its blocks)
     STOP = "stop"  # the workspace's token is dead: send nothing more until it is fixed
+    MORE = "more"  # some parts of a long brief went out; the rest follow at the channel's pace
 
 
 @dataclass(frozen=True, slots=True)

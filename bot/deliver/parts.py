@@ -5,6 +5,8 @@ stored, and after a crash or an answer that may have been lost (an unconfirmed a
 channel's history (the post) and the thread (`conversations.replies`, whose messages carry their
 part number in their metadata) say what is already there. A revision edits every part in place,
 posts the continuations it added, deletes those it no longer needs, and notes the revision once.
+An attempt posts at most a channel's burst of new messages (Verdict.MORE: the rest follow when
+the channel's pace allows), so a long brief does not run into Slack's per-channel limit.
 
 When Slack refuses a part's rendering (`msg_blocks_too_long`, `invalid_blocks`, …: our message
 was wrong), a short fallback goes out in its place, so the channel always gets the brief.
@@ -42,8 +44,10 @@ class PartsAttempt:
     parts: list[Message]
     fallback: Callable[[], Message]
     find_post: Callable[[], Outcome | None]  # the post an unconfirmed attempt may have made
+    post_budget: int = 3  # new messages this attempt may post before leaving the rest for later
     posted: dict[int, str] = field(default_factory=dict)  # part number -> ts
     writes: int = 0
+    posts: int = 0
     fallback_reason: str | None = None
 
     def run(self) -> Outcome:
@@ -89,6 +93,7 @@ class PartsAttempt:
                 if refresh:
                     self._write(number, message, edit_ts=self.posted[number])
             else:
+                self._spend_post()
                 self.posted[number] = self._write(number, message)
 
     def _write(self, number: int, message: Message, *, edit_ts: str | None = None) -> str:
@@ -101,6 +106,16 @@ class PartsAttempt:
         if outcome.verdict is not Verdict.SENT:
             raise _Stopped(outcome)
         return edit_ts or outcome.ts or ""
+
+    def _spend_post(self) -> None:
+        """Count a new message, or end the attempt (MORE) when its budget is spent.
+
+        Posting is paced per channel (about one a second, short bursts allowed); edits and
+        deletions are not, and a refused part's fallback takes the place of its part.
+        """
+        if self.posts >= self.post_budget:
+            raise _Stopped(Outcome(Verdict.MORE))
+        self.posts += 1
 
     def _call(self, number: int, message: Message, edit_ts: str | None) -> Outcome:
         self.writes += 1
@@ -147,6 +162,7 @@ class PartsAttempt:
             return  # parts resumed after a failure, not a new revision
         if thread is not None and job.revision in thread.noted_revisions:
             return  # noted by an attempt that did not live to record it
+        self._spend_post()
         note = revision_note(job.posted_fields, job.signal, job.revision)
         metadata = revision_metadata(job.signal.key, job.revision)
         self.writes += 1

@@ -20,8 +20,17 @@ RENDER_CACHE_SIZE = 256
 class Sender:
     """Turns a claimed delivery into Slack calls; one signal is rendered once for all channels."""
 
-    def __init__(self, poster: Poster, renderer: Renderer, history_margin: timedelta) -> None:
+    def __init__(
+        self,
+        poster: Poster,
+        renderer: Renderer,
+        history_margin: timedelta,
+        *,
+        posts_per_attempt: int = 3,
+    ) -> None:
         self.poster = poster
+        # A long brief's parts go out a channel's burst at a time, then wait for its pace.
+        self.posts_per_attempt = posts_per_attempt
         self.renderer = renderer
         self.history_margin = history_margin
         self._rendered: dict[tuple[str, int, str], list[Message]] = {}
@@ -40,6 +49,7 @@ class Sender:
             parts,
             fallback=lambda: self.renderer.render_fallback(job.signal),
             find_post=lambda: self._already_posted(job),
+            post_budget=self.posts_per_attempt,
         )
         return attempt.run()
 

@@ -73,12 +73,16 @@ class _Settling:
             row.message_ts = outcome.parts[0] or row.message_ts
             if not job.editing:  # an edit cut short still owes its revision note
                 row.posted_revision = job.revision
+        if outcome.fallback:
+            row.fallback_reason = outcome.fallback
         if outcome.verdict is Verdict.SENT:
             self._sent(row, job, outcome)
         elif outcome.verdict is Verdict.RETRY:
             self._retry(row, job, outcome)
         elif outcome.verdict is Verdict.PAUSE:
             self._pause(row, outcome)
+        elif outcome.verdict is Verdict.MORE:
+            self._more(row, job, outcome)
         elif outcome.verdict is Verdict.STOP:
             _back_in_line(row, job, self.now, refund=True)
             slack_state.stop_workspace(self.session, stop_reason(outcome), now=self.now)
@@ -91,7 +95,8 @@ class _Settling:
         row.sent_at = self.now
         row.posted_revision = job.revision
         row.posted_fields = field_digests(job.signal)
-        row.fallback_reason = outcome.fallback
+        if job.editing:  # an edit renders every part again: its fallbacks are the whole story
+            row.fallback_reason = outcome.fallback
         if row.signal.revision > job.revision:  # revised while in flight: the copy is stale
             row.state, row.next_attempt_at, row.attempts = "edit", self.now, 0
         self._took_token(job, outcome.writes)
@@ -111,6 +116,12 @@ class _Settling:
             _fail(row, outcome)
             return
         _back_in_line(row, job, self.now + self.limits.backoff(row.attempts))
+        self._took_token(job, outcome.writes)
+
+    def _more(self, row: Delivery, job: Claimed, outcome: Outcome) -> None:
+        """Parts went out and more are to come: back in line, due when the channel's pace says
+        (the parts sent took its tokens); not a failed attempt."""
+        _back_in_line(row, job, self.now, refund=True)
         self._took_token(job, outcome.writes)
 
     def _pause(self, row: Delivery, outcome: Outcome) -> None:
