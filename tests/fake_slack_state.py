@@ -212,6 +212,16 @@ class SlackState:
             self._lock.notify_all()
             return Reply({"ok": True})
 
+    def check_app_answer(self, payload: JsonDict) -> None:
+        """An HTTP response body the app gave Slack (e.g. a slash command's reply)."""
+        if "text" not in payload and "blocks" not in payload:
+            return  # an empty ack
+        with self._lock:
+            try:
+                check_message(payload, required=True)
+            except ContentRefused as refused:
+                self.refusals.append(("http response", refused.args[0]))
+
     def answer(self, method: str, params: JsonDict | None, headers: dict[str, str]) -> Reply:
         """Record the call and answer it; `params` is None when the body was not valid JSON."""
         with self._lock:

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs
 
 import httpx
 import pytest
-from fake_slack import FakeSlack
+from fake_slack import FakeSlack, read_by_slack
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import SectionBlock
@@ -427,3 +427,18 @@ def test_delete_removes_a_message_once(slack: FakeSlack, client: WebClient) -> N
     assert slack_error(client.chat_delete, channel="C1", ts=ts).response["error"] == (
         "message_not_found"
     )
+
+
+def test_the_apps_http_answers_to_slack_are_checked_too(slack: FakeSlack) -> None:
+    too_long = json.dumps({"text": "t", "blocks": [section("s" * 3000)] * 5}).encode()
+
+    def app(environ: dict[str, object], start_response: Callable[..., object]) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [too_long if environ["PATH_INFO"] == "/slack/events" else b"{}"]
+
+    checked = read_by_slack(app, slack)
+    for path in ("/healthz", "/slack/events"):
+        body = b"".join(checked({"PATH_INFO": path}, lambda *args: None))
+
+    assert body == too_long, "the answer itself is passed on unchanged"
+    assert slack.refusals == [("http response", "msg_blocks_too_long")]
