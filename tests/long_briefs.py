@@ -1,5 +1,5 @@
-"""Long briefs for tests: brief-format text and Signals of a chosen size, and what Slack shows
-of a brief posted in parts."""
+"""Long briefs for tests: brief-format text and Signals of a chosen size, what Slack shows of a
+brief posted in parts, and the checks the long-brief tests share."""
 
 from __future__ import annotations
 
@@ -7,9 +7,14 @@ import random
 from datetime import UTC, datetime
 from typing import Any
 
-from fake_slack_blocks import text_length
+from fake_slack_blocks import check_message, text_length
 
+from bot.app import Services
+from bot.render import MESSAGE
 from bot.signal import Section, Signal
+from bot.store import outbox
+from bot.store.db import transaction
+from bot.store.models import Delivery
 
 HEADINGS = ("The News", "The OPTYX Analysis", "AI Governance Impact")
 VOCABULARY = ("model", "closed", "weights", "Meta", "enterprise", "risk", "license", "roadmap")
@@ -83,3 +88,19 @@ def assert_holds_every_word(parts: list[dict[str, Any]], bodies: list[str]) -> N
 def part_sizes(parts: list[dict[str, Any]]) -> list[tuple[int, int]]:
     """(blocks, characters of block text) of each part."""
     return [(len(part["blocks"]), text_length(part["blocks"])) for part in parts]
+
+
+def stored_row(services: Services) -> Delivery:
+    """The one delivery row, detached."""
+    with transaction(services.sessions) as session:
+        (row,) = outbox.deliveries(session)
+        session.expunge(row)
+        return row
+
+
+def assert_parts_within_slack_limits(parts: list[dict[str, Any]]) -> None:
+    """Each part is a message Slack accepts, within our 11,000-character budget."""
+    for part in parts:
+        check_message(part, required=True)
+        assert text_length(part["blocks"]) <= (MESSAGE.text_budget or 0)
+        assert len(part["blocks"]) <= MESSAGE.blocks
