@@ -297,3 +297,32 @@ def test_the_parts_of_a_long_brief_keep_to_the_channel_pace(
     assert [moment - posted_at[0] for moment in posted_at] == pytest.approx(expected, abs=0.05)
     assert report.counts["sent"] == 1
     assert report.counts["more"] >= 2
+
+
+def test_when_slack_refuses_even_the_fallback_the_channel_gets_plain_text(
+    services: Services, slack: FakeSlack, clock: ManualClock
+) -> None:
+    assert services.slack_client is not None
+    subscribe(services, slack)
+    signal = long_signal("k1", 2_000)
+    publish(services, signal)
+
+    class RefusesBlocks(SlackPoster):
+        def post(
+            self,
+            channel_id: str,
+            message: Message,
+            metadata: dict[str, object],
+            thread_ts: str | None = None,
+        ) -> Outcome:
+            if message.blocks:
+                return Outcome(Verdict.FAIL, error="invalid_blocks")
+            return super().post(channel_id, message, metadata, thread_ts)
+
+    deliverer_for(services, clock, RefusesBlocks(services.slack_client)).deliver_pending()
+
+    (plain,) = slack.messages("C1")
+    assert "blocks" not in plain
+    assert plain["text"].startswith(signal.title)
+    assert f"/signals show {signal.id}" in plain["text"]
+    assert stored_row(services).state == "sent"

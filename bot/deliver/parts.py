@@ -140,9 +140,11 @@ class PartsAttempt:
             self.job.channel_id,
             self.fallback_reason,
         )
-        outcome = self._call(number, self.fallback(), edit_ts)
-        if outcome.verdict is Verdict.FAIL:
-            log.error("Slack refused the fallback of brief %s too: %s", self.job.signal_id, outcome)
+        fallback = self.fallback()
+        outcome = self._call(number, fallback, edit_ts)
+        if outcome.verdict is Verdict.FAIL and outcome.error in RENDERING_REFUSALS:
+            log.error("Slack refused the fallback of brief %s too: text only", self.job.signal_id)
+            outcome = self._call(number, Message(fallback.text, []), edit_ts)
         return outcome
 
     # Revisions.

@@ -55,7 +55,7 @@ class Message:
 
     def as_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for `chat_postMessage`, `chat_update` or `respond`."""
-        return {"text": self.text, "blocks": self.blocks}
+        return {"text": self.text, "blocks": self.blocks} if self.blocks else {"text": self.text}
 
     @property
     def size(self) -> str:
