@@ -177,16 +177,30 @@ class NotInstalled:
     def _refused(self) -> Outcome:
         return Outcome(Verdict.STOP, error=NOT_INSTALLED)
 
-    def post(self, channel_id: str, message: Message, metadata: dict[str, object]) -> Outcome:
+    def post(
+        self,
+        channel_id: str,
+        message: Message,
+        metadata: dict[str, object],
+        thread_ts: str | None = None,
+    ) -> Outcome:
         return self._refused()
 
     def edit(self, channel_id: str, ts: str, message: Message) -> Outcome:
         return self._refused()
 
-    def reply_in_thread(self, channel_id: str, thread_ts: str, text: str) -> Outcome:
+    def delete(self, channel_id: str, ts: str) -> Outcome:
+        return self._refused()
+
+    def reply_in_thread(
+        self, channel_id: str, thread_ts: str, text: str, metadata: dict[str, object] | None = None
+    ) -> Outcome:
         return self._refused()
 
     def find_posted(self, channel_id: str, signal_key: str, oldest: float) -> Outcome | None:
+        return self._refused()
+
+    def find_thread(self, channel_id: str, thread_ts: str, signal_key: str) -> Outcome:
         return self._refused()
 
     def check_auth(self) -> Outcome:

@@ -77,7 +77,12 @@ class Deliverer:
         self.limits = limits = limits or DeliveryLimits()
         self.clock = clock = clock or SystemClock()
         self.worker = worker or new_worker_id()
-        self.sender = Sender(self.posters, renderer, limits.history_margin)
+        self.sender = Sender(
+            self.posters,
+            renderer,
+            limits.history_margin,
+            posts_per_attempt=max(int(limits.channel_pace.burst), 1),
+        )
         per_team = self.posters.per_team
         self.settler = Settler(limits, self.worker, per_team=per_team)
         self.presence = Presence(sessions, self.worker, limits.worker_timeout, clock)
@@ -209,8 +214,9 @@ class Deliverer:
                     extra={"team": team},
                 )
         for done in finished:
-            if done.outcome.verdict is Verdict.SENT:
+            if done.outcome.verdict in (Verdict.SENT, Verdict.MORE):
                 self.throttle.went_through(done.job.team_id, moment)
+                self.throttle.spend(done.job.team_id, done.outcome.writes - 1, moment)
         for team in {done.job.team_id if self.posters.per_team else "" for done in finished}:
             metrics.workspace_posts_per_minute.labels(team).set(self.throttle.per_minute(team))
 

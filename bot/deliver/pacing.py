@@ -86,6 +86,12 @@ class WorkspaceBucket:
             self._tokens -= taken
             return taken
 
+    def spend(self, count: float, now: float) -> None:
+        """Take tokens for writes already made (a long brief's extra parts), into debt."""
+        with self._lock:
+            self._refill(now)
+            self._tokens -= count
+
     def whole_tokens(self, now: float) -> int:
         with self._lock:
             self._refill(now)

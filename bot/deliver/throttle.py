@@ -111,6 +111,11 @@ class WorkspaceThrottle:
     def seconds_until_token(self, team: str, now: float) -> float:
         return self._bucket(team, now).seconds_until_token(now)
 
+    def spend(self, team: str, writes: int, now: float) -> None:
+        """Writes made beyond the one token an attempt took (a long brief's threaded parts)."""
+        if writes > 0:
+            self._bucket(team, now).spend(writes, now)
+
     def tokens_at_hand(self, now: float) -> int | None:
         """Whole tokens the one workspace of a single token holds; None with several (each
         claim then fills the free threads, and rows beyond a team's tokens wait)."""
