@@ -85,6 +85,15 @@ def test_one_workspace_slowed_down_leaves_another_at_full_speed() -> None:
     assert throttle.teams_to_skip(6.1) == frozenset({"TSLOW"})
 
 
+def test_a_long_briefs_extra_parts_are_charged_to_its_workspace() -> None:
+    throttle = WorkspaceThrottle(RateLearning(CAP), burst_seconds=0.1, now=0.0)
+    assert throttle.take_up_to("T1", 1, now=0.0) == 1
+    throttle.spend("T1", 2, now=0.0)  # the attempt posted three messages in all
+    # Two tokens at first, one taken, two spent: a debt of one, and a token two away.
+    assert throttle.seconds_until_token("T1", now=0.0) == pytest.approx(2 / CAP)
+    assert throttle.take_up_to("T2", 2, now=0.0) == 2, "other workspaces are not charged"
+
+
 def test_with_one_token_every_team_id_shares_one_bucket() -> None:
     throttle = WorkspaceThrottle(RateLearning(CAP), burst_seconds=0.1, now=0.0, per_team=False)
     assert throttle.take_up_to("T1", 5, 0.0) == 2
