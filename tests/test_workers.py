@@ -59,7 +59,7 @@ def workers(
     settings = services.settings
     environment = {
         **os.environ,
-        "DATABASE_URL": settings.database_url,
+        "DATABASE_URL": settings.database_url.get_secret_value(),
         "SLACK_BOT_TOKEN": BOT_TOKEN,
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "SLACK_API_URL": slack.base_url,

@@ -15,6 +15,7 @@ import httpx
 
 from bot import __version__
 from bot.errors import SignalBotError
+from bot.redaction import redact_url
 from bot.signal import as_utc
 
 USER_AGENT = f"signal-bot/{__version__} (Slack signal feed poller; httpx/{httpx.__version__})"
@@ -103,7 +104,7 @@ class Fetcher:
         except httpx.DecodingError as error:
             raise FetchError(f"undecodable response body: {error}") from None
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as error:
-            raise FetchError(f"bad URL {url!r}: {error}") from None
+            raise FetchError(f"bad URL {redact_url(url)!r}: {error}") from None
         except httpx.TransportError as error:
             raise FetchError(f"cannot reach the server: {error or type(error).__name__}") from None
 
