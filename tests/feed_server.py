@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import threading
 import time
+import zlib
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler
@@ -198,3 +199,12 @@ def rss(*items: tuple[str, str], title: str = "Loopback feed") -> bytes:
         f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>{title}</title>'
         f"<link>https://example.org/</link>{entries}</channel></rss>"
     ).encode()
+
+
+def gzip_bomb(decompressed_size: int) -> bytes:
+    """A gzip body of zeros that inflates to `decompressed_size` bytes (about 1,000 times its
+    own size), made without holding the inflated bytes."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    block = bytes(CHUNK)
+    parts = [compressor.compress(block) for _ in range(decompressed_size // CHUNK)]
+    return b"".join(parts) + compressor.flush()
