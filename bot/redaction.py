@@ -28,13 +28,22 @@ _SLACK_TOKEN = re.compile(r"\b(xox[a-z]|xapp)-[A-Za-z0-9-]+")
 
 def redact_url(url: str) -> str:
     """`https://user:pass@host/feed?token=x` -> `https://host/feed?…`."""
+    _, separator, rest = url.partition("://")
+    if not separator:
+        return url
+    _, query, fragment = _split_tail(_after_authority(rest))
+    return f"{url_without_secrets(url)}{'?…' if query else ''}{'#…' if fragment else ''}"
+
+
+def url_without_secrets(url: str) -> str:
+    """The URL without credentials, query or fragment: still a working base for relative
+    links (`/article` joined to a feed's URL must not carry the feed's password along)."""
     scheme, separator, rest = url.partition("://")
     if not separator:
         return url
-    authority_end = min((i for i in map(rest.find, "/?#") if i >= 0), default=len(rest))
-    host = rest[:authority_end].rpartition("@")[2]
-    path, query, fragment = _split_tail(rest[authority_end:])
-    return f"{scheme}://{host}{path}{'?…' if query else ''}{'#…' if fragment else ''}"
+    after = _after_authority(rest)
+    host = rest[: len(rest) - len(after)].rpartition("@")[2]
+    return f"{scheme}://{host}{_split_tail(after)[0]}"
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
@@ -80,6 +89,12 @@ class _RedactingRecordFactory:
         if record.stack_info:
             record.stack_info = redact(record.stack_info, self.secrets)
         return record
+
+
+def _after_authority(rest: str) -> str:
+    """What follows `user:pass@host:port` in the part of a URL after `scheme://`."""
+    end = min((i for i in map(rest.find, "/?#") if i >= 0), default=len(rest))
+    return rest[end:]
 
 
 def _split_tail(tail: str) -> tuple[str, str, str]:

@@ -14,13 +14,15 @@ from conftest import clear_slack_environment, run_cli
 from fake_slack import FakeSlack
 from feed_server import FeedServer, Route, rss
 from slack_signing import sign, slash_command_body
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
 from bot.app import Services
 from bot.config import Settings
 from bot.redaction import redact, redact_url
 from bot.sources import poll_source
+from bot.store.db import transaction
+from bot.store.models import StoredSignal
 
 FEED_USER, FEED_PASSWORD, FEED_TOKEN = "feed-user-a1", "feed-password-b2", "feed-token-c3"
 BOT_TOKEN = "xoxb-planted-bot-token-d4"
@@ -242,6 +244,29 @@ def cli_outputs(
         code, out, err = run_cli(capsys, *argv)
         outputs[name] = f"exit {code}\n{out}{err}"
     return outputs
+
+
+RELATIVE_LINK_FEED = (
+    b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+    b"<item><guid>r1</guid><title>Relative</title><link>/articles/1?page=2</link>"
+    b"<pubDate>Wed, 06 Apr 2022 21:07:47 +0000</pubDate></item></channel></rss>"
+)
+
+
+def test_relative_links_do_not_carry_the_feed_url_secrets(
+    services: Services, feeds: FeedServer
+) -> None:
+    feeds.route("/relative", Route(RELATIVE_LINK_FEED))
+    source = services.settings.sources[0].model_copy(
+        update={"name": "relative", "url": secret_url(feeds, "/relative")}
+    )
+
+    report = poll_source(services.sessions, source)
+
+    assert report.errors == []
+    with transaction(services.sessions) as session:
+        (url,) = session.scalars(select(StoredSignal.url).where(StoredSignal.source == "relative"))
+    assert url == feeds.url("/articles/1?page=2"), "joined to the feed's host, nothing more"
 
 
 def test_an_unreachable_database_url_keeps_its_password(

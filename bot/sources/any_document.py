@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.errors import ParseError
-from bot.redaction import redact_url
+from bot.redaction import redact_url, url_without_secrets
 from bot.sources.brief_format import decode_utf8, parse_brief
 from bot.sources.document import ParsedItem
 from bot.sources.feed import parse_feed
@@ -23,7 +23,7 @@ def read_location(location: str, fetcher: Fetcher) -> list[ParsedItem]:
         return items_from_document(
             fetched.body,
             name=redact_url(location.strip()),
-            url=fetched.url,
+            url=url_without_secrets(fetched.url),
             content_type=fetched.content_type,
         )
     path = Path(location)

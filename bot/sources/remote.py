@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import SourceConfig
 from bot.ingest import ingest
-from bot.redaction import redact_url
+from bot.redaction import redact_url, url_without_secrets
 from bot.signal import Signal
 from bot.sources.document import ParsedDocument, ParsedItem
 from bot.sources.feed import parse_feed
@@ -39,7 +39,7 @@ def read_feed(fetched: Fetched, first_seen: datetime) -> ParsedDocument:
     return parse_feed(
         fetched.body,
         first_seen=first_seen,
-        url=fetched.url,
+        url=url_without_secrets(fetched.url),
         content_type=fetched.content_type,
         file=redact_url(fetched.url),
     )
