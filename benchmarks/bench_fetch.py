@@ -88,7 +88,7 @@ def _timed(read: Callable[[str], bytes], path: str) -> tuple[float, Any]:
     try:
         outcome: Any = len(read(path))
     except FetchError as error:
-        outcome = str(error)[:24]
+        outcome = str(error)
     return time.perf_counter() - started, outcome
 
 
