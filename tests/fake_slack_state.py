@@ -68,6 +68,7 @@ class RateLimit:
     burst: int
     global_per_minute: float | None
     methods: frozenset[str]
+    clock: Callable[[], float] = time.monotonic
     buckets: dict[str | None, tuple[float, float]] = field(default_factory=dict)  # tokens, at
 
     def seconds_to_wait(self, channel: str) -> float:
@@ -75,7 +76,7 @@ class RateLimit:
         rates: dict[str | None, float] = {channel: self.per_channel_per_second}
         if self.global_per_minute:
             rates[None] = self.global_per_minute / 60  # None: the workspace-wide bucket
-        now = time.monotonic()
+        now = self.clock()
         tokens = {key: self._refilled(key, rate, now) for key, rate in rates.items()}
         wait = max((1 - tokens[key]) / rate for key, rate in rates.items())
         taken = 1 if wait <= 0 else 0
@@ -194,9 +195,11 @@ class SlackState:
         *,
         methods: frozenset[str] = frozenset({"chat.postMessage"}),
         team: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        """Limits for every workspace, or (`team`) for one of them, with its own buckets."""
-        limit = RateLimit(per_channel_per_second, burst, global_per_minute, methods)
+        """Answer 429 beyond these rates, for every workspace or (`team`) for one of them with
+        its own buckets; `clock` (seconds) lets a test move time itself."""
+        limit = RateLimit(per_channel_per_second, burst, global_per_minute, methods, clock)
         with self._lock:
             if team is None:
                 self._rate_limit = limit

@@ -28,7 +28,7 @@ def start_worker(
     """`signal-bot worker` as an operator runs it (shipped defaults, its own log file)."""
     environment = {
         **os.environ,
-        "DATABASE_URL": services.settings.database_url,
+        "DATABASE_URL": services.settings.database_url.get_secret_value(),
         "SLACK_BOT_TOKEN": BOT_TOKEN,
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "SLACK_API_URL": slack.base_url,

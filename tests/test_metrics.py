@@ -130,7 +130,7 @@ def test_a_web_process_reports_the_worker_processes_metrics(
     port = free_port()
     environment = {
         **os.environ,
-        "DATABASE_URL": services.settings.database_url,
+        "DATABASE_URL": services.settings.database_url.get_secret_value(),
         "SLACK_BOT_TOKEN": BOT_TOKEN,
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "SLACK_API_URL": slack.base_url,

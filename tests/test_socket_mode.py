@@ -120,7 +120,7 @@ def running_bot(
     port = free_port()
     environment = {
         **os.environ,
-        "DATABASE_URL": services.settings.database_url,
+        "DATABASE_URL": services.settings.database_url.get_secret_value(),
         "SLACK_BOT_TOKEN": BOT_TOKEN,
         "SLACK_APP_TOKEN": "xapp-1-loopback",
         "SLACK_API_URL": slack.base_url,
@@ -189,7 +189,7 @@ def test_a_refused_app_token_is_a_one_line_error(
 ) -> None:
     # The fake answers apps.connections.open with not_allowed_token_type until given a URL.
     environment = {
-        "DATABASE_URL": services.settings.database_url,
+        "DATABASE_URL": services.settings.database_url.get_secret_value(),
         "SLACK_BOT_TOKEN": BOT_TOKEN,
         "SLACK_APP_TOKEN": "xapp-1-wrong",
         "SLACK_API_URL": slack.base_url,
