@@ -20,6 +20,7 @@ from bot.deliver import Deliverer
 from bot.deliver.outcome import DeliveryLimits, Poster
 from bot.deliver.slack_poster import SlackPoster
 from bot.deliver.terminal_poster import TerminalPoster
+from bot.people import NoPeople, SlackPeople
 from bot.render import Renderer
 from bot.store.db import make_engine, make_session_factory, upgrade
 
@@ -74,6 +75,7 @@ def build_services(
             channels,
             sources=settings.sources,
             push_enabled=settings.signal_ingest_token is not None,
+            people=NoPeople() if client is None else SlackPeople(client),
         ),
         deliverer=Deliverer(sessions, poster, renderer, delivery_limits),
     )

@@ -94,7 +94,7 @@ def _add_slash_mirrors(command: Callable[..., argparse.ArgumentParser]) -> None:
             continue
         mirror = command(sub.name, slash_mirror, f"Like `/signals {sub.usage}`. {sub.summary}")
         mirror.set_defaults(subcommand=sub.name)
-        if sub.name in {"subscribe", "unsubscribe", "list"}:
+        if sub.name in {"subscribe", "unsubscribe", "list", "mute", "unmute"}:
             mirror.add_argument("channel", help="channel ID (e.g. C0123ABCD) or `local`")
         nargs = "*" if sub.name in {"latest", "list"} else "+"
         if sub.name != "list":

@@ -1,4 +1,5 @@
-"""APScheduler wiring: poll sources and reconcile claims on the one leader; deliver everywhere.
+"""APScheduler wiring: poll sources, gather due digests and reconcile claims on the one leader;
+deliver everywhere.
 
 Every worker process runs this scheduler. Polling sources and reconciling dead workers' claims
 run only in the process holding the `poll` lease, so at most one process does them at a time
@@ -21,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app import Services
 from bot.config import SourceConfig
+from bot.deliver.digests import gather_due_digests
 from bot.sources import poll_source
 from bot.store import leases
 from bot.store.db import transaction
@@ -38,6 +40,8 @@ class WorkerTiming:
     lease_ttl: timedelta = timedelta(seconds=30)
     deliver_every: timedelta = timedelta(seconds=1)
     reconcile_every: timedelta = timedelta(seconds=10)
+    # Digest periods are due-times in the database: one indexed query per tick, however many.
+    digests_every: timedelta = timedelta(seconds=10)
 
 
 class Leadership:
@@ -107,6 +111,14 @@ def build_scheduler(services: Services, timing: WorkerTiming | None = None) -> B
         next_run_time=now,
     )
     scheduler.add_job(
+        as_leader,
+        "interval",
+        args=[leadership, gather_digests, services],
+        seconds=_seconds(timing.digests_every),
+        id="digests",
+        next_run_time=now,
+    )
+    scheduler.add_job(
         _keep_lease, "interval", args=[leadership], seconds=_seconds(timing.lease_ttl) / 3
     )
     scheduler.add_listener(_on_shutdown(services, leadership), EVENT_SCHEDULER_SHUTDOWN)
@@ -136,6 +148,17 @@ def deliver_pending(services: Services) -> None:
         services.deliverer.deliver_pending()
     except Exception:  # the database may be briefly away; the next tick tries again
         log.exception("delivery run failed")
+
+
+def gather_digests(services: Services) -> None:
+    """Close the digest periods that have ended; post the digests now rather than next tick."""
+    try:
+        queued = gather_due_digests(services.sessions)
+    except Exception:
+        log.exception("gathering due digests failed")
+        return
+    if queued:
+        deliver_pending(services)
 
 
 def reconcile(services: Services) -> None:

@@ -35,7 +35,7 @@ class Settler:
         self.limits = limits
         self.worker = worker
 
-    def settle(self, session: Session, finished: list[Finished], now: datetime) -> int:
+    def settle(self, session: Session, finished: list[Finished[Claimed]], now: datetime) -> int:
         """Record each outcome; returns how many claims were still ours to settle."""
         rows = outbox.owned_rows(session, [done.job.id for done in finished], self.worker)
         paces = slack_state.channel_paces(session, {done.job.channel_id for done in finished})

@@ -12,6 +12,7 @@ from slack_sdk.web import SlackResponse
 
 from bot.deliver.outcome import Outcome, Verdict
 from bot.render import Message
+from bot.store.models import is_user_id
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +22,12 @@ CHANNEL_PAUSE_REASONS = {
     "channel_not_found": "the channel no longer exists, or the bot cannot see it",
     "not_in_channel": "the bot is not in this private channel: invite it with /invite",
     "restricted_action": "posting in this channel is restricted",
+    # Personal subscriptions: the direct message cannot be opened or taken any more.
+    "user_disabled": "the person's account is deactivated",
+    "user_not_found": "the person is no longer in the workspace",
+    "user_not_visible": "the bot may not see this person",
+    "cannot_dm_bot": "the subscriber is a bot, which cannot get direct messages",
+    "messages_tab_disabled": "direct messages with the app are closed (its Messages tab is off)",
 }
 WORKSPACE_STOP_ERRORS = {
     "invalid_auth",
@@ -48,8 +55,13 @@ class SlackPoster:
         self.client = WebClient(
             token=client.token, base_url=client.base_url, timeout=client.timeout, retry_handlers=[]
         )
+        self._direct_messages: dict[str, str] = {}  # user ID -> the DM's channel ID
 
     def post(self, channel_id: str, message: Message, metadata: dict[str, object]) -> Outcome:
+        channel_id, problem = self._conversation(channel_id)
+        if problem is not None:
+            return problem
+
         def send() -> SlackResponse:
             return self.client.chat_postMessage(
                 channel=channel_id, metadata=metadata, unfurl_links=False, **message.as_kwargs()
@@ -58,18 +70,28 @@ class SlackPoster:
         return self._joining_if_needed(channel_id, send)
 
     def edit(self, channel_id: str, ts: str, message: Message) -> Outcome:
+        channel_id, problem = self._conversation(channel_id)
+        if problem is not None:
+            return problem
+
         def send() -> SlackResponse:
             return self.client.chat_update(channel=channel_id, ts=ts, **message.as_kwargs())
 
         return self._joining_if_needed(channel_id, send)
 
     def reply_in_thread(self, channel_id: str, thread_ts: str, text: str) -> Outcome:
+        channel_id, problem = self._conversation(channel_id)
+        if problem is not None:
+            return problem
         return self._call(
             lambda: self.client.chat_postMessage(channel=channel_id, thread_ts=thread_ts, text=text)
         )
 
     def find_posted(self, channel_id: str, signal_key: str, oldest: float) -> Outcome | None:
         """The message a crashed or cut-off attempt may have posted, from the channel history."""
+        channel_id, problem = self._conversation(channel_id)
+        if problem is not None:
+            return problem
         cursor = None
         for _page in range(HISTORY_PAGES):
             try:
@@ -93,6 +115,24 @@ class SlackPoster:
 
     def check_auth(self) -> Outcome:
         return self._call(self.client.auth_test, ts_key="user_id")
+
+    def _conversation(self, target: str) -> tuple[str, Outcome | None]:
+        """A personal subscription names a user: open (or reuse) the DM with them."""
+        if not is_user_id(target):
+            return target, None
+        if cached := self._direct_messages.get(target):
+            return cached, None
+        try:
+            response = self.client.conversations_open(users=target)
+        except SlackApiError as error:
+            return target, classify_error(error.response)
+        except (URLError, OSError) as error:
+            return target, Outcome(Verdict.RETRY, error=f"connection error: {error}")
+        channel = str((response.get("channel") or {}).get("id") or "")
+        if not channel:
+            return target, Outcome(Verdict.RETRY, error="conversations.open returned no channel")
+        self._direct_messages[target] = channel
+        return channel, None
 
     def _joining_if_needed(self, channel_id: str, send: Callable[[], SlackResponse]) -> Outcome:
         outcome = self._call(send)
@@ -120,11 +160,15 @@ class SlackPoster:
         return Outcome.sent(str(response.get(ts_key, "")) if ts_key else "")
 
 
-def _ts_carrying(messages: list[dict[str, object]], signal_key: str) -> str | None:
+def _ts_carrying(messages: list[dict[str, object]], key: str) -> str | None:
+    """The ts of a message whose metadata names `key` (a brief's signal_key or a digest's)."""
     for message in messages:
         metadata = message.get("metadata")
         payload = metadata.get("event_payload") if isinstance(metadata, dict) else None
-        if isinstance(payload, dict) and payload.get("signal_key") == signal_key:
+        if isinstance(payload, dict) and key in (
+            payload.get("signal_key"),
+            payload.get("digest_key"),
+        ):
             return str(message["ts"])
     return None
 

@@ -1,0 +1,252 @@
+"""Digests in the database: due subscriptions are gathered into digest rows (an outbox of
+their own), which are claimed, sent and settled like posts.
+
+Gathering is idempotent across workers and crashes: a subscription's period is closed by one
+conditional UPDATE of its `next_digest_at` (only the worker that moves it gathers), in the
+same transaction as the digest rows, and (subscription, period, part) is unique.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, or_, select, true, update
+from sqlalchemy.orm import Session
+
+from bot.alerts.digest_lines import DigestLine, split_into_parts
+from bot.alerts.targets import DIGEST, MUTED
+from bot.filters import SignalFilter
+from bot.store.alert_models import Digest
+from bot.store.models import Delivery, StoredSignal, Subscription
+from bot.store.outbox import UNCONFIRMED
+from bot.store.slack_state import ChannelPace
+from bot.store.subscriptions import options_of
+
+DIGESTED = "digested"
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedDigest:
+    """A claimed digest message with its lines, detached from the session."""
+
+    id: int
+    channel_id: str
+    key: str
+    lines: tuple[DigestLine, ...]
+    period_at: datetime
+    tz: str
+    part: int
+    parts: int
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+
+    @property
+    def maybe_posted(self) -> bool:
+        return (self.last_error or "").startswith(UNCONFIRMED)
+
+
+def due_subscriptions(session: Session, now: datetime, limit: int = 500) -> list[int]:
+    """IDs of active digest subscriptions whose period has ended."""
+    query = (
+        select(Subscription.id)
+        .where(Subscription.next_digest_at <= now, Subscription.paused_reason.is_(None))
+        .order_by(Subscription.next_digest_at, Subscription.id)
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def gather_subscription(
+    session: Session,
+    subscription_id: int,
+    now: datetime,
+    mutes: dict[str, list[SignalFilter]],
+) -> int:
+    """Close the subscription's due period: its waiting briefs become digest rows. Returns how
+    many digest messages were queued (0 for an empty period, or when another worker won)."""
+    subscription = session.get(Subscription, subscription_id, populate_existing=True)
+    if (
+        subscription is None
+        or subscription.next_digest_at is None
+        or subscription.next_digest_at > now
+    ):
+        return 0
+    options = options_of(subscription)
+    if options.digest is None:
+        return 0
+    period_at = subscription.next_digest_at
+    moved = session.execute(
+        update(Subscription)
+        .where(Subscription.id == subscription_id, Subscription.next_digest_at == period_at)
+        .values(next_digest_at=options.digest.next_after(now, options.zone))
+        .execution_options(synchronize_session=False)
+    )
+    if not moved.rowcount:  # type: ignore[attr-defined]
+        return 0
+    waiting = session.execute(
+        select(Delivery, StoredSignal)
+        .join(StoredSignal, StoredSignal.id == Delivery.signal_id)
+        .where(Delivery.subscription_id == subscription_id, Delivery.state == DIGEST)
+    ).all()
+    lines: list[DigestLine] = []
+    rows_by_signal: dict[str, Delivery] = {}
+    for row, signal in waiting:
+        if any(muted.matches(signal.to_signal()) for muted in mutes.get(row.channel_id, ())):
+            row.state = MUTED  # muted after it arrived, before its digest
+            continue
+        lines.append(
+            DigestLine(
+                signal.id,
+                signal.title,
+                signal.entity,
+                signal.category,
+                signal.topic,
+                signal.published,
+            )
+        )
+        rows_by_signal[signal.id] = row
+    parts = split_into_parts(lines)
+    previous = _previous_period(session, subscription_id)
+    for number, part in enumerate(parts, start=1):
+        digest = Digest(
+            subscription_id=subscription_id,
+            channel_id=subscription.channel_id,
+            period_at=period_at,
+            part=number,
+            parts=len(parts),
+            since=previous,
+            tz=options.tz or "UTC",
+            signal_ids=[line.signal_id for line in part],
+            next_attempt_at=now,
+        )
+        session.add(digest)
+        session.flush()
+        for line in part:
+            rows_by_signal[line.signal_id].state = DIGESTED
+            rows_by_signal[line.signal_id].digest_id = digest.id
+    return len(parts)
+
+
+def _previous_period(session: Session, subscription_id: int) -> datetime | None:
+    found: datetime | None = session.scalar(
+        select(func.max(Digest.period_at)).where(Digest.subscription_id == subscription_id)
+    )
+    return found
+
+
+def claim_due(session: Session, *, limit: int, worker: str, now: datetime) -> list[ClaimedDigest]:
+    """Claim up to `limit` due digests, at most one per channel and none for a channel that
+    has one in flight or is held by its pace."""
+    busy = select(Digest.channel_id).where(Digest.state == "sending")
+    candidates = (
+        select(Digest.id, Digest.channel_id)
+        .outerjoin(ChannelPace, ChannelPace.channel_id == Digest.channel_id)
+        .where(
+            Digest.state == "pending",
+            Digest.next_attempt_at <= now,
+            or_(ChannelPace.ready_at.is_(None), ChannelPace.ready_at <= now),
+            Digest.channel_id.not_in(busy),
+        )
+        .order_by(Digest.period_at, Digest.part, Digest.id)
+        .limit(limit * 2)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        candidates = candidates.with_for_update(of=Digest, skip_locked=True)
+    picked: dict[str, int] = {}
+    for digest_id, channel_id in session.execute(candidates):
+        if channel_id not in picked and len(picked) < limit:
+            picked[channel_id] = digest_id
+    if not picked:
+        return []
+    # Conditional on the state: on SQLite the pick above held no lock, so another worker may
+    # have claimed one of these meanwhile; the UPDATE decides.
+    claimed_ids = session.scalars(
+        update(Digest)
+        .where(Digest.id.in_(picked.values()), Digest.state == "pending")
+        .values(state="sending", claimed_at=now, claimed_by=worker, attempts=Digest.attempts + 1)
+        .returning(Digest.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    rows = session.scalars(
+        select(Digest)
+        .where(Digest.id.in_(claimed_ids))
+        .order_by(Digest.period_at, Digest.id)
+        .execution_options(populate_existing=True)
+    )
+    return [_as_claimed(session, row) for row in rows]
+
+
+def _as_claimed(session: Session, row: Digest) -> ClaimedDigest:
+    signals = session.scalars(select(StoredSignal).where(StoredSignal.id.in_(row.signal_ids)))
+    lines = tuple(
+        DigestLine(
+            signal.id, signal.title, signal.entity, signal.category, signal.topic, signal.published
+        )
+        for signal in signals
+    )
+    return ClaimedDigest(
+        id=row.id,
+        channel_id=row.channel_id,
+        key=row.key,
+        lines=lines,
+        period_at=row.period_at,
+        tz=row.tz,
+        part=row.part,
+        parts=row.parts,
+        attempts=row.attempts,
+        last_error=row.last_error,
+        created_at=row.created_at,
+    )
+
+
+def owned(session: Session, ids: list[int], worker: str) -> dict[int, Digest]:
+    query = select(Digest).where(
+        Digest.id.in_(ids), Digest.state == "sending", Digest.claimed_by == worker
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    return {row.id: row for row in session.scalars(query)}
+
+
+def release(session: Session, ids: list[int], worker: str) -> None:
+    session.execute(
+        update(Digest)
+        .where(Digest.id.in_(ids), Digest.claimed_by == worker, Digest.state == "sending")
+        .values(state="pending", attempts=Digest.attempts - 1, claimed_by=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def next_due_at(session: Session) -> datetime | None:
+    due: datetime | None = session.scalar(
+        select(func.min(Digest.next_attempt_at)).where(Digest.state == "pending")
+    )
+    return due
+
+
+def requeue_orphans(
+    session: Session, *, live_workers: set[str], stale_before: datetime, now: datetime
+) -> int:
+    """Digests whose worker died mid-send go back in line, marked unconfirmed: the channel's
+    history is read before they are posted again."""
+    orphaned = session.scalars(
+        select(Digest).where(
+            Digest.state == "sending",
+            or_(
+                Digest.claimed_by.is_(None),
+                Digest.claimed_by.not_in(live_workers) if live_workers else true(),
+                Digest.claimed_at < stale_before,
+            ),
+        )
+    ).all()
+    for row in orphaned:
+        row.state, row.claimed_by, row.next_attempt_at = "pending", None, now
+        row.last_error = f"{UNCONFIRMED}its worker stopped while sending"
+    return len(orphaned)
+
+
+def count_by_state(session: Session) -> dict[str, int]:
+    rows = session.execute(select(Digest.state, func.count()).group_by(Digest.state))
+    return {state: count for state, count in rows}
