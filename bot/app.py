@@ -17,6 +17,7 @@ from bot.channels import SlackChannels
 from bot.commands import ChannelAccess, Commands, OpenChannels
 from bot.config import Settings
 from bot.deliver import Deliverer
+from bot.deliver.clock import Clock
 from bot.deliver.outcome import DeliveryLimits, Poster
 from bot.deliver.slack_poster import SlackPoster
 from bot.deliver.terminal_poster import TerminalPoster
@@ -49,6 +50,7 @@ def build_services(
     out: TextIO = sys.stdout,
     migrate: bool = True,
     delivery_limits: DeliveryLimits | None = None,
+    clock: Clock | None = None,
 ) -> Services:
     """Wire the stages together for `settings` (applying pending migrations unless told not to)."""
     engine = make_engine(settings.database_url)
@@ -76,8 +78,9 @@ def build_services(
             sources=settings.sources,
             push_enabled=settings.signal_ingest_token is not None,
             people=NoPeople() if client is None else SlackPeople(client),
+            clock=clock,
         ),
-        deliverer=Deliverer(sessions, poster, renderer, delivery_limits),
+        deliverer=Deliverer(sessions, poster, renderer, delivery_limits, clock=clock),
     )
 
 

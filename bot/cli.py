@@ -26,7 +26,7 @@ from bot.sources.document import ParsedItem
 from bot.sources.folder import read_signal_file
 from bot.sources.http import FetchError
 from bot.sources.remote import keep_first_seen_dates
-from bot.store import outbox
+from bot.store import digests, outbox
 from bot.store.db import make_engine, transaction, upgrade
 from bot.store.subscriptions import ChannelRef, add_subscription, channel_subscriptions
 from bot.terminal import message_to_text
@@ -194,6 +194,8 @@ def deliveries(args: argparse.Namespace) -> int:
             return 0
         counts = outbox.count_by_state(session)
         print("deliveries: " + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none"))
+        if digest_counts := digests.count_by_state(session):
+            print("digests: " + ", ".join(f"{n} {s}" for s, n in sorted(digest_counts.items())))
         if args.state:
             _print_deliveries(outbox.deliveries(session, state=args.state))
             return 0
@@ -208,6 +210,7 @@ DELIVERY_STATES_TO_SHOW = {
     "failed": "`signal-bot deliveries retry` sends them again",
     "paused": "their channel's subscriptions are paused (see `/signals list` there)",
     "sending": "in flight; rows of a worker that died are reconciled and resent",
+    "muted": "held back by a mute (`/signals list`): never posted, still searchable",
 }
 
 
