@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import lru_cache
 
 from sqlalchemy.orm import Session
@@ -42,11 +43,14 @@ class IngestReport:
         return self
 
 
-def ingest(session: Session, signals: Sequence[Signal], *, announce: bool) -> IngestReport:
-    """Store `signals` (already keyed to their source); queue new ones when `announce`."""
+def ingest(
+    session: Session, signals: Sequence[Signal], *, announce: bool, now: datetime | None = None
+) -> IngestReport:
+    """Store `signals` (already keyed to their source); queue new ones when `announce`, held
+    back as `muted` where a mute in force at `now` covers them."""
     report = IngestReport()
     subscriptions = active_subscriptions(session) if announce else []
-    mutes = _muted_filters(session) if announce else {}
+    mutes = _muted_filters(session, now or utcnow()) if announce else {}
     for upserted in upsert_signals(session, signals):
         row = upserted.row
         if upserted.change is Change.UNCHANGED:
@@ -68,10 +72,10 @@ def match_subscriptions(signal: Signal, subscriptions: Sequence[Subscription]) -
     return route_signal(signal, subscriptions, {}, _compiled)
 
 
-def _muted_filters(session: Session) -> dict[str, list[SignalFilter]]:
-    """Each channel's (or person's) mutes in force now, parsed."""
+def _muted_filters(session: Session, now: datetime) -> dict[str, list[SignalFilter]]:
+    """Each channel's (or person's) mutes in force at `now`, parsed."""
     muted: dict[str, list[SignalFilter]] = {}
-    for mute in active_mutes(session, now=utcnow()):
+    for mute in active_mutes(session, now=now):
         muted.setdefault(mute.channel_id, []).append(_compiled(mute.filter))
     return muted
 

@@ -163,8 +163,11 @@ class SlackState:
             return "D" + id[1:]
 
     def deactivate_user(self, id: str) -> None:
+        """As Slack does: the account is disabled and its direct messages are archived."""
         with self._lock:
             self._users[id]["deleted"] = True
+            if dm := self._channels.get("D" + id[1:]):
+                dm.archived = True
 
     def close_dm(self, user_id: str) -> None:
         """The person turned off direct messages from the app: posting there is refused."""

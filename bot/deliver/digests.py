@@ -16,7 +16,7 @@ from bot.deliver.fanout import Finished
 from bot.deliver.outcome import DeliveryLimits, Outcome, Poster, Verdict
 from bot.deliver.pacing import ChannelBucket
 from bot.deliver.settle import stop_reason
-from bot.deliver.slack_poster import CHANNEL_PAUSE_REASONS
+from bot.deliver.slack_poster import pause_reason
 from bot.filters import SignalFilter, parse_filter
 from bot.render import Message, Renderer
 from bot.store import digests, slack_state
@@ -176,8 +176,7 @@ class DigestOutbox:
             row.next_attempt_at = now + self.limits.backoff(row.attempts)
         elif verdict is Verdict.PAUSE:
             row.state = "paused"
-            reason = CHANNEL_PAUSE_REASONS.get(error or "", error or "unknown")
-            pause_channel(session, row.channel_id, reason)
+            pause_channel(session, row.channel_id, pause_reason(error, row.channel_id))
         elif verdict is Verdict.STOP:
             row.state, row.attempts = "pending", row.attempts - 1
             slack_state.stop_workspace(session, stop_reason(outcome), now=now)

@@ -29,6 +29,21 @@ CHANNEL_PAUSE_REASONS = {
     "cannot_dm_bot": "the subscriber is a bot, which cannot get direct messages",
     "messages_tab_disabled": "direct messages with the app are closed (its Messages tab is off)",
 }
+# The same answers about a person's direct message (a deactivated account archives its DMs).
+PERSONAL_PAUSE_REASONS = {
+    "is_archived": "the person's account is deactivated",
+    "channel_not_found": "the direct message with the person is closed or gone",
+}
+
+
+def pause_reason(error: str | None, target: str) -> str:
+    """Why a channel's (or a person's) subscriptions are paused, in words for `list`."""
+    code = error or "unknown"
+    if is_user_id(target) and code in PERSONAL_PAUSE_REASONS:
+        return PERSONAL_PAUSE_REASONS[code]
+    return CHANNEL_PAUSE_REASONS.get(code, code)
+
+
 WORKSPACE_STOP_ERRORS = {
     "invalid_auth",
     "token_revoked",
