@@ -16,7 +16,7 @@ from bot.app import Services, build_services
 from bot.config import Settings
 from bot.deliver import Deliverer
 from bot.deliver.clock import ManualClock
-from bot.deliver.digests import digest_metadata, gather_due_digests
+from bot.deliver.digests import digest_metadata, gather_due_digests, render_digest
 from bot.deliver.slack_poster import SlackPoster
 from bot.store import digests
 from bot.store.alert_models import Digest
@@ -77,9 +77,12 @@ def test_one_digest_per_period_lists_every_brief_grouped_by_topic(
     blocks = post["blocks"]
     assert blocks[0]["text"]["text"] == "Digest · Mon 07 Jan, 08:00 America/New_York"  # type: ignore[index]
     texts = [block["text"]["text"] for block in blocks if block["type"] == "section"]  # type: ignore[index, union-attr, attr-defined]
-    assert texts[0] == "*AI Advances*" and texts[3] == "*Security*"
-    assert texts[1].startswith("• Muse Spark") and "Meta · PLATFORM RELEASE" in texts[1]
-    assert texts[2].startswith("• Llama 5") and texts[4].startswith("• Patch Tuesday")
+    assert texts[0] == "*AI Advances*"
+    assert texts[3] == "*Security*"
+    assert texts[1].startswith("• Muse Spark")
+    assert "Meta · PLATFORM RELEASE" in texts[1]
+    assert texts[2].startswith("• Llama 5")
+    assert texts[4].startswith("• Patch Tuesday")
     shows = [block["accessory"] for block in blocks if "accessory" in block]  # type: ignore[operator, index]
     assert [button["text"]["text"] for button in shows] == ["Show"] * 3
     assert len({button["action_id"] for button in shows}) == 3
@@ -166,8 +169,6 @@ def test_a_digest_whose_worker_was_killed_after_posting_is_not_posted_again(
     gather_due_digests(services.sessions, clock.now())
     with transaction(services.sessions) as session:  # a worker claims it, posts, and is killed
         (claimed,) = digests.claim_due(session, limit=10, worker="killed", now=clock.now())
-    from bot.deliver.digests import render_digest
-
     SlackPoster(services.slack_client).post(  # type: ignore[arg-type]
         CHANNEL, render_digest(services.renderer, claimed), digest_metadata(claimed.key)
     )
@@ -192,7 +193,8 @@ def test_a_brief_muted_before_its_digest_is_left_out(
     deliver(services)
 
     (post,) = digest_posts(slack)
-    assert "Patch Tuesday" in str(post["blocks"]) and "Muse Spark" not in str(post["blocks"])
+    assert "Patch Tuesday" in str(post["blocks"])
+    assert "Muse Spark" not in str(post["blocks"])
     assert states(services)[f"Muse Spark@{CHANNEL}"] == "muted"
 
 
@@ -209,5 +211,6 @@ def test_digest_and_post_of_one_channel_overlap_once_the_post_wins(
     deliver(services)
 
     (post,) = digest_posts(slack)
-    assert "Patch Tuesday" in str(post["blocks"]) and "Muse Spark" not in str(post["blocks"])
+    assert "Patch Tuesday" in str(post["blocks"])
+    assert "Muse Spark" not in str(post["blocks"])
     assert len(slack.messages(CHANNEL)) == 2

@@ -127,13 +127,17 @@ def _muted(
     here = "for you" if is_user_id(target.channel_id) else f"in {channel_label(target)}"
     message = context.renderer.render(
         "mute.json.j2",
-        what=f"{signal_filter.describe().capitalize()} {here}",
+        what=f"{_sentence_case(signal_filter.describe())} {here}",
         until_unix=int(until.timestamp()),
         until_text=f"{until:%Y-%m-%d %H:%M} UTC",
         mute_id=mute_id,
         undo=undo,
     )
     return Reply(message)
+
+
+def _sentence_case(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def _zone_of(context: CommandContext, user_id: str) -> ZoneInfo:
