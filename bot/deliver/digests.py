@@ -32,6 +32,7 @@ from bot.store.subscriptions import pause_channel
 log = logging.getLogger(__name__)
 
 DIGEST_EVENT_TYPE = "signal_digest_posted"
+GATHER_BATCH = 200  # subscriptions per transaction: short transactions, few round trips
 
 
 def digest_metadata(key: str) -> dict[str, object]:
@@ -46,9 +47,9 @@ def gather_due_digests(sessions: sessionmaker[Session], now: datetime | None = N
         due = digests.due_subscriptions(session, now)
         mutes = _muted_filters(session, now) if due else {}
     queued = 0
-    for subscription_id in due:
+    for start in range(0, len(due), GATHER_BATCH):
         with transaction(sessions) as session:
-            queued += digests.gather_subscription(session, subscription_id, now, mutes)
+            queued += digests.gather(session, due[start : start + GATHER_BATCH], now, mutes)
     return queued
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from bot.alerts.digest_lines import DigestLine, split_into_parts
 from bot.alerts.targets import DIGEST, MUTED
 from bot.filters import SignalFilter
+from bot.signal import Signal
 from bot.store.alert_models import Digest
 from bot.store.models import Delivery, StoredSignal, Subscription
 from bot.store.outbox import UNCONFIRMED
@@ -58,75 +59,106 @@ def due_subscriptions(session: Session, now: datetime, limit: int = 500) -> list
     return list(session.scalars(query))
 
 
-def gather_subscription(
+def gather(
     session: Session,
-    subscription_id: int,
+    subscription_ids: list[int],
     now: datetime,
     mutes: dict[str, list[SignalFilter]],
 ) -> int:
-    """Close the subscription's due period: its waiting briefs become digest rows. Returns how
-    many digest messages were queued (0 for an empty period, or when another worker won)."""
-    subscription = session.get(Subscription, subscription_id, populate_existing=True)
-    if (
-        subscription is None
-        or subscription.next_digest_at is None
-        or subscription.next_digest_at > now
-    ):
-        return 0
-    options = options_of(subscription)
-    if options.digest is None:
-        return 0
+    """Close the due periods of these subscriptions: their waiting briefs become digest rows.
+    Returns how many digest messages were queued (none for an empty period, nor for a period
+    another worker closed first)."""
+    closed = [
+        (subscription, period_at)
+        for subscription in session.scalars(
+            select(Subscription).where(
+                Subscription.id.in_(subscription_ids), Subscription.next_digest_at <= now
+            )
+        )
+        if (period_at := _close_period(session, subscription, now)) is not None
+    ]
+    waiting = _waiting_lines(session, [subscription.id for subscription, _ in closed])
+    digests: list[tuple[Digest, list[DigestLine]]] = []
+    changes: list[dict[str, object]] = []
+    for subscription, period_at in closed:
+        lines: list[DigestLine] = []
+        for delivery_id, line, signal in waiting.get(subscription.id, []):
+            if any(muted.matches(signal) for muted in mutes.get(subscription.channel_id, ())):
+                changes.append({"id": delivery_id, "state": MUTED})  # muted since it arrived
+            else:
+                lines.append(line)
+        parts = split_into_parts(lines)
+        previous = _previous_period(session, subscription.id) if parts else None
+        for number, part in enumerate(parts, start=1):
+            digest = Digest(
+                subscription_id=subscription.id,
+                channel_id=subscription.channel_id,
+                period_at=period_at,
+                part=number,
+                parts=len(parts),
+                since=previous,
+                tz=subscription.tz or "UTC",
+                signal_ids=[line.signal_id for line in part],
+                next_attempt_at=now,
+            )
+            digests.append((digest, part))
+    session.add_all([digest for digest, _ in digests])
+    session.flush()
+    ids = {
+        (subscription_id, line.signal_id): delivery_id
+        for subscription_id, rows in waiting.items()
+        for delivery_id, line, _ in rows
+    }
+    for digest, part in digests:
+        for line in part:
+            delivery_id = ids[(digest.subscription_id or 0, line.signal_id)]
+            changes.append({"id": delivery_id, "state": DIGESTED, "digest_id": digest.id})
+    if changes:
+        session.execute(update(Delivery), changes)  # bulk UPDATE by primary key
+    return len(digests)
+
+
+def _close_period(session: Session, subscription: Subscription, now: datetime) -> datetime | None:
+    """Move the subscription's due time on; the period it closed, or None if another worker
+    moved it first (the conditional UPDATE decides, on SQLite and PostgreSQL alike)."""
     period_at = subscription.next_digest_at
+    options = options_of(subscription)
+    if period_at is None or options.digest is None or subscription.paused_reason:
+        return None
     moved = session.execute(
         update(Subscription)
-        .where(Subscription.id == subscription_id, Subscription.next_digest_at == period_at)
+        .where(Subscription.id == subscription.id, Subscription.next_digest_at == period_at)
         .values(next_digest_at=options.digest.next_after(now, options.zone))
         .execution_options(synchronize_session=False)
     )
-    if not moved.rowcount:  # type: ignore[attr-defined]
-        return 0
-    waiting = session.execute(
-        select(Delivery, StoredSignal)
+    return period_at if moved.rowcount else None  # type: ignore[attr-defined]
+
+
+def _waiting_lines(
+    session: Session, subscription_ids: list[int]
+) -> dict[int, list[tuple[int, DigestLine, Signal]]]:
+    """Per subscription, its briefs waiting for a digest: (delivery ID, line, signal)."""
+    waiting: dict[int, list[tuple[int, DigestLine, Signal]]] = {}
+    if not subscription_ids:
+        return waiting
+    query = (
+        select(Delivery.id, Delivery.subscription_id, StoredSignal)
         .join(StoredSignal, StoredSignal.id == Delivery.signal_id)
-        .where(Delivery.subscription_id == subscription_id, Delivery.state == DIGEST)
-    ).all()
-    lines: list[DigestLine] = []
-    rows_by_signal: dict[str, Delivery] = {}
-    for row, signal in waiting:
-        if any(muted.matches(signal.to_signal()) for muted in mutes.get(row.channel_id, ())):
-            row.state = MUTED  # muted after it arrived, before its digest
+        .where(Delivery.subscription_id.in_(subscription_ids), Delivery.state == DIGEST)
+    )
+    for delivery_id, subscription_id, signal in session.execute(query):
+        if subscription_id is None:
             continue
-        lines.append(
-            DigestLine(
-                signal.id,
-                signal.title,
-                signal.entity,
-                signal.category,
-                signal.topic,
-                signal.published,
-            )
+        waiting.setdefault(subscription_id, []).append(
+            (delivery_id, _line(signal), signal.to_signal())
         )
-        rows_by_signal[signal.id] = row
-    parts = split_into_parts(lines)
-    previous = _previous_period(session, subscription_id)
-    for number, part in enumerate(parts, start=1):
-        digest = Digest(
-            subscription_id=subscription_id,
-            channel_id=subscription.channel_id,
-            period_at=period_at,
-            part=number,
-            parts=len(parts),
-            since=previous,
-            tz=options.tz or "UTC",
-            signal_ids=[line.signal_id for line in part],
-            next_attempt_at=now,
-        )
-        session.add(digest)
-        session.flush()
-        for line in part:
-            rows_by_signal[line.signal_id].state = DIGESTED
-            rows_by_signal[line.signal_id].digest_id = digest.id
-    return len(parts)
+    return waiting
+
+
+def _line(signal: StoredSignal) -> DigestLine:
+    return DigestLine(
+        signal.id, signal.title, signal.entity, signal.category, signal.topic, signal.published
+    )
 
 
 def _previous_period(session: Session, subscription_id: int) -> datetime | None:
@@ -180,12 +212,7 @@ def claim_due(session: Session, *, limit: int, worker: str, now: datetime) -> li
 
 def _as_claimed(session: Session, row: Digest) -> ClaimedDigest:
     signals = session.scalars(select(StoredSignal).where(StoredSignal.id.in_(row.signal_ids)))
-    lines = tuple(
-        DigestLine(
-            signal.id, signal.title, signal.entity, signal.category, signal.topic, signal.published
-        )
-        for signal in signals
-    )
+    lines = tuple(_line(signal) for signal in signals)
     return ClaimedDigest(
         id=row.id,
         channel_id=row.channel_id,
