@@ -111,7 +111,7 @@ def digests_vs_posts(slack: FakeSlackProcess, args: argparse.Namespace) -> bool:
             states = digests.count_by_state(session)
     held = slack.call("digest_counts", digest_channels)
     once = sum(1 for count in held.values() if count == 1)
-    share = channels / (3 + cap / 60 * seconds)
+    share = queued / (3 + cap / 60 * seconds)
     rate_limited = slack.call("rate_limited_count")
     print(
         f"   digests: {queued} gathered in {gathered:.2f} s; {channels} messages in {seconds:.2f} s"

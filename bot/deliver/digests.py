@@ -44,13 +44,15 @@ def gather_due_digests(sessions: sessionmaker[Session], now: datetime | None = N
     many digest messages were queued. Safe to run in several workers at once."""
     now = now or utcnow()
     with transaction(sessions) as session:
-        due = digests.due_subscriptions(session, now)
-        mutes = _muted_filters(session, now) if due else {}
-    queued = 0
-    for start in range(0, len(due), GATHER_BATCH):
+        mutes = _muted_filters(session, now)
+    queued, after_id = 0, 0
+    while True:
         with transaction(sessions) as session:
-            queued += digests.gather(session, due[start : start + GATHER_BATCH], now, mutes)
-    return queued
+            due = digests.due_subscriptions(session, now, after_id=after_id, limit=GATHER_BATCH)
+            if not due:
+                return queued
+            queued += digests.gather(session, due, now, mutes)
+        after_id = due[-1]
 
 
 def _muted_filters(session: Session, now: datetime) -> dict[str, list[SignalFilter]]:

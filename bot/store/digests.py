@@ -48,12 +48,18 @@ class ClaimedDigest:
         return (self.last_error or "").startswith(UNCONFIRMED)
 
 
-def due_subscriptions(session: Session, now: datetime, limit: int = 500) -> list[int]:
-    """IDs of active digest subscriptions whose period has ended."""
+def due_subscriptions(
+    session: Session, now: datetime, *, after_id: int = 0, limit: int = 200
+) -> list[int]:
+    """IDs (above `after_id`, ascending) of active digest subscriptions whose period ended."""
     query = (
         select(Subscription.id)
-        .where(Subscription.next_digest_at <= now, Subscription.paused_reason.is_(None))
-        .order_by(Subscription.next_digest_at, Subscription.id)
+        .where(
+            Subscription.next_digest_at <= now,
+            Subscription.paused_reason.is_(None),
+            Subscription.id > after_id,
+        )
+        .order_by(Subscription.id)
         .limit(limit)
     )
     return list(session.scalars(query))
