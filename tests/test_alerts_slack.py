@@ -71,7 +71,8 @@ def test_a_mute_holds_matching_briefs_back_until_it_ends(
 ) -> None:
     slash(web_url, slack, "subscribe all")
     answer = slash(web_url, slack, "mute entity:Meta for 6h")
-    assert "Muted" in answer and "from entity Meta in #alerts" in answer
+    assert "Muted" in answer
+    assert "from entity Meta in #alerts" in answer
     assert "2030-01-07 13:00 UTC" in answer  # the fallback of Slack's <!date> in the reader's zone
 
     arrive(services, clock, brief("Muse Spark"), brief("Patch Tuesday", entity="Microsoft"))
@@ -79,11 +80,15 @@ def test_a_mute_holds_matching_briefs_back_until_it_ends(
     assert posted_titles(slack, channel) == ["Patch Tuesday"]
     assert states(services)[f"Muse Spark@{channel}"] == "muted"
     listed = slash(web_url, slack, "list")
-    assert "Muted" in listed and "from entity meta" in listed and "unmute" in listed
+    assert "Muted" in listed
+    assert "from entity meta" in listed
+    assert "unmute" in listed
 
     monkeypatch.setenv("DATABASE_URL", services.settings.database_url)
     code, out, _ = run_cli(capsys, "deliveries")
-    assert code == 0 and "1 muted" in out and "muted:" in out
+    assert code == 0
+    assert "1 muted" in out
+    assert "muted:" in out
 
     clock.advance(timedelta(hours=6, seconds=1).total_seconds())  # it ends by itself
     arrive(services, clock, brief("Llama 5"))
@@ -119,9 +124,11 @@ def test_the_mute_menu_on_a_post_mutes_and_undo_works(
 
     answer = choose(web_url, slack, {**menu, "selected_option": week})
 
-    assert answer["response_type"] == "ephemeral" and answer["replace_original"] is False
+    assert answer["response_type"] == "ephemeral"
+    assert answer["replace_original"] is False
     text = str(answer["blocks"])
-    assert "from entity Meta in #alerts" in text and "2030-01-14 07:00 UTC" in text
+    assert "from entity Meta in #alerts" in text
+    assert "2030-01-14 07:00 UTC" in text
     (undo,) = [element for element in answer["blocks"][-1]["elements"]]
     assert undo["text"]["text"] == "Undo"
 
@@ -130,7 +137,8 @@ def test_the_mute_menu_on_a_post_mutes_and_undo_works(
     assert posted_titles(slack, channel) == ["Muse Spark"]
 
     undone = choose(web_url, slack, undo, tag="undo")
-    assert "Undone" in str(undone["blocks"]) and undone["replace_original"] is True
+    assert "Undone" in str(undone["blocks"])
+    assert undone["replace_original"] is True
     arrive(services, clock, brief("Code World Model"))
     deliver(services)
     assert posted_titles(slack, channel) == ["Muse Spark", "Code World Model"]
@@ -155,7 +163,8 @@ def test_subscribe_me_delivers_by_direct_message_once(
     services: Services, slack: FakeSlack, web_url: str, clock: ManualClock, channel: str
 ) -> None:
     answer = slash(web_url, slack, "subscribe me entity:Meta")
-    assert "You are now subscribed" in answer and "direct message" in answer
+    assert "You are now subscribed" in answer
+    assert "direct message" in answer
     slash(web_url, slack, "subscribe ai-advances format=compact", channel=DM)  # typed in the DM
     assert "#alerts" not in slash(web_url, slack, "list me")
     assert subscriptions(services) == [
@@ -214,7 +223,8 @@ def test_a_deactivated_user_or_closed_dm_pauses_the_personal_subscription(
 
     assert posted_titles(slack, DM) == ["Muse Spark"]
     listed = slash(web_url, slack, "list me")
-    assert "paused" in listed and reason in listed
+    assert "paused" in listed
+    assert reason in listed
     assert states(services)[f"Llama 5@{USER}"] == "paused"
 
 
@@ -248,7 +258,53 @@ def test_bad_input_names_the_word_gives_an_example_and_changes_nothing(
 ) -> None:
     answer = slash(web_url, slack, text)
 
-    assert named in answer and example in answer
+    assert named in answer
+    assert example in answer
     assert '"response_type": "ephemeral"' in answer
     assert subscriptions(services) == []
     assert mute_count(services) == 0
+
+
+# --- options ------------------------------------------------------------------------------------
+
+
+def test_options_are_stored_shown_and_changed_by_subscribing_again(
+    services: Services, slack: FakeSlack, web_url: str, channel: str
+) -> None:
+    slack.add_user("U0TOKYO", tz="Asia/Tokyo")
+
+    answer = slash(web_url, slack, "subscribe entity:Meta digest=weekly@fri@17:30", user="U0TOKYO")
+    assert "in a weekly digest on Fri at 17:30 (Asia/Tokyo)" in answer
+    assert "The next digest is due Fri 11 Jan 17:30 (Asia/Tokyo)" in answer
+    changed = slash(web_url, slack, "subscribe entity:Meta format=compact", user="U0TOKYO")
+    assert "Updated the options" in changed
+    assert "as they arrive, compact" in changed
+    slash(web_url, slack, "subscribe ai-advances digest=daily@08:00", user="U0NOBODY")
+
+    assert subscriptions(services) == [
+        (channel, "entity:meta", None, None, "compact"),  # the options typed replace the old
+        (channel, "topic:ai-advances", "daily@08:00", "UTC", "full"),
+    ]
+    listed = slash(web_url, slack, "list")
+    assert "(as they arrive, compact (analysis in a thread))" in listed
+    assert "(in a daily digest at 08:00 (UTC))" in listed
+
+
+def test_the_subscribe_path_is_a_plain_function_for_the_modal_and_app_home(
+    services: Services, channel: str
+) -> None:
+    from bot.alerts.options import parse_options
+    from bot.commands.subscriptions import subscribe_to
+    from bot.filters import parse_filter
+    from bot.store.subscriptions import ChannelRef
+
+    reply = subscribe_to(
+        services.commands.context,
+        parse_filter("entity:Meta"),
+        parse_options(["digest=daily@07:45", "tz=Europe/Paris"]),
+        ChannelRef(channel_id=USER, user_id=USER),
+        who=USER,
+    )
+
+    assert "You are now subscribed" in reply.message.text
+    assert subscriptions(services) == [(USER, "entity:meta", "daily@07:45", "Europe/Paris", "full")]

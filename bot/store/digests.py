@@ -83,7 +83,9 @@ def gather(
         )
         if (period_at := _close_period(session, subscription, now)) is not None
     ]
-    waiting = _waiting_lines(session, [subscription.id for subscription, _ in closed])
+    closed_ids = [subscription.id for subscription, _ in closed]
+    waiting = _waiting_lines(session, closed_ids)
+    previous_periods = _previous_periods(session, closed_ids)
     digests: list[tuple[Digest, list[DigestLine]]] = []
     changes: list[dict[str, object]] = []
     for subscription, period_at in closed:
@@ -94,7 +96,7 @@ def gather(
             else:
                 lines.append(line)
         parts = split_into_parts(lines)
-        previous = _previous_period(session, subscription.id) if parts else None
+        previous = previous_periods.get(subscription.id)
         for number, part in enumerate(parts, start=1):
             digest = Digest(
                 subscription_id=subscription.id,
@@ -167,11 +169,20 @@ def _line(signal: StoredSignal) -> DigestLine:
     )
 
 
-def _previous_period(session: Session, subscription_id: int) -> datetime | None:
-    found: datetime | None = session.scalar(
-        select(func.max(Digest.period_at)).where(Digest.subscription_id == subscription_id)
+def _previous_periods(session: Session, subscription_ids: list[int]) -> dict[int, datetime]:
+    """Each subscription's latest digest period so far (a digest says "since" it)."""
+    if not subscription_ids:
+        return {}
+    query = (
+        select(Digest.subscription_id, func.max(Digest.period_at))
+        .where(Digest.subscription_id.in_(subscription_ids))
+        .group_by(Digest.subscription_id)
     )
-    return found
+    return {
+        subscription_id: period
+        for subscription_id, period in session.execute(query)
+        if subscription_id is not None
+    }
 
 
 def claim_due(session: Session, *, limit: int, worker: str, now: datetime) -> list[ClaimedDigest]:
@@ -207,23 +218,28 @@ def claim_due(session: Session, *, limit: int, worker: str, now: datetime) -> li
         .returning(Digest.id)
         .execution_options(synchronize_session=False)
     ).all()
-    rows = session.scalars(
-        select(Digest)
-        .where(Digest.id.in_(claimed_ids))
-        .order_by(Digest.period_at, Digest.id)
-        .execution_options(populate_existing=True)
+    rows = list(
+        session.scalars(
+            select(Digest)
+            .where(Digest.id.in_(claimed_ids))
+            .order_by(Digest.period_at, Digest.id)
+            .execution_options(populate_existing=True)
+        )
     )
-    return [_as_claimed(session, row) for row in rows]
+    wanted = {signal_id for row in rows for signal_id in row.signal_ids}
+    lines = {
+        signal.id: _line(signal)
+        for signal in session.scalars(select(StoredSignal).where(StoredSignal.id.in_(wanted)))
+    }
+    return [_as_claimed(row, lines) for row in rows]
 
 
-def _as_claimed(session: Session, row: Digest) -> ClaimedDigest:
-    signals = session.scalars(select(StoredSignal).where(StoredSignal.id.in_(row.signal_ids)))
-    lines = tuple(_line(signal) for signal in signals)
+def _as_claimed(row: Digest, lines: dict[str, DigestLine]) -> ClaimedDigest:
     return ClaimedDigest(
         id=row.id,
         channel_id=row.channel_id,
         key=row.key,
-        lines=lines,
+        lines=tuple(lines[signal_id] for signal_id in row.signal_ids if signal_id in lines),
         period_at=row.period_at,
         tz=row.tz,
         part=row.part,
