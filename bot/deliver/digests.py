@@ -5,6 +5,7 @@ with every other post (bot.deliver.Deliverer runs both)."""
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -32,6 +33,7 @@ from bot.store.subscriptions import pause_channel
 log = logging.getLogger(__name__)
 
 DIGEST_EVENT_TYPE = "signal_digest_posted"
+RENDER_CACHE_SIZE = 256
 GATHER_BATCH = 200  # subscriptions per transaction: short transactions, few round trips
 
 
@@ -94,6 +96,9 @@ class DigestOutbox:
         self.clock = clock
         self.worker = worker
         self._stopped = False
+        # Channels subscribed alike get the same digest: render it once for all of them.
+        self._rendered: dict[tuple[object, ...], Message] = {}
+        self._lock = threading.Lock()
 
     def claim(self, limit: int) -> list[ClaimedDigest]:
         with transaction(self.sessions) as session:
@@ -101,7 +106,7 @@ class DigestOutbox:
 
     def send(self, job: ClaimedDigest) -> Outcome:
         try:
-            message = render_digest(self.renderer, job)
+            message = self._message(job)
         except Exception as error:  # a template bug fails this digest loudly, not the worker
             log.exception("rendering digest %s failed", job.key)
             return Outcome(Verdict.FAIL, error=f"render error: {error}")
@@ -113,6 +118,19 @@ class DigestOutbox:
             if found is not None and found.verdict is not Verdict.PAUSE:
                 return Outcome(Verdict.RETRY, error=found.error, ambiguous=True)
         return self.poster.post(job.channel_id, message, digest_metadata(job.key))
+
+    def _message(self, job: ClaimedDigest) -> Message:
+        key = (job.lines, job.period_at, job.tz, job.part, job.parts)
+        with self._lock:
+            cached = self._rendered.get(key)
+        if cached is not None:
+            return cached
+        message = render_digest(self.renderer, job)
+        with self._lock:
+            if len(self._rendered) >= RENDER_CACHE_SIZE:
+                self._rendered.clear()
+            self._rendered[key] = message
+        return message
 
     def settle(self, finished: list[Finished[ClaimedDigest]]) -> None:
         now = self.clock.now()
