@@ -24,13 +24,14 @@ from bot.app import Services
 from bot.config import SourceConfig
 from bot.deliver.digests import gather_due_digests
 from bot.sources import poll_source
-from bot.store import leases
+from bot.store import leases, mutes
 from bot.store.db import transaction
 from bot.store.models import utcnow
 
 log = logging.getLogger(__name__)
 
 POLL_LEASE = "poll"
+MUTE_KEPT_AFTER_END = timedelta(days=7)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +120,13 @@ def build_scheduler(services: Services, timing: WorkerTiming | None = None) -> B
         next_run_time=now,
     )
     scheduler.add_job(
+        as_leader,
+        "interval",
+        args=[leadership, forget_ended_mutes, services],
+        hours=1,
+        id="mutes",
+    )
+    scheduler.add_job(
         _keep_lease, "interval", args=[leadership], seconds=_seconds(timing.lease_ttl) / 3
     )
     scheduler.add_listener(_on_shutdown(services, leadership), EVENT_SCHEDULER_SHUTDOWN)
@@ -159,6 +167,15 @@ def gather_digests(services: Services) -> None:
         return
     if queued:
         deliver_pending(services)
+
+
+def forget_ended_mutes(services: Services) -> None:
+    """Mutes end by themselves (nothing reads an ended one); this only tidies the table."""
+    try:
+        with transaction(services.sessions) as session:
+            mutes.delete_expired(session, now=utcnow() - MUTE_KEPT_AFTER_END)
+    except Exception:
+        log.exception("forgetting ended mutes failed")
 
 
 def reconcile(services: Services) -> None:

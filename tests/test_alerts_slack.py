@@ -308,3 +308,18 @@ def test_the_subscribe_path_is_a_plain_function_for_the_modal_and_app_home(
 
     assert "You are now subscribed" in reply.message.text
     assert subscriptions(services) == [(USER, "entity:meta", "daily@07:45", "Europe/Paris", "full")]
+
+
+def test_ended_mutes_are_tidied_away_and_running_ones_kept(
+    services: Services, slack: FakeSlack, web_url: str, clock: ManualClock, channel: str
+) -> None:
+    from bot.store.mutes import delete_expired
+
+    slash(web_url, slack, "mute entity:Meta for 1h")
+    slash(web_url, slack, "mute entity:OpenAI for 2d")
+
+    with transaction(services.sessions) as session:
+        deleted = delete_expired(session, now=clock.now() + timedelta(days=1))
+
+    assert deleted == 1
+    assert mute_count(services) == 1
