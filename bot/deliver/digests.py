@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 
 DIGEST_EVENT_TYPE = "signal_digest_posted"
 RENDER_CACHE_SIZE = 256
-GATHER_BATCH = 200  # subscriptions per transaction: short transactions, few round trips
+GATHER_BATCH = 100  # subscriptions per transaction: short write locks, few round trips
 
 
 def digest_metadata(key: str) -> dict[str, object]:

@@ -145,21 +145,26 @@ def _close_period(session: Session, subscription: Subscription, now: datetime) -
 def _waiting_lines(
     session: Session, subscription_ids: list[int]
 ) -> dict[int, list[tuple[int, DigestLine, Signal]]]:
-    """Per subscription, its briefs waiting for a digest: (delivery ID, line, signal)."""
+    """Per subscription, its briefs waiting for a digest: (delivery ID, line, signal). Each
+    brief is loaded once, however many subscriptions wait for it."""
     waiting: dict[int, list[tuple[int, DigestLine, Signal]]] = {}
     if not subscription_ids:
         return waiting
-    query = (
-        select(Delivery.id, Delivery.subscription_id, StoredSignal)
-        .join(StoredSignal, StoredSignal.id == Delivery.signal_id)
-        .where(Delivery.subscription_id.in_(subscription_ids), Delivery.state == DIGEST)
-    )
-    for delivery_id, subscription_id, signal in session.execute(query):
-        if subscription_id is None:
-            continue
-        waiting.setdefault(subscription_id, []).append(
-            (delivery_id, _line(signal), signal.to_signal())
+    rows = session.execute(
+        select(Delivery.id, Delivery.subscription_id, Delivery.signal_id).where(
+            Delivery.subscription_id.in_(subscription_ids), Delivery.state == DIGEST
         )
+    ).all()
+    signals = {
+        signal.id: (_line(signal), signal.to_signal())
+        for signal in session.scalars(
+            select(StoredSignal).where(StoredSignal.id.in_({row.signal_id for row in rows}))
+        )
+    }
+    for delivery_id, subscription_id, signal_id in rows:
+        if subscription_id is not None and signal_id in signals:
+            line, signal = signals[signal_id]
+            waiting.setdefault(subscription_id, []).append((delivery_id, line, signal))
     return waiting
 
 
