@@ -214,3 +214,23 @@ def test_digest_and_post_of_one_channel_overlap_once_the_post_wins(
     assert "Patch Tuesday" in str(post["blocks"])
     assert "Muse Spark" not in str(post["blocks"])
     assert len(slack.messages(CHANNEL)) == 2
+
+
+def test_a_period_too_long_for_one_message_continues_in_a_second_one(
+    services: Services, slack: FakeSlack, clock: ManualClock, subscribed: str
+) -> None:
+    titles = [f"Brief number {n:02d}" for n in range(60)]
+    arrive(services, clock, *[brief(title, minute=n) for n, title in enumerate(titles)])
+
+    at(clock, NEW_YORK_8AM + timedelta(seconds=1))
+    assert gather_due_digests(services.sessions, clock.now()) == 2
+    deliver(services)
+
+    posts = digest_posts(slack)
+    assert [post["blocks"][0]["text"]["text"] for post in posts] == [  # type: ignore[index]
+        "Digest · Mon 07 Jan, 08:00 America/New_York · part 1 of 2",
+        "Digest · Mon 07 Jan, 08:00 America/New_York · part 2 of 2",
+    ]
+    listed = " ".join(str(post["blocks"]) for post in posts)
+    assert all(listed.count(f"• {title}") == 1 for title in titles)
+    assert all(len(post["blocks"]) <= 50 for post in posts)  # type: ignore[arg-type]
