@@ -8,13 +8,17 @@ same transaction as the digest rows, and (subscription, period, part) is unique.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, select, true, update
+from sqlalchemy import Table, bindparam, func, or_, select, true, update
 from sqlalchemy.orm import Session
 
 from bot.alerts.digest_lines import DigestLine, split_into_parts
+from bot.alerts.schedule import parse_schedule
 from bot.alerts.targets import DIGEST, MUTED
 from bot.filters import SignalFilter
 from bot.signal import Signal
@@ -22,7 +26,6 @@ from bot.store.alert_models import Digest
 from bot.store.models import Delivery, StoredSignal, Subscription
 from bot.store.outbox import UNCONFIRMED
 from bot.store.slack_state import ChannelPace
-from bot.store.subscriptions import options_of
 
 DIGESTED = "digested"
 
@@ -74,15 +77,14 @@ def gather(
     """Close the due periods of these subscriptions: their waiting briefs become digest rows.
     Returns how many digest messages were queued (none for an empty period, nor for a period
     another worker closed first)."""
-    closed = [
-        (subscription, period_at)
-        for subscription in session.scalars(
-            select(Subscription).where(
-                Subscription.id.in_(subscription_ids), Subscription.next_digest_at <= now
-            )
+    due = session.scalars(
+        select(Subscription).where(
+            Subscription.id.in_(subscription_ids),
+            Subscription.next_digest_at <= now,
+            Subscription.paused_reason.is_(None),
         )
-        if (period_at := _close_period(session, subscription, now)) is not None
-    ]
+    ).all()
+    closed = _close_periods(session, due, now)
     closed_ids = [subscription.id for subscription, _ in closed]
     waiting = _waiting_lines(session, closed_ids)
     previous_periods = _previous_periods(session, closed_ids)
@@ -121,25 +123,58 @@ def gather(
         for line in part:
             delivery_id = ids[(digest.subscription_id or 0, line.signal_id)]
             changes.append({"id": delivery_id, "state": DIGESTED, "digest_id": digest.id})
-    if changes:
-        session.execute(update(Delivery), changes)  # bulk UPDATE by primary key
+    _apply(session, changes)
     return len(digests)
 
 
-def _close_period(session: Session, subscription: Subscription, now: datetime) -> datetime | None:
-    """Move the subscription's due time on; the period it closed, or None if another worker
-    moved it first (the conditional UPDATE decides, on SQLite and PostgreSQL alike)."""
-    period_at = subscription.next_digest_at
-    options = options_of(subscription)
-    if period_at is None or options.digest is None or subscription.paused_reason:
-        return None
-    moved = session.execute(
-        update(Subscription)
-        .where(Subscription.id == subscription.id, Subscription.next_digest_at == period_at)
-        .values(next_digest_at=options.digest.next_after(now, options.zone))
-        .execution_options(synchronize_session=False)
-    )
-    return period_at if moved.rowcount else None  # type: ignore[attr-defined]
+def _close_periods(
+    session: Session, due: Sequence[Subscription], now: datetime
+) -> list[tuple[Subscription, datetime]]:
+    """Move each subscription's due time on; (subscription, the period it closed) for those
+    this worker moved. Subscriptions alike (schedule, zone, due time) move in one conditional
+    UPDATE, and one another worker moved first drop out (on SQLite and PostgreSQL alike)."""
+    alike: dict[tuple[str, str, datetime], list[Subscription]] = {}
+    for subscription in due:
+        if subscription.digest and subscription.next_digest_at is not None:
+            key = (subscription.digest, subscription.tz or "UTC", subscription.next_digest_at)
+            alike.setdefault(key, []).append(subscription)
+    closed: list[tuple[Subscription, datetime]] = []
+    for (schedule_text, tz, period_at), group in alike.items():
+        schedule = parse_schedule(schedule_text)
+        if schedule is None:
+            continue
+        moved = session.scalars(
+            update(Subscription)
+            .where(
+                Subscription.id.in_([subscription.id for subscription in group]),
+                Subscription.next_digest_at == period_at,
+            )
+            .values(next_digest_at=schedule.next_after(now, ZoneInfo(tz)))
+            .returning(Subscription.id)
+            .execution_options(synchronize_session=False)
+        ).all()
+        won = set(moved)
+        closed += [(subscription, period_at) for subscription in group if subscription.id in won]
+    return closed
+
+
+def _apply(session: Session, changes: list[dict[str, object]]) -> None:
+    """Each waiting delivery's new state (and digest), in one executemany per kind of change."""
+    table = cast(Table, Delivery.__table__)
+    digested = [change for change in changes if "digest_id" in change]
+    muted = [change for change in changes if "digest_id" not in change]
+    if digested:
+        session.execute(
+            update(table)
+            .where(table.c.id == bindparam("delivery_id"))
+            .values(state=DIGESTED, digest_id=bindparam("new_digest_id")),
+            [{"delivery_id": c["id"], "new_digest_id": c["digest_id"]} for c in digested],
+        )
+    if muted:
+        session.execute(
+            update(table).where(table.c.id == bindparam("delivery_id")).values(state=MUTED),
+            [{"delivery_id": c["id"]} for c in muted],
+        )
 
 
 def _waiting_lines(
