@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 DIGEST_EVENT_TYPE = "signal_digest_posted"
 RENDER_CACHE_SIZE = 256
 GATHER_BATCH = 100  # subscriptions per transaction: short write locks, few round trips
+FIRST_GATHER_BATCH = 10  # small, so that the first digests go out while the rest are gathered
 
 
 def digest_metadata(key: str) -> dict[str, object]:
@@ -47,14 +48,14 @@ def gather_due_digests(sessions: sessionmaker[Session], now: datetime | None = N
     now = now or utcnow()
     with transaction(sessions) as session:
         mutes = _muted_filters(session, now)
-    queued, after_id = 0, 0
+    queued, after_id, batch = 0, 0, FIRST_GATHER_BATCH
     while True:
         with transaction(sessions) as session:
-            due = digests.due_subscriptions(session, now, after_id=after_id, limit=GATHER_BATCH)
+            due = digests.due_subscriptions(session, now, after_id=after_id, limit=batch)
             if not due:
                 return queued
             queued += digests.gather(session, due, now, mutes)
-        after_id = due[-1]
+        after_id, batch = due[-1], GATHER_BATCH
 
 
 def _muted_filters(session: Session, now: datetime) -> dict[str, list[SignalFilter]]:

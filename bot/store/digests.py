@@ -90,6 +90,7 @@ def gather(
     previous_periods = _previous_periods(session, closed_ids)
     digests: list[tuple[Digest, list[DigestLine]]] = []
     changes: list[dict[str, object]] = []
+    parts_cache: dict[tuple[DigestLine, ...], list[list[DigestLine]]] = {}
     for subscription, period_at in closed:
         lines: list[DigestLine] = []
         for delivery_id, line, signal in waiting.get(subscription.id, []):
@@ -97,7 +98,7 @@ def gather(
                 changes.append({"id": delivery_id, "state": MUTED})  # muted since it arrived
             else:
                 lines.append(line)
-        parts = split_into_parts(lines)
+        parts = _parts_of(tuple(lines), parts_cache)
         previous = previous_periods.get(subscription.id)
         for number, part in enumerate(parts, start=1):
             digest = Digest(
@@ -114,17 +115,18 @@ def gather(
             digests.append((digest, part))
     session.add_all([digest for digest, _ in digests])
     session.flush()
-    ids = {
-        (subscription_id, line.signal_id): delivery_id
-        for subscription_id, rows in waiting.items()
-        for delivery_id, line, _ in rows
-    }
-    for digest, part in digests:
-        for line in part:
-            delivery_id = ids[(digest.subscription_id or 0, line.signal_id)]
-            changes.append({"id": delivery_id, "state": DIGESTED, "digest_id": digest.id})
-    _apply(session, changes)
+    _mark_muted(session, [change["id"] for change in changes])
+    _mark_digested(session, digests, waiting)
     return len(digests)
+
+
+def _parts_of(
+    lines: tuple[DigestLine, ...], cache: dict[tuple[DigestLine, ...], list[list[DigestLine]]]
+) -> list[list[DigestLine]]:
+    """Subscriptions alike wait for the same briefs: split each distinct list once."""
+    if lines not in cache:
+        cache[lines] = split_into_parts(lines)
+    return cache[lines]
 
 
 def _close_periods(
@@ -158,22 +160,62 @@ def _close_periods(
     return closed
 
 
-def _apply(session: Session, changes: list[dict[str, object]]) -> None:
-    """Each waiting delivery's new state (and digest), in one executemany per kind of change."""
-    table = cast(Table, Delivery.__table__)
-    digested = [change for change in changes if "digest_id" in change]
-    muted = [change for change in changes if "digest_id" not in change]
-    if digested:
+def _mark_muted(session: Session, delivery_ids: list[object]) -> None:
+    if delivery_ids:
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(delivery_ids))
+            .values(state=MUTED)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def _mark_digested(
+    session: Session,
+    digests: list[tuple[Digest, list[DigestLine]]],
+    waiting: dict[int, list[tuple[int, DigestLine, Signal]]],
+) -> None:
+    """The waiting deliveries now listed in a digest: set-based for one-part digests (almost
+    all), row by row where a period took several messages."""
+    delivery_of = {
+        (subscription_id, line.signal_id): delivery_id
+        for subscription_id, rows in waiting.items()
+        for delivery_id, line, _ in rows
+    }
+    by_period: dict[datetime, list[int]] = {}
+    for digest, part in digests:
+        if digest.parts == 1:  # only the rows read: a brief arriving meanwhile waits its turn
+            listed = (delivery_of[(digest.subscription_id or 0, line.signal_id)] for line in part)
+            by_period.setdefault(digest.period_at, []).extend(listed)
+    for period_at, delivery_ids in by_period.items():
+        its_digest = (
+            select(Digest.id)
+            .where(
+                Digest.subscription_id == Delivery.subscription_id,
+                Digest.period_at == period_at,
+                Digest.part == 1,
+            )
+            .scalar_subquery()
+        )
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(delivery_ids))
+            .values(state=DIGESTED, digest_id=its_digest)
+            .execution_options(synchronize_session=False)
+        )
+    several = [
+        {"delivery_id": delivery_of[(digest.subscription_id or 0, line.signal_id)], "to": digest.id}
+        for digest, part in digests
+        if digest.parts > 1
+        for line in part
+    ]
+    if several:
+        table = cast(Table, Delivery.__table__)
         session.execute(
             update(table)
             .where(table.c.id == bindparam("delivery_id"))
-            .values(state=DIGESTED, digest_id=bindparam("new_digest_id")),
-            [{"delivery_id": c["id"], "new_digest_id": c["digest_id"]} for c in digested],
-        )
-    if muted:
-        session.execute(
-            update(table).where(table.c.id == bindparam("delivery_id")).values(state=MUTED),
-            [{"delivery_id": c["id"]} for c in muted],
+            .values(state=DIGESTED, digest_id=bindparam("to")),
+            several,
         )
 
 
