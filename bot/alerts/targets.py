@@ -54,26 +54,45 @@ def route_signal(
     mutes: Mapping[str, Sequence[SignalFilter]],
     compiled: Callable[[str], SignalFilter],
 ) -> list[Target]:
-    """One target per channel whose subscriptions match `signal`; `compiled` parses a filter."""
+    """One target per channel whose subscriptions match `signal`; `compiled` parses a filter.
+
+    Each distinct filter is matched once per brief, however many channels share it."""
+    matches = _Matches(signal)
     winners: dict[str, Subscribed] = {}
     for subscription in subscriptions:
         current = winners.get(subscription.channel_id)
         if current is not None and immediacy(current) <= immediacy(subscription):
             continue
-        if compiled(subscription.filter).matches(signal):
+        if matches(compiled(subscription.filter)):
             winners[subscription.channel_id] = subscription
     return [
         Target(
             channel_id,
             winner.id,
-            _state(signal, winner, mutes.get(channel_id, ())),
+            _state(matches, winner, mutes.get(channel_id, ())),
             winner.format,
         )
         for channel_id, winner in winners.items()
     ]
 
 
-def _state(signal: Signal, winner: Subscribed, mutes: Sequence[SignalFilter]) -> str:
-    if any(muted.matches(signal) for muted in mutes):
+class _Matches:
+    """`signal` against filters, remembered by filter (the same parsed object is reused)."""
+
+    def __init__(self, signal: Signal) -> None:
+        self.signal = signal
+        self.seen: dict[int, bool] = {}
+        self.alive: list[SignalFilter] = []  # keeps each id() meaningful while we remember it
+
+    def __call__(self, signal_filter: SignalFilter) -> bool:
+        known = self.seen.get(id(signal_filter))
+        if known is None:
+            known = self.seen[id(signal_filter)] = signal_filter.matches(self.signal)
+            self.alive.append(signal_filter)
+        return known
+
+
+def _state(matches: _Matches, winner: Subscribed, mutes: Sequence[SignalFilter]) -> str:
+    if any(matches(muted) for muted in mutes):
         return MUTED
     return DIGEST if winner.digest else POST
