@@ -16,8 +16,8 @@ from bot.app import Services, build_services
 from bot.config import Settings
 from bot.deliver import Deliverer
 from bot.deliver.clock import ManualClock
-from bot.deliver.digests import digest_metadata, gather_due_digests, render_digest
-from bot.deliver.slack_poster import SlackPoster
+from bot.deliver.digests import gather_due_digests, render_digest
+from bot.deliver.slack_poster import SlackPoster, digest_metadata
 from bot.store import digests
 from bot.store.alert_models import Digest
 from bot.store.db import transaction

@@ -17,7 +17,7 @@ from bot.deliver.fanout import Finished
 from bot.deliver.outcome import DeliveryLimits, Outcome, Poster, Verdict
 from bot.deliver.pacing import ChannelBucket
 from bot.deliver.settle import stop_reason
-from bot.deliver.slack_poster import pause_reason
+from bot.deliver.slack_poster import digest_metadata, pause_reason
 from bot.filters import SignalFilter, parse_filter
 from bot.render import Message, Renderer
 from bot.store import digests, slack_state
@@ -32,14 +32,9 @@ from bot.store.subscriptions import pause_channel
 
 log = logging.getLogger(__name__)
 
-DIGEST_EVENT_TYPE = "signal_digest_posted"
 RENDER_CACHE_SIZE = 256
 GATHER_BATCH = 100  # subscriptions per transaction: short write locks, few round trips
 FIRST_GATHER_BATCH = 10  # small, so that the first digests go out while the rest are gathered
-
-
-def digest_metadata(key: str) -> dict[str, object]:
-    return {"event_type": DIGEST_EVENT_TYPE, "event_payload": {"digest_key": key}}
 
 
 def gather_due_digests(sessions: sessionmaker[Session], now: datetime | None = None) -> int:
@@ -193,6 +188,8 @@ class DigestOutbox:
             _save_pace(session, paces, row.channel_id, ChannelBucket.held_until(held))
             if row.rate_limited > self.limits.max_rate_limited:
                 row.state = "failed"
+        elif verdict is Verdict.MORE:  # only a brief in parts says so; a digest is one post
+            row.state, row.attempts, row.next_attempt_at = "pending", row.attempts - 1, now
         elif verdict is Verdict.RETRY:
             row.state = "failed" if row.attempts >= self.limits.max_attempts else "pending"
             row.next_attempt_at = now + self.limits.backoff(row.attempts)
