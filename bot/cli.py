@@ -29,6 +29,7 @@ from bot.sources.http import FetchError
 from bot.sources.remote import keep_first_seen_dates
 from bot.store import digests, outbox
 from bot.store.db import make_engine, transaction, upgrade
+from bot.store.models import utcnow
 from bot.store.subscriptions import ChannelRef, add_subscription, channel_subscriptions
 from bot.terminal import message_to_text
 
@@ -208,6 +209,8 @@ def deliveries(args: argparse.Namespace) -> int:
             print(f"re-queued {count} failed deliveries")
             if fallbacks := outbox.retry_fallbacks(session):
                 print(f"rendering {fallbacks} deliveries sent as a fallback again, in place")
+            if failed_digests := digests.retry_failed(session, now=utcnow()):
+                print(f"re-queued {failed_digests} failed digests")
             return 0
         counts = outbox.count_by_state(session)
         print("deliveries: " + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none"))

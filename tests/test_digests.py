@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 from alerts_helpers import CHANNEL, START, USER, arrive, brief, deliver, slash, states
+from conftest import run_cli
 from fake_slack import FakeSlack
 from sqlalchemy import select
 
@@ -234,3 +235,26 @@ def test_a_period_too_long_for_one_message_continues_in_a_second_one(
     listed = " ".join(str(post["blocks"]) for post in posts)
     assert all(listed.count(f"• {title}") == 1 for title in titles)
     assert all(len(post["blocks"]) <= 50 for post in posts)  # type: ignore[arg-type]
+
+
+def test_a_failed_digest_is_sent_again_by_deliveries_retry(
+    services: Services,
+    slack: FakeSlack,
+    clock: ManualClock,
+    subscribed: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    arrive(services, clock, brief("Muse Spark"))
+    at(clock, NEW_YORK_8AM + timedelta(seconds=1))
+    gather_due_digests(services.sessions, clock.now())
+    slack.fail_next("chat.postMessage", error="channel_is_weird", status=200, retry_after=None)
+    deliver(services)
+    assert digest_posts(slack) == []
+    monkeypatch.setenv("DATABASE_URL", services.settings.database_url)
+
+    assert "digests: 1 failed" in run_cli(capsys, "deliveries")[1]
+    assert "re-queued 1 failed digests" in run_cli(capsys, "deliveries", "retry")[1]
+    deliver(services)
+
+    assert len(digest_posts(slack)) == 1

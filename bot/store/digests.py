@@ -381,3 +381,15 @@ def requeue_orphans(
 def count_by_state(session: Session) -> dict[str, int]:
     rows = session.execute(select(Digest.state, func.count()).group_by(Digest.state))
     return {state: count for state, count in rows}
+
+
+def retry_failed(session: Session, *, now: datetime) -> int:
+    """`signal-bot deliveries retry`: failed digests are due again, with fresh attempt counts
+    (one that may have gone out is looked for in the history first, as after a crash)."""
+    result = session.execute(
+        update(Digest)
+        .where(Digest.state == "failed")
+        .values(state="pending", attempts=0, rate_limited=0, next_attempt_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
