@@ -20,7 +20,7 @@ from bot.deliver.settle import stop_reason
 from bot.deliver.slack_poster import digest_metadata, pause_reason
 from bot.filters import SignalFilter, parse_filter
 from bot.render import Message, Renderer
-from bot.store import digests, slack_state
+from bot.store import digest_periods, digests, slack_state
 from bot.store.alert_models import Digest
 from bot.store.db import transaction
 from bot.store.digests import ClaimedDigest
@@ -46,10 +46,10 @@ def gather_due_digests(sessions: sessionmaker[Session], now: datetime | None = N
     queued, after_id, batch = 0, 0, FIRST_GATHER_BATCH
     while True:
         with transaction(sessions) as session:
-            due = digests.due_subscriptions(session, now, after_id=after_id, limit=batch)
+            due = digest_periods.due_subscriptions(session, now, after_id=after_id, limit=batch)
             if not due:
                 return queued
-            queued += digests.gather(session, due, now, mutes)
+            queued += digest_periods.gather(session, due, now, mutes)
         after_id, batch = due[-1], GATHER_BATCH
 
 
