@@ -84,7 +84,7 @@ def test_a_mute_holds_matching_briefs_back_until_it_ends(
     assert "from entity meta" in listed
     assert "unmute" in listed
 
-    monkeypatch.setenv("DATABASE_URL", services.settings.database_url)
+    monkeypatch.setenv("DATABASE_URL", services.settings.database_url.get_secret_value())
     code, out, _ = run_cli(capsys, "deliveries")
     assert code == 0
     assert "1 muted" in out

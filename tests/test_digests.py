@@ -251,7 +251,7 @@ def test_a_failed_digest_is_sent_again_by_deliveries_retry(
     slack.fail_next("chat.postMessage", error="channel_is_weird", status=200, retry_after=None)
     deliver(services)
     assert digest_posts(slack) == []
-    monkeypatch.setenv("DATABASE_URL", services.settings.database_url)
+    monkeypatch.setenv("DATABASE_URL", services.settings.database_url.get_secret_value())
 
     assert "digests: 1 failed" in run_cli(capsys, "deliveries")[1]
     assert "re-queued 1 failed digests" in run_cli(capsys, "deliveries", "retry")[1]
