@@ -434,8 +434,8 @@ def clear_postgres(services: Services) -> None:
     with services.engine.begin() as connection:
         connection.execute(
             text(
-                "TRUNCATE deliveries, subscriptions, signals, channel_pace, leases, "
-                "workspace_status, slack_bots, slack_installations CASCADE"
+                "TRUNCATE deliveries, subscriptions, signals, channel_pace, leases, digests, "
+                "mutes, workspace_status, slack_bots, slack_installations CASCADE"
             )
         )
 

@@ -9,6 +9,7 @@ settle.py       an outcome -> the row's next state (sent, retry, paused, stopped
 reconcile.py    claims left by dead workers go back in line, marked unconfirmed
 presence.py     each worker's lease: who is alive, and how the workspace cap is shared
 revisions.py    what changed in a revised brief
+digests.py      due digest periods -> digest rows, sent by a second fan-out on the same pacing
 slack_poster.py / terminal_poster.py   the Posters
 """
 
@@ -23,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot import metrics
 from bot.deliver.clock import Clock, SystemClock
+from bot.deliver.digests import DigestOutbox
 from bot.deliver.fanout import FanOut, FanOutTiming, Finished
 from bot.deliver.outcome import DeliveryLimits, OnePoster, Outcome, Poster, TeamPosters, Verdict
 from bot.deliver.presence import Presence, new_worker_id
@@ -33,6 +35,7 @@ from bot.deliver.throttle import WorkspaceThrottle
 from bot.render import Renderer
 from bot.store import outbox, slack_state
 from bot.store.db import transaction
+from bot.store.digests import ClaimedDigest
 from bot.store.outbox import Claimed
 
 __all__ = [
@@ -92,6 +95,10 @@ class Deliverer:
             clock.monotonic(),
             per_team=per_team,
         )
+        # Digests have no workspace of their own yet: the single token's (or fallback) Poster.
+        self.digests = DigestOutbox(
+            sessions, self.posters.for_team(""), renderer, limits, clock, self.worker
+        )
         self._stopped: str | None = None
         self._stopped_teams: frozenset[str] = frozenset()
         self._auth_checked_at: float | None = None
@@ -110,6 +117,12 @@ class Deliverer:
             self.throttle.share_between(self.presence.live_workers, self.clock.monotonic())
             timing = FanOutTiming(self.limits.concurrency, self.limits.linger.total_seconds())
             report.counts.update(FanOut(self, self.throttle, self.clock, timing).run())
+            if not self.stopped():
+                self.digests.resume()
+                digests: FanOut[ClaimedDigest] = FanOut(
+                    self.digests, self.throttle, self.clock, timing
+                )
+                report.counts.update(digests.run())
         finally:
             self._delivering.release()
         return report
@@ -159,7 +172,7 @@ class Deliverer:
         with metrics.delivery_seconds.time():
             return self.sender.send(job)
 
-    def settle(self, finished: list[Finished]) -> None:
+    def settle(self, finished: list[Finished[Claimed]]) -> None:
         """Record a round of outcomes in one transaction (retried once if the database balks)."""
         try:
             workspace_limited = self._settle(finished)
@@ -193,11 +206,13 @@ class Deliverer:
     def stopped_teams(self) -> frozenset[str]:
         return self._stopped_teams
 
-    def _settle(self, finished: list[Finished]) -> list[Finished]:
+    def _settle(self, finished: list[Finished[Claimed]]) -> list[Finished[Claimed]]:
         with transaction(self.sessions) as session:
             return self.settler.settle(session, finished, self.clock.now())
 
-    def _learn_rates(self, finished: list[Finished], workspace_limited: list[Finished]) -> None:
+    def _learn_rates(
+        self, finished: list[Finished[Claimed]], workspace_limited: list[Finished[Claimed]]
+    ) -> None:
         """Teach each workspace's throttle what Slack said (on the monotonic clock)."""
         now, moment = self.clock.now(), self.clock.monotonic()
         rate_limited = sum(1 for done in finished if done.outcome.rate_limited)
@@ -220,7 +235,7 @@ class Deliverer:
         for team in {done.job.team_id if self.posters.per_team else "" for done in finished}:
             metrics.workspace_posts_per_minute.labels(team).set(self.throttle.per_minute(team))
 
-    def _note_stop(self, done: Finished) -> None:
+    def _note_stop(self, done: Finished[Claimed]) -> None:
         if not self.posters.per_team:
             if self._stopped is None:
                 self._stopped = stop_reason(done.outcome)

@@ -18,12 +18,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
-from typing import NamedTuple, Protocol
+from typing import Generic, NamedTuple, Protocol, TypeVar
 
 from bot.deliver.clock import Clock
 from bot.deliver.outcome import Outcome, Verdict
 from bot.deliver.throttle import WorkspaceThrottle
-from bot.store.outbox import Claimed
 
 log = logging.getLogger(__name__)
 
@@ -32,30 +31,46 @@ LONGEST_WAIT = 1.0  # seconds between looks at the outbox while posts are in fli
 SETTLE_WITHIN = 0.25  # seconds after a send started, its outcome is recorded at the latest
 
 
-class Finished(NamedTuple):
+class Job(Protocol):
+    """A claimed outbox item: a brief's delivery (bot.store.outbox.Claimed) or a digest."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def channel_id(self) -> str: ...
+    @property
+    def team_id(self) -> str:
+        """The workspace it goes to, whose token and rate it uses ("" with one token)."""
+        ...
+
+
+J = TypeVar("J", bound=Job)
+
+
+class Finished(NamedTuple, Generic[J]):
     """A send that came back."""
 
-    job: Claimed
+    job: J
     outcome: Outcome
     started_at: datetime  # when the call to Slack began: the channel's token is taken then
 
 
-class Work(Protocol):
-    """What the fan-out needs from the Deliverer."""
+class Work(Protocol[J]):
+    """What the fan-out needs from the Deliverer (or the digests' outbox)."""
 
-    def claim(self, limit: int, skip_teams: frozenset[str]) -> list[Claimed]:
+    def claim(self, limit: int, skip_teams: frozenset[str]) -> list[J]:
         """Up to `limit` due rows, none of the `skip_teams` workspaces."""
         ...
 
-    def send(self, job: Claimed) -> Outcome:
+    def send(self, job: J) -> Outcome:
         """One attempt at Slack (runs in a pool thread)."""
         ...
 
-    def settle(self, finished: list[Finished]) -> None:
+    def settle(self, finished: list[Finished[J]]) -> None:
         """Record outcomes, in one transaction."""
         ...
 
-    def release(self, jobs: list[Claimed]) -> None:
+    def release(self, jobs: list[J]) -> None:
         """Put claimed rows that were never sent back in line."""
         ...
 
@@ -91,20 +106,20 @@ class FanOutTiming:
         return max(1, self.concurrency // 4)
 
 
-class FanOut:
+class FanOut(Generic[J]):
     """One delivery run: claims and sends until nothing is due soon, then returns the counts."""
 
     def __init__(
-        self, work: Work, throttle: WorkspaceThrottle, clock: Clock, timing: FanOutTiming
+        self, work: Work[J], throttle: WorkspaceThrottle, clock: Clock, timing: FanOutTiming
     ) -> None:
         self.work = work
         self.throttle = throttle
         self.clock = clock
         self.timing = timing
         self.counts: Counter[str] = Counter()
-        self._done: queue.SimpleQueue[Finished] = queue.SimpleQueue()
-        self._finished: list[Finished] = []
-        self._claimed_ahead: deque[Claimed] = deque()  # claimed, waiting for a token
+        self._done: queue.SimpleQueue[Finished[J]] = queue.SimpleQueue()
+        self._finished: list[Finished[J]] = []
+        self._claimed_ahead: deque[J] = deque()  # claimed, waiting for a token
         self._in_flight = 0
 
     def run(self) -> Counter[str]:
@@ -154,7 +169,7 @@ class FanOut:
             return len(jobs), HeldBack.TOKENS
         return len(jobs), HeldBack.OUTBOX
 
-    def _claim(self, room: int) -> tuple[list[Claimed], bool]:
+    def _claim(self, room: int) -> tuple[list[J], bool]:
         """Up to `room` rows of workspaces with tokens to spend (with one token, about as
         many as it has); and whether the outbox had fewer than were wanted."""
         now = self.clock.monotonic()
@@ -166,13 +181,11 @@ class FanOut:
         claimed = self.work.claim(wanted, skip | self.work.stopped_teams())
         return claimed, len(claimed) < wanted
 
-    def _split_by_tokens(
-        self, jobs: Iterable[Claimed], free: int
-    ) -> tuple[list[Claimed], deque[Claimed]]:
+    def _split_by_tokens(self, jobs: Iterable[J], free: int) -> tuple[list[J], deque[J]]:
         """Up to `free` of `jobs` whose workspace has a token now (taking it), and the rest."""
         now = self.clock.monotonic()
-        ready: list[Claimed] = []
-        held: deque[Claimed] = deque()
+        ready: list[J] = []
+        held: deque[J] = deque()
         for job in jobs:
             if len(ready) < free and self.throttle.take_up_to(job.team_id, 1, now):
                 ready.append(job)
@@ -180,13 +193,16 @@ class FanOut:
                 held.append(job)
         return ready, held
 
-    def _send(self, job: Claimed) -> None:
+    def _send(self, job: J) -> None:
         started_at = self.clock.now()
         try:
             outcome = self.work.send(job)
         except Exception as error:  # a bug must not leave the row claimed for good
             log.exception(
-                "sending delivery %s to %s crashed", job.id, job.channel_id, extra=job.log_context
+                "sending %s to %s crashed",
+                job.id,
+                job.channel_id,
+                extra={"team": job.team_id, "channel": job.channel_id},
             )
             outcome = Outcome(Verdict.RETRY, error=f"crashed: {error}", ambiguous=True)
         self._done.put(Finished(job, outcome, started_at))

@@ -13,7 +13,7 @@ from bot.deliver.fanout import Finished
 from bot.deliver.outcome import DeliveryLimits, Outcome, Verdict
 from bot.deliver.pacing import ChannelBucket, Pace
 from bot.deliver.revisions import field_digests
-from bot.deliver.slack_poster import CHANNEL_PAUSE_REASONS
+from bot.deliver.slack_poster import pause_reason
 from bot.store import outbox, slack_state
 from bot.store.models import Delivery
 from bot.store.outbox import UNCONFIRMED, Claimed
@@ -50,7 +50,9 @@ class Settler:
         self.worker = worker
         self.per_team = per_team
 
-    def settle(self, session: Session, finished: list[Finished], now: datetime) -> list[Finished]:
+    def settle(
+        self, session: Session, finished: list[Finished[Claimed]], now: datetime
+    ) -> list[Finished[Claimed]]:
         """Record each outcome; returns the 429s that the channels' pace does not explain."""
         rows = outbox.owned_rows(session, [done.job.id for done in finished], self.worker)
         paces = slack_state.channel_paces(session, {done.job.channel_id for done in finished})
@@ -157,7 +159,7 @@ class _Settling:
         self._took_token(job, outcome.writes)
 
     def _pause(self, row: Delivery, job: Claimed, outcome: Outcome) -> None:
-        reason = CHANNEL_PAUSE_REASONS.get(outcome.error or "", outcome.error or "unknown")
+        reason = pause_reason(outcome.error, row.channel_id)
         row.state = "paused"
         pause_channel(self.session, row.channel_id, reason)
         self.session.execute(
