@@ -166,6 +166,7 @@ class Sub:
     filter: str
     digest: str | None = None
     format: str = "full"
+    team_id: str = ""
 
 
 BRIEF = Signal(
