@@ -20,7 +20,9 @@ from bot.deliver import Deliverer
 from bot.deliver.outcome import DeliveryLimits, Poster
 from bot.deliver.slack_poster import SlackPoster
 from bot.deliver.terminal_poster import TerminalPoster
+from bot.managers import ManagerPolicy, Permissions
 from bot.render import Renderer
+from bot.slack.roles import SlackRoles
 from bot.store.db import make_engine, make_session_factory, upgrade
 
 log = logging.getLogger(__name__)
@@ -58,10 +60,13 @@ def build_services(
     client = make_slack_client(settings)
     poster: Poster
     channels: ChannelAccess
+    policy = ManagerPolicy.parse(settings.signal_bot_managers)
     if client is None:
         poster, channels = TerminalPoster(out, PREVIEW_DIR), OpenChannels()
+        permissions = Permissions(policy)
     else:
         poster, channels = SlackPoster(client), SlackChannels(client)
+        permissions = Permissions(policy, SlackRoles(client).is_workspace_admin)
     return Services(
         settings=settings,
         engine=engine,
@@ -74,6 +79,7 @@ def build_services(
             channels,
             sources=settings.sources,
             push_enabled=settings.signal_ingest_token is not None,
+            permissions=permissions,
         ),
         deliverer=Deliverer(sessions, poster, renderer, delivery_limits),
     )

@@ -122,6 +122,9 @@ class Settings(BaseSettings):
     signal_bot_config: Path = Path("signal-bot.toml")
     signal_ingest_token: SecretStr | None = None
     templates_dir: Path | None = None
+    # Who may change channel subscriptions and mutes: `everyone`, `admins`, or user IDs
+    # (workspace admins and owners always may). See bot.managers.
+    signal_bot_managers: str = "everyone"
 
     @property
     def local_mode(self) -> bool:

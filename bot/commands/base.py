@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import SourceConfig
+from bot.managers import EVERYONE, Permissions
 from bot.render import Message, Renderer
 from bot.store.subscriptions import ChannelRef
 
@@ -34,6 +37,30 @@ class OpenChannels:
         return None
 
 
+log = logging.getLogger(__name__)
+
+
+class ChangeNotifier:
+    """Tells whoever listens (the App Home) that a user changed subscriptions or mutes."""
+
+    def __init__(self) -> None:
+        self._listeners: list[Callable[[str], None]] = []
+        self._lock = threading.Lock()
+
+    def listen(self, listener: Callable[[str], None]) -> None:
+        with self._lock:
+            self._listeners.append(listener)
+
+    def changed_by(self, user_id: str) -> None:
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener(user_id)
+            except Exception:  # a listener's failure must not undo or hide the change itself
+                log.exception("change listener failed")
+
+
 @dataclass(frozen=True)
 class CommandContext:
     """The database, the renderer and Slack, passed to every command."""
@@ -43,9 +70,22 @@ class CommandContext:
     channels: ChannelAccess
     sources: Sequence[SourceConfig] = ()
     push_enabled: bool = False
+    permissions: Permissions = EVERYONE
+    changes: ChangeNotifier = field(default_factory=ChangeNotifier)
+
+    def refusal(self, where: ChannelRef) -> Reply | None:
+        """A friendly refusal when the user may not change this channel's subscriptions."""
+        if is_direct_message(where.channel_id):
+            return None  # a DM with the app: the user's own, personal subscriptions
+        refused = self.permissions.refusal(where.user_id)
+        return self.notice(":no_entry:", refused) if refused else None
 
     def notice(self, emoji: str, *lines: str) -> Reply:
         return Reply(self.renderer.render("notice.json.j2", emoji=emoji, lines=list(lines)))
+
+
+def is_direct_message(channel_id: str) -> bool:
+    return channel_id.startswith("D")
 
 
 def channel_label(where: ChannelRef) -> str:

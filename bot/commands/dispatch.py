@@ -8,10 +8,11 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.commands import admin, search, subscriptions
-from bot.commands.base import ChannelAccess, CommandContext, Reply
+from bot.commands import admin, history, search, subscriptions, topics
+from bot.commands.base import ChangeNotifier, ChannelAccess, CommandContext, Reply
 from bot.config import SourceConfig
 from bot.errors import FilterError
+from bot.managers import EVERYONE, Permissions
 from bot.render import Renderer
 from bot.sharing import Publisher
 from bot.store.subscriptions import ChannelRef
@@ -33,8 +34,8 @@ SUBCOMMANDS = (
     Subcommand("help", "help", "Show this help."),
     Subcommand(
         "subscribe",
-        "subscribe FILTER",
-        "Post new briefs matching FILTER in this channel.",
+        "subscribe [FILTER]",
+        "Post new briefs matching FILTER in this channel; with no FILTER, a form to pick one.",
         subscriptions.subscribe,
     ),
     Subcommand(
@@ -48,6 +49,18 @@ SUBCOMMANDS = (
         "list",
         "This channel's subscriptions, with IDs and state.",
         subscriptions.list_subscriptions,
+    ),
+    Subcommand(
+        "topics",
+        "topics",
+        "Topics, entities and categories of the last 30 days, most frequent first.",
+        topics.topics,
+    ),
+    Subcommand(
+        "history",
+        "history",
+        "The last 20 changes to this channel's subscriptions and mutes, and who made them.",
+        history.history,
     ),
     Subcommand(
         "search",
@@ -83,8 +96,17 @@ class Commands:
         *,
         sources: Sequence[SourceConfig] = (),
         push_enabled: bool = False,
+        permissions: Permissions = EVERYONE,
     ) -> None:
-        self.context = CommandContext(sessions, renderer, channels, sources, push_enabled)
+        self.context = CommandContext(
+            sessions,
+            renderer,
+            channels,
+            sources,
+            push_enabled,
+            permissions=permissions,
+            changes=ChangeNotifier(),
+        )
 
     def signals(self, text: str, where: ChannelRef) -> Reply:
         """`/signals SUBCOMMAND ARGS`."""
@@ -123,6 +145,12 @@ class Commands:
     def share(self, signal_id: str, where: ChannelRef, publish: Publisher) -> Reply:
         """Post a brief in the channel for everyone, once per (brief, channel)."""
         return search.share(self.context, signal_id, where, publish)
+
+    def edit_subscription(self, subscription_id: int, text: str, where: ChannelRef) -> Reply:
+        """Give one of the channel's subscriptions a new FILTER (the modal's edit mode)."""
+        return self._answer(
+            lambda: subscriptions.edit_subscription(self.context, subscription_id, text, where)
+        )
 
     def _answer(self, compute: Callable[[], Reply]) -> Reply:
         """The reply, or usage help naming what was malformed."""

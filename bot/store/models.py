@@ -128,6 +128,27 @@ class Subscription(Base):
         return "paused" if self.paused_reason else "active"
 
 
+class SubscriptionChange(Base):
+    """One change to a subscription or mute: the history `/signals history` and audits show."""
+
+    __tablename__ = "subscription_changes"
+    __table_args__ = (Index("ix_subscription_changes_channel", "channel_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    team_id: Mapped[str] = mapped_column(String(32), default="")
+    channel_id: Mapped[str] = mapped_column(String(64))
+    # A Slack user ID, or who acted outside Slack: `cli`, `import`, `signal-bot`.
+    actor: Mapped[str] = mapped_column(String(64))
+    # subscribed | unsubscribed | edited | paused | resumed | muted | unmuted
+    action: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[str] = mapped_column(String(16), default="subscription")  # or "mute"
+    subject_id: Mapped[int | None] = mapped_column(Integer)
+    # The subscription as a person would type it (FILTER and options), before and after.
+    before: Mapped[str | None] = mapped_column(Text)
+    after: Mapped[str | None] = mapped_column(Text)
+
+
 class Delivery(Base):
     """The outbox: one row per (signal, channel), written with the signal in one transaction."""
 
