@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, TypeVar
 
+from fake_slack_views import ViewError, ViewsAndUsers
 from slack_sdk.models.blocks import Block
 
 JsonDict = dict[str, Any]
@@ -126,10 +127,11 @@ def in_window(ts: str, params: JsonDict) -> bool:
     return oldest < stamp < latest
 
 
-class SlackState:
+class SlackState(ViewsAndUsers):
     """One fake workspace: channels, messages, recorded calls and injected faults."""
 
     def __init__(self) -> None:
+        self._init_views()
         self._lock = threading.Condition()
         self._channels: dict[str, Channel] = {}
         self._calls: list[Call] = []
@@ -254,7 +256,7 @@ class SlackState:
             return Reply({"ok": False, "error": "unknown_method", "req_method": method})
         try:
             return Reply({"ok": True, **handler(params)})
-        except SlackError as error:
+        except (SlackError, ViewError) as error:
             name, *details = error.args
             return Reply({"ok": False, "error": name} | ({"errors": details} if details else {}))
 
@@ -322,9 +324,15 @@ class SlackState:
         return {"messages": page, "has_more": len(found) > limit, "pin_count": 0}
 
     def _channel(self, params: JsonDict) -> Channel:
-        if (channel := self._channels.get(str(params.get("channel")))) is None:
+        wanted = str(params.get("channel"))
+        if wanted in self._users:  # posting to a user ID posts in their DM with the app
+            self._open_direct_message(wanted := "D" + wanted[1:], str(params.get("channel")))
+        if (channel := self._channels.get(wanted)) is None:
             raise SlackError("channel_not_found")
         return channel
+
+    def _open_direct_message(self, channel_id: str, user_id: str) -> None:
+        self._channels.setdefault(channel_id, Channel(channel_id, user_id, True, True, False))
 
     def _postable_channel(self, params: JsonDict) -> Channel:
         channel = self._channel(params)
