@@ -217,7 +217,7 @@ def test_the_home_tab_shows_subscriptions_latest_briefs_and_edits_them(
     assert "Muse model 0" in text  # among the five latest briefs
     assert "Source health" in text  # everyone manages by default
 
-    menu = {"action_id": "home_subscription", "type": "overflow", "block_id": "b"}
+    menu = {"action_id": "home_subscription_1", "type": "overflow", "block_id": "b"}
     edit = {**menu, "selected_option": {"value": "edit:1"}}
     payload = {
         "type": "block_actions",

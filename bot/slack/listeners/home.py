@@ -48,7 +48,7 @@ def register(app: App, form: SubscribeModal, home: HomePublisher, commands: Comm
         if problem := open_view(client, str(body.get("trigger_id", "")), form.new_view(target)):
             home.publish_soon(user_id, notice=problem)
 
-    @app.action(SUBSCRIPTION_MENU)
+    @app.action(re.compile(rf"^{SUBSCRIPTION_MENU}_\d+$"))
     def subscription_menu(
         ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
     ) -> None:

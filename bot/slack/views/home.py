@@ -152,7 +152,7 @@ def _subscription_row(sub: ShownSubscription, *, editable: bool) -> dict[str, An
     if editable:
         block["accessory"] = {
             "type": "overflow",
-            "action_id": SUBSCRIPTION_MENU,
+            "action_id": f"{SUBSCRIPTION_MENU}_{sub.id}",  # unique within the view
             "options": [
                 {"text": plain_text("Edit…", 75), "value": f"edit:{sub.id}"},
                 {"text": plain_text("Remove", 75), "value": f"remove:{sub.id}"},
