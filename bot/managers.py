@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.errors import ConfigError
+from bot.render import mrkdwn
 
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 
@@ -38,9 +39,13 @@ class ManagerPolicy:
             )
         return cls(everyone=False, user_ids=frozenset(ids))
 
-    def who_may(self) -> str:
-        """`workspace admins and owners, <@U1> and <@U2>`."""
-        named = [f"<@{user_id}>" for user_id in sorted(self.user_ids)]
+    def who_may(self, *, mentions: bool = True) -> str:
+        """`workspace admins and owners, <@U1> and <@U2>` (mrkdwn: the IDs were validated);
+        without mentions, for plain text: `… and the people SIGNAL_BOT_MANAGERS names`."""
+        if not mentions:
+            named = ["the people SIGNAL_BOT_MANAGERS names"] if self.user_ids else []
+        else:
+            named = [f"<@{user_id}>" for user_id in sorted(self.user_ids)]
         return ", ".join(["workspace admins and owners", *named[:-1]]) + (
             f" and {named[-1]}" if named else ""
         )
@@ -59,8 +64,9 @@ class Permissions:
         """True for the managers; False also when Slack could not be asked."""
         return self.refusal(user_id) is None
 
-    def refusal(self, user_id: str) -> str | None:
-        """None when the user may change channel subscriptions; else a friendly refusal."""
+    def refusal(self, user_id: str, *, mentions: bool = True) -> str | None:
+        """None when the user may change channel subscriptions; else a friendly refusal, as
+        mrkdwn with `<@U…>` mentions (or plain text without them)."""
         # No user: the CLI, run by whoever holds the database.
         if self.policy.everyone or not user_id or user_id in self.policy.user_ids:
             return None
@@ -69,13 +75,13 @@ class Permissions:
                 return None
         except RoleUnknown as unknown:
             return (
-                f"I could not check with Slack who you are ({unknown}), so I changed nothing. "
-                "Please try again in a moment."
+                f"I could not check with Slack who you are ({mrkdwn(str(unknown))}), so I "
+                "changed nothing. Please try again in a moment."
             )
         return (
-            f"Only {self.policy.who_may()} can change this workspace's channel subscriptions "
-            "and mutes, so I changed nothing. You can still search, list and read briefs, and "
-            "manage your personal subscriptions."
+            f"Only {self.policy.who_may(mentions=mentions)} can change this workspace's channel "
+            "subscriptions and mutes, so I changed nothing. You can still search, list and read "
+            "briefs, and manage your personal subscriptions."
         )
 
 

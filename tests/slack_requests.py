@@ -112,7 +112,9 @@ def block_texts(view: dict[str, Any]) -> str:
     return json.dumps(view.get("blocks", []), ensure_ascii=False)
 
 
-def wait_for_home(slack: FakeSlack, user: str, showing: str, timeout: float = 5.0) -> dict[str, Any]:
+def wait_for_home(
+    slack: FakeSlack, user: str, showing: str, timeout: float = 5.0
+) -> dict[str, Any]:
     """The user's published home tab, once it shows `showing` (polled, with a deadline)."""
     deadline = time.monotonic() + timeout
     while True:

@@ -11,7 +11,6 @@ import pytest
 from fake_slack import FakeSlack
 from slack_requests import (
     block_texts,
-    chosen_channel,
     event,
     interact,
     picked,
@@ -43,7 +42,9 @@ def archive(services: Services, slack: FakeSlack) -> None:
         recent_brief(f"Muse model {n}", n, entity="Meta", category="Platform Release")
         for n in range(5)
     ]
-    briefs += [recent_brief(f"Patch {n}", n, topic="Security", entity="Microsoft") for n in range(3)]
+    briefs += [
+        recent_brief(f"Patch {n}", n, topic="Security", entity="Microsoft") for n in range(3)
+    ]
     briefs += [recent_brief("Lab funding round", 2, topic="AI Advances", entity="Mistral")]
     briefs += [recent_brief("Old quantum note", 90, topic="Quantum", entity="IBM")]
     with transaction(services.sessions) as session:
@@ -130,11 +131,12 @@ def test_submitting_subscribes_the_channel_through_the_typed_path(
     assert submit(web_url, view, values) is None  # an empty ack closes the modal
 
     ephemeral = slack.wait_for_calls("chat.postEphemeral", 1)[-1]
-    assert ephemeral.params["channel"] == CHANNEL and ephemeral.params["user"] == USER
+    assert ephemeral.params["channel"] == CHANNEL
+    assert ephemeral.params["user"] == USER
     assert "#ai-news is now subscribed to briefs with topic security" in ephemeral.params["text"]
     with transaction(services.sessions) as session:
         [subscription] = channel_subscriptions(session, CHANNEL)
-        assert subscription.filter == 'topic:security keyword:patch'
+        assert subscription.filter == "topic:security keyword:patch"
         [change] = recent_changes(session, channel_id=CHANNEL)
     assert (change.actor, change.action, change.after) == (USER, "subscribed", subscription.filter)
     published = slack.wait_for_calls("views.publish", 1)[-1]  # the home tab follows the change
@@ -213,7 +215,9 @@ def test_the_home_tab_shows_subscriptions_latest_briefs_and_edits_them(
     home = slack.home(USER)
     assert home is not None
     text = block_texts(home)
-    assert "<#C0AI>" in text and "topic:ai-advances" in text and "active" in text
+    assert "<#C0AI>" in text
+    assert "topic:ai-advances" in text
+    assert "active" in text
     assert "Muse model 0" in text  # among the five latest briefs
     assert "Source health" in text  # everyone manages by default
 
@@ -278,7 +282,8 @@ def test_the_home_tab_pages_500_subscriptions_within_100_blocks(
     }
     interact(web_url, payload)
     second = wait_for_home(slack, USER, "page 2 of 25")
-    assert "team-00020" not in block_texts(first) and "<#C00020>" in block_texts(second)
+    assert "team-00020" not in block_texts(first)
+    assert "<#C00020>" in block_texts(second)
 
 
 def test_topics_and_history_answer_in_the_channel(
@@ -286,14 +291,16 @@ def test_topics_and_history_answer_in_the_channel(
 ) -> None:
     topics = said(slash(web_url, slack, "topics"))
     assert topics.index("AI Advances — 6") < topics.index("Security — 3")
-    assert "Meta — 5" in topics and "`entity:meta`" in topics
+    assert "Meta — 5" in topics
+    assert "`entity:meta`" in topics
     assert "Quantum" not in topics  # only the last 30 days count
 
     slash(web_url, slack, "subscribe entity:meta")
     slash(web_url, slack, "unsubscribe entity:meta")
     history = said(slash(web_url, slack, "history"))
     assert history.index("unsubscribed") < history.index("subscribed subscription")
-    assert "<@U123>" in history and "`entity:meta`" in history
+    assert "<@U123>" in history
+    assert "`entity:meta`" in history
 
 
 def test_from_a_dm_the_form_subscribes_the_person(
@@ -306,6 +313,7 @@ def test_from_a_dm_the_form_subscribes_the_person(
     submit(web_url, view, picked("topic", "ai-advances"))
 
     posted = slack.wait_for_calls("chat.postMessage", 1)[-1]
-    assert posted.params["channel"] == "D0USER" and "now subscribed" in posted.params["text"]
+    assert posted.params["channel"] == "D0USER"
+    assert "now subscribed" in posted.params["text"]
     with transaction(services.sessions) as session:
         assert [s.filter for s in channel_subscriptions(session, "D0USER")] == ["topic:ai-advances"]

@@ -78,7 +78,10 @@ class CommandContext:
         if is_direct_message(where.channel_id):
             return None  # a DM with the app: the user's own, personal subscriptions
         refused = self.permissions.refusal(where.user_id)
-        return self.notice(":no_entry:", refused) if refused else None
+        if refused is None:
+            return None
+        text = f":no_entry: {refused}"  # already mrkdwn, with the managers' mentions
+        return Reply(Message(text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]))
 
     def notice(self, emoji: str, *lines: str) -> Reply:
         return Reply(self.renderer.render("notice.json.j2", emoji=emoji, lines=list(lines)))

@@ -74,7 +74,7 @@ class HomeData:
     latest: Sequence[ShownBrief] = ()
     sources: Sequence[ShownSource] = ()
     changes: Sequence[ShownChange] = ()
-    notice: str | None = None
+    notice: str | None = None  # mrkdwn, escaped by whoever wrote it
 
 
 def home_view(data: HomeData) -> dict[str, Any]:
@@ -83,7 +83,7 @@ def home_view(data: HomeData) -> dict[str, Any]:
         {"type": "header", "text": plain_text("Signal briefs", 150)},
     ]
     if data.notice:
-        blocks.append({"type": "section", "text": mrkdwn_text(mrkdwn(data.notice))})
+        blocks.append({"type": "section", "text": mrkdwn_text(data.notice)})
     blocks.append(
         {
             "type": "actions",
