@@ -14,6 +14,7 @@ from typing import Any
 
 from bot import __version__
 from bot.app import LOCAL_CHANNEL, Services, build_services
+from bot.cli_manage import audit, export_subscriptions, import_subscriptions
 from bot.commands import SUBCOMMANDS, Reply, split_cli_words
 from bot.config import Settings
 from bot.errors import ConfigError, ParseError, SignalBotError
@@ -84,6 +85,24 @@ def build_parser() -> argparse.ArgumentParser:
     deliveries_parser = command("deliveries", deliveries, "Recent deliveries; `retry` re-queues.")
     deliveries_parser.add_argument("action", nargs="?", choices=["list", "retry"], default="list")
     deliveries_parser.add_argument("--state", help="only deliveries in this state (e.g. failed)")
+    audit_parser = command("audit", audit, "Every change to subscriptions and mutes, newest first.")
+    audit_parser.add_argument("--channel", help="only this channel's changes (a channel ID)")
+    audit_parser.add_argument("--limit", type=int, default=100, help="how many (default 100)")
+    transfer = command(
+        "subscriptions",
+        lambda _: parser.error("say `signal-bot subscriptions export` or `... import FILE`"),
+        "Export every subscription as YAML, or import such a file.",
+    )
+    actions = transfer.add_subparsers(metavar="ACTION", required=True)
+    actions.add_parser(
+        "export", help="Print every subscription as YAML (comments name the channels)."
+    ).set_defaults(handler=export_subscriptions)
+    importer = actions.add_parser(
+        "import", help="Apply a YAML file idempotently; nothing is applied if any entry is bad."
+    )
+    importer.add_argument("file", type=Path, help="a file as `subscriptions export` prints it")
+    importer.add_argument("--dry-run", action="store_true", help="print the changes, apply none")
+    importer.set_defaults(handler=import_subscriptions)
     _add_slash_mirrors(command)
     return parser
 
@@ -94,10 +113,10 @@ def _add_slash_mirrors(command: Callable[..., argparse.ArgumentParser]) -> None:
             continue
         mirror = command(sub.name, slash_mirror, f"Like `/signals {sub.usage}`. {sub.summary}")
         mirror.set_defaults(subcommand=sub.name)
-        if sub.name in {"subscribe", "unsubscribe", "list"}:
+        if sub.name in {"subscribe", "unsubscribe", "list", "history"}:
             mirror.add_argument("channel", help="channel ID (e.g. C0123ABCD) or `local`")
         nargs = "*" if sub.name in {"latest", "list"} else "+"
-        if sub.name != "list":
+        if sub.name not in {"list", "topics", "history"}:
             mirror.add_argument("words", nargs=nargs, help=sub.usage.partition(" ")[2])
 
 
