@@ -317,3 +317,12 @@ def test_from_a_dm_the_form_subscribes_the_person(
     assert "now subscribed" in posted.params["text"]
     with transaction(services.sessions) as session:
         assert [s.filter for s in channel_subscriptions(session, "D0USER")] == ["topic:ai-advances"]
+
+
+def test_when_slack_will_not_open_the_form_the_person_is_told(
+    archive: None, web_url: str, slack: FakeSlack
+) -> None:
+    answer = said(slash(web_url, slack, "subscribe", trigger_id="expired-trigger"))
+
+    assert "Slack did not open the form (`expired_trigger_id`)" in answer
+    assert "/signals subscribe FILTER" in answer
