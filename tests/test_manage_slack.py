@@ -11,6 +11,7 @@ import pytest
 from fake_slack import FakeSlack
 from slack_requests import (
     block_texts,
+    chosen_channel,
     event,
     interact,
     picked,
@@ -326,3 +327,29 @@ def test_when_slack_will_not_open_the_form_the_person_is_told(
 
     assert "Slack did not open the form (`expired_trigger_id`)" in answer
     assert "/signals subscribe FILTER" in answer
+
+
+def test_add_on_the_home_tab_asks_a_manager_which_channel(
+    archive: None, services: Services, web_url: str, slack: FakeSlack
+) -> None:
+    add = {"action_id": "home_add", "type": "button", "block_id": "b"}
+    payload = {
+        "type": "block_actions",
+        "user": user_of(USER),
+        "trigger_id": "t-add",
+        "container": {"type": "view", "view_id": "VH"},
+        "actions": [add],
+    }
+    assert interact(web_url, payload).status_code == 200
+    slack.wait_for_calls("views.open", 1)
+    form = slack.modal(_opened_id(slack))
+    assert element(form, "channel")["type"] == "conversations_select"
+
+    missing = submit(web_url, form, picked("topic", "security"))
+    assert missing["errors"] == {"channel": "Choose the channel the briefs go to."}
+
+    assert submit(web_url, form, {**picked("topic", "security"), **chosen_channel(CHANNEL)}) is None
+    ephemeral = slack.wait_for_calls("chat.postEphemeral", 1)[-1]
+    assert "now subscribed to briefs with topic security" in ephemeral.params["text"]
+    with transaction(services.sessions) as session:
+        assert [s.filter for s in channel_subscriptions(session, CHANNEL)] == ["topic:security"]
