@@ -57,14 +57,17 @@ def measure_home(subscriptions: int, rounds: int) -> None:
         services.engine.dispose()
     print(f"\n== App Home publish, {subscriptions} channel subscriptions, {rounds} publishes")
     cuts = statistics.quantiles(timings, n=100, method="inclusive")
-    print(f"   gather + render + views.publish (loopback): p50 {cuts[49]:.1f} ms, p95 {cuts[94]:.1f} ms")
+    figures = f"p50 {cuts[49]:.1f} ms, p95 {cuts[94]:.1f} ms"
+    print(f"   gather + render + views.publish (loopback): {figures}")
     print(f"   one page: {blocks} blocks (Slack's limit: 100)")
     _naive(data, subscriptions)
 
 
 def _naive(data: HomeData, subscriptions: int) -> None:
     every = [
-        ShownSubscription(n, f"C{n:08d}", f"entity:vendor-{n}", f"briefs from entity vendor-{n}", None)
+        ShownSubscription(
+            n, f"C{n:08d}", f"entity:vendor-{n}", f"briefs from entity vendor-{n}", None
+        )
         for n in range(subscriptions)
     ]
     naive = HomeData(**{**data.__dict__, "channel_subscriptions": every})

@@ -30,9 +30,7 @@ def upgrade() -> None:
         sa.Column("before", sa.Text(), nullable=True),
         sa.Column("after", sa.Text(), nullable=True),
     )
-    op.create_index(
-        "ix_subscription_changes_channel", "subscription_changes", ["channel_id", "id"]
-    )
+    op.create_index("ix_subscription_changes_channel", "subscription_changes", ["channel_id", "id"])
 
 
 def downgrade() -> None:
