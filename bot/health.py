@@ -40,8 +40,14 @@ def health_report(
         reasons.append(stopped)
     with transaction(services.sessions) as session:
         deliveries = outbox.count_by_state(session)
+        fallbacks = outbox.count_fallbacks(session)
     if deliveries.get("failed"):
         reasons.append(f"{deliveries['failed']} deliveries failed (signal-bot deliveries)")
+    if fallbacks:
+        reasons.append(
+            f"{fallbacks} deliveries went out as a short fallback: Slack refused the full "
+            "message (signal-bot deliveries)"
+        )
     return {
         "status": "degraded" if reasons else "ok",
         "database": True,
@@ -53,6 +59,7 @@ def health_report(
         },
         "sources": sources,
         "deliveries": deliveries,
+        "fallbacks": fallbacks,
         "reasons": reasons,
     }
 

@@ -6,13 +6,14 @@ Setup and assertion helpers (channels, faults, recorded calls) are in fake_slack
 import json
 import threading
 import time
+from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Self
+from typing import Any, Self
 from urllib.parse import parse_qsl
 
 from fake_slack_state import Call, JsonDict, Reply, SlackState
 
-__all__ = ["Call", "FakeSlack"]
+__all__ = ["Call", "FakeSlack", "read_by_slack"]
 
 # In a form post these are JSON strings; slack-sdk posts chat.postMessage, chat.update and
 # chat.postEphemeral as JSON bodies, where they are real lists and dicts. Accept both.
@@ -62,8 +63,7 @@ class _Handler(BaseHTTPRequestHandler):
             params = parse_api_params(query, body, self.headers.get("Content-Type", ""))
             reply = fake.answer(path.removeprefix("/api/"), params, dict(self.headers.items()))
         elif path.startswith("/response/") and isinstance(payload := decode_json(body), dict):
-            fake.record_response(path.removeprefix("/response/"), payload)
-            reply = Reply({"ok": True})
+            reply = fake.record_response(path.removeprefix("/response/"), payload)
         else:
             reply = Reply({"ok": False, "error": "invalid_request"}, status=400)
         time.sleep(fake.latency)
@@ -83,6 +83,25 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:
         pass  # keep test output quiet
+
+
+def read_by_slack(app: Callable[..., Iterable[bytes]], fake: "FakeSlack") -> Callable[..., Any]:
+    """The app's WSGI answers to Slack's requests (/slack/events: a slash command's or a
+    button's HTTP response body) checked as Slack checks them; a refusal is recorded in `fake`."""
+
+    def checked(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") != "/slack/events":
+            return app(environ, start_response)
+        answer = app(environ, start_response)
+        try:
+            body = b"".join(answer)
+        finally:
+            getattr(answer, "close", lambda: None)()
+        if isinstance(payload := decode_json(body or b"null"), dict):
+            fake.check_app_answer(payload)
+        return [body]
+
+    return checked
 
 
 class FakeSlack(SlackState):

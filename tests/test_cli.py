@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from conftest import SEED, clear_slack_environment, run_cli
+from long_briefs import brief_text, section_bodies
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -158,3 +159,16 @@ def test_source_names_of_push_and_cli_ingest_are_reserved(
 
     assert code == 2
     assert "pick another source name" in err
+
+
+def test_preview_shows_a_long_brief_as_a_post_and_its_thread(
+    capsys: pytest.CaptureFixture[str], local_environment: Path
+) -> None:
+    long_brief = local_environment / "long.txt"
+    long_brief.write_text(brief_text("long-1", section_bodies(35_000)), encoding="utf-8")
+
+    _, full, _ = run_cli(capsys, "preview", str(long_brief))
+    _, compact, _ = run_cli(capsys, "preview", "--format", "compact", str(long_brief))
+
+    assert "── threaded reply 4 of 4 ──" in full
+    assert "── threaded reply 5 of 5 ──" in compact
