@@ -28,6 +28,7 @@ from bot.errors import FilterError, SignalBotError
 from bot.filters import parse_filter
 from bot.store.history import ACTOR_IMPORT, record_change
 from bot.store.models import Subscription
+from bot.store.overview import is_personal
 from bot.store.subscriptions import ChannelRef, add_subscription, find_subscription
 
 ENTRY_KEYS = frozenset({"channel", "channel_name", "filter", "paused"})
@@ -185,7 +186,7 @@ def _quoted(value: str) -> str:
 
 
 def _channel_comment(row: Subscription) -> str:
-    if row.channel_id.startswith("D"):
+    if is_personal(row.channel_id):
         return f"direct message ({row.created_by or 'a person'})"
     name = " ".join(row.channel_name.split())  # no line breaks inside a comment
     return f"#{name}" if name else row.channel_id

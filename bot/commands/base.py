@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.config import SourceConfig
 from bot.managers import EVERYONE, Permissions
 from bot.render import Message, Renderer
+from bot.store.overview import is_personal
 from bot.store.subscriptions import ChannelRef
 
 
@@ -80,7 +81,7 @@ class CommandContext:
 
     def refusal(self, where: ChannelRef) -> Reply | None:
         """A friendly refusal when the user may not change this channel's subscriptions."""
-        if is_direct_message(where.channel_id):
+        if is_personal(where.channel_id):
             return None  # a DM with the app: the user's own, personal subscriptions
         refused = self.permissions.refusal(where.user_id)
         if refused is None:
@@ -90,10 +91,6 @@ class CommandContext:
 
     def notice(self, emoji: str, *lines: str) -> Reply:
         return Reply(self.renderer.render("notice.json.j2", emoji=emoji, lines=list(lines)))
-
-
-def is_direct_message(channel_id: str) -> bool:
-    return channel_id.startswith("D")
 
 
 def channel_label(where: ChannelRef) -> str:

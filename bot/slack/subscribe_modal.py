@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.commands import Commands, Reply
-from bot.commands.base import is_direct_message
 from bot.commands.subscriptions import parse_subscription
 from bot.errors import FilterError
 from bot.filters import parse_filter
@@ -35,6 +34,7 @@ from bot.slack.views.modal import (
 )
 from bot.store.db import transaction
 from bot.store.models import Subscription
+from bot.store.overview import is_personal
 from bot.store.subscriptions import ChannelRef
 
 NOTHING_PICKED = "Pick at least one topic, entity or category, or type a keyword."
@@ -89,7 +89,7 @@ class SubscribeModal:
         if choices.empty and not target.kept:
             return {PICKED_FIELDS[0]: NOTHING_PICKED}
         where = ChannelRef(channel_id, target.channel_name, team_id, user_id)
-        if not is_direct_message(channel_id) and (
+        if not is_personal(channel_id) and (
             refusal := self.context.permissions.refusal(user_id, mentions=False)
         ):
             return {PICKED_FIELDS[0]: refusal}

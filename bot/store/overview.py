@@ -7,8 +7,13 @@ from sqlalchemy.orm import Session
 
 from bot.store.models import StoredSignal, Subscription
 
-# A subscription made in a direct message with the app is the user's personal one.
+# Personal subscriptions are those made in a direct message with the app.
 _IN_DIRECT_MESSAGE = Subscription.channel_id.like("D%")
+
+
+def is_personal(channel_id: str) -> bool:
+    """A person's own subscription or mute (made in their DM with the app), not a channel's."""
+    return channel_id.startswith("D")
 
 
 def count_channel_subscriptions(session: Session) -> int:

@@ -19,6 +19,7 @@ from bot.slack.views.home import ADD_ACTION, SUBSCRIPTION_MENU
 from bot.slack.views.modal import ModalTarget
 from bot.store.db import transaction
 from bot.store.models import Subscription
+from bot.store.overview import is_personal
 from bot.store.subscriptions import ChannelRef
 
 log = logging.getLogger(__name__)
@@ -91,7 +92,7 @@ def _subscription_channel(
     with transaction(form.context.sessions) as session:
         row = session.get(Subscription, subscription_id)
         # Someone else's personal subscription is not theirs to change, nor to know of.
-        if row is None or (row.channel_id.startswith("D") and row.created_by != user_id):
+        if row is None or (is_personal(row.channel_id) and row.created_by != user_id):
             return None
         return ChannelRef(row.channel_id, row.channel_name, team_id, user_id)
 

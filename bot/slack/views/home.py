@@ -15,6 +15,7 @@ from typing import Any
 
 from bot.render import mrkdwn
 from bot.slack.views import checked_view, mrkdwn_text, plain_text
+from bot.store.overview import is_personal
 
 _SLACK_ID = re.compile(r"^[A-Z][A-Z0-9]{2,}$")
 PAGE_SIZE = 20
@@ -142,7 +143,7 @@ def _channels(data: HomeData) -> list[dict[str, Any]]:
 
 
 def _subscription_row(sub: ShownSubscription, *, editable: bool) -> dict[str, Any]:
-    where = "" if sub.channel_id.startswith("D") else f"{channel_mention(sub.channel_id)} · "
+    where = "" if is_personal(sub.channel_id) else f"{channel_mention(sub.channel_id)} · "
     if sub.paused_reason:
         state = f":double_vertical_bar: paused: {mrkdwn(sub.paused_reason)}"
     else:
@@ -214,7 +215,7 @@ def _changes(changes: Sequence[ShownChange]) -> list[dict[str, Any]]:
     lines = [
         f"`{change.at:%Y-%m-%d %H:%M}` {_actor(change.actor)} {mrkdwn(change.action)} "
         f"{change.subject}{f' #{change.subject_id}' if change.subject_id else ''}"
-        + (f" in {channel_mention(change.channel_id)}" if change.channel_id[:1] != "D" else "")
+        + ("" if is_personal(change.channel_id) else f" in {channel_mention(change.channel_id)}")
         + (f": `{mrkdwn(change.after)}`" if change.after else "")
         for change in changes
     ]

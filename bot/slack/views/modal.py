@@ -16,6 +16,7 @@ from bot.errors import FilterError
 from bot.filters import SignalFilter, fold
 from bot.slack.views import checked_view, mrkdwn_text, plain_text
 from bot.store.facets import Facet
+from bot.store.overview import is_personal
 
 CALLBACK_ID = "subscribe_modal"
 PICKED_FIELDS = ("topic", "entity", "category")
@@ -207,7 +208,7 @@ def _intro(target: ModalTarget) -> dict[str, Any]:
     )
     if target.subscription_id is not None:
         text = f"Change what subscription #{target.subscription_id} posts in {where}."
-    elif target.channel_id.startswith("D"):
+    elif is_personal(target.channel_id):
         text = "New briefs that match will come to you here, by direct message."
     else:
         text = (
