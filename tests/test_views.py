@@ -11,14 +11,14 @@ from bot.errors import FilterError
 from bot.filters import parse_filter
 from bot.slack.views import ViewError, checked_view
 from bot.slack.views.home import HomeData, ShownBrief, ShownSubscription, home_view
-from bot.slack.views.modal import (
+from bot.slack.views.modal import subscribe_modal
+from bot.slack.views.modal_state import (
     Choices,
     ModalTarget,
     Picker,
     choices_from_state,
     choices_of_filter,
     filter_text,
-    subscribe_modal,
 )
 from bot.store.facets import Facet
 

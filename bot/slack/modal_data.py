@@ -8,14 +8,13 @@ from sqlalchemy.orm import Session
 
 from bot.errors import FilterError
 from bot.filters import SignalFilter, parse_filter
-from bot.slack.views.modal import (
+from bot.slack.views.modal import option, usable
+from bot.slack.views.modal_state import (
     MAX_STATIC_OPTIONS,
     PICKED_FIELDS,
     Choices,
     Picker,
     filter_text,
-    option,
-    usable,
 )
 from bot.store.facets import (
     distinct_values,

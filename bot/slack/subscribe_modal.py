@@ -21,7 +21,8 @@ from bot.slack.modal_data import (
     suggestions,
     window_start,
 )
-from bot.slack.views.modal import (
+from bot.slack.views.modal import subscribe_modal
+from bot.slack.views.modal_state import (
     CHANNEL_BLOCK,
     KEYWORD_BLOCK,
     PICKED_FIELDS,
@@ -30,7 +31,6 @@ from bot.slack.views.modal import (
     choices_from_state,
     choices_of_filter,
     filter_text,
-    subscribe_modal,
 )
 from bot.store.db import transaction
 from bot.store.models import Subscription

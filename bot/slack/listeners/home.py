@@ -16,7 +16,7 @@ from bot.slack.listeners.modal import open_view
 from bot.slack.listeners.replies import user_and_team
 from bot.slack.subscribe_modal import SubscribeModal
 from bot.slack.views.home import ADD_ACTION, SUBSCRIPTION_MENU
-from bot.slack.views.modal import ModalTarget
+from bot.slack.views.modal_state import ModalTarget
 from bot.store.db import transaction
 from bot.store.models import Subscription
 from bot.store.overview import is_personal

@@ -13,7 +13,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.slack.listeners.replies import tell, user_and_team
 from bot.slack.subscribe_modal import Accepted, SubscribeModal
-from bot.slack.views.modal import CALLBACK_ID, ModalTarget
+from bot.slack.views.modal_state import CALLBACK_ID, ModalTarget
 from bot.store.subscriptions import ChannelRef
 
 log = logging.getLogger(__name__)
