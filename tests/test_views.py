@@ -123,3 +123,30 @@ def test_checked_view_refuses_what_slack_would() -> None:
                 "blocks": [section],
             }
         )
+
+
+def test_topics_and_history_escape_what_briefs_and_people_wrote() -> None:
+    from types import SimpleNamespace
+
+    from bot.render import Renderer
+    from bot.store.history import ChangeRecord
+
+    renderer = Renderer()
+    facet = Facet("topic", "evil", HOSTILE, 3)
+    fields = [SimpleNamespace(title="Topics", filter_field="topic", facets=[facet], more=2)]
+    rendered = renderer.render("topics.json.j2", days=30, fields=fields)
+    topics = json.dumps(rendered.blocks, ensure_ascii=False)
+    assert "<!channel>" not in topics
+    assert "&lt;!channel&gt;" in topics
+    assert "…and 2 more" in topics
+
+    at = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+    changes = [
+        ChangeRecord(2, at, "C1", "U0ANA", "edited", "subscription", 4, HOSTILE, "keyword:x"),
+        ChangeRecord(1, at, "C1", "<!here>", "subscribed", "subscription", 4, None, "all"),
+    ]
+    history = renderer.render("history.json.j2", channel_name="ai-news", changes=changes)
+    text = json.dumps(history.blocks)
+    assert "<@U0ANA> edited subscription #4: `&lt;!channel&gt;" in text
+    assert "<!here>" not in text
+    assert "_&lt;!here&gt;_ subscribed subscription #4: `all`" in text
