@@ -12,6 +12,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import OperationalError
+
 from bot import __version__
 from bot.app import LOCAL_CHANNEL, Services, build_services
 from bot.cli_manage import audit, export_subscriptions, import_subscriptions
@@ -21,6 +23,7 @@ from bot.errors import ConfigError, ParseError, SignalBotError
 from bot.health import source_health
 from bot.ingest import IngestReport, ingest
 from bot.jobs import build_scheduler
+from bot.redaction import redact
 from bot.render import BRIEF_FORMATS
 from bot.sources import shared_fetcher
 from bot.sources.any_document import read_location
@@ -49,7 +52,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args) or 0)
     except (ConfigError, SignalBotError) as error:
-        print(f"signal-bot: {error}", file=sys.stderr)
+        print(f"signal-bot: {redact(str(error))}", file=sys.stderr)
+        return 2
+    except OperationalError as error:  # the database is down, or the URL points nowhere
+        reason = str(error.orig or error).strip().splitlines()[0]
+        print(f"signal-bot: cannot use the database: {redact(reason)}", file=sys.stderr)
         return 2
 
 
@@ -145,7 +152,7 @@ def print_reply(reply: Reply) -> None:
 
 
 def db_upgrade(_: argparse.Namespace) -> int:
-    upgrade(make_engine(Settings().database_url))
+    upgrade(make_engine(Settings().database_url.get_secret_value()))
     print("database is up to date")
     return 0
 
@@ -155,7 +162,7 @@ def ingest_file(args: argparse.Namespace) -> int:
     try:
         found = read_location(args.path, shared_fetcher())
     except (ParseError, FetchError, OSError) as error:
-        print(f"signal-bot: stored nothing: {error}", file=sys.stderr)
+        print(f"signal-bot: stored nothing: {redact(str(error))}", file=sys.stderr)
         return 1
     items = [ParsedItem(item.signal.keyed(args.source), item.dated) for item in found]
     with transaction(services.sessions) as session:

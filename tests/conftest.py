@@ -152,6 +152,7 @@ def web_url(services: Services, slack: FakeSlack) -> Iterator[str]:
     yield f"http://127.0.0.1:{server.effective_port}"
     server.close()
     thread.join(timeout=5)
+    server.task_dispatcher.shutdown()  # no request thread outlives its test
 
 
 def _serve_until_closed(server: Any) -> None:

@@ -4,14 +4,14 @@ Setup and assertion helpers (channels, faults, recorded calls) are in fake_slack
 """
 
 import json
-import threading
 import time
 from collections.abc import Callable, Iterable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Self
 from urllib.parse import parse_qsl
 
 from fake_slack_state import Call, JsonDict, Reply, SlackState
+from loopback_server import LoopbackServer
 
 __all__ = ["Call", "FakeSlack", "read_by_slack"]
 
@@ -43,17 +43,8 @@ def decode_json(raw: str | bytes, default: object = None) -> object:
         return default  # an undecodable field stays a string, for validation to refuse
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 256  # a concurrent fan-out opens many connections at once
-
-    def __init__(self, fake: "FakeSlack") -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.fake = fake
-
-
 class _Handler(BaseHTTPRequestHandler):
-    server: _Server
+    server: "_Server"
 
     def do_POST(self) -> None:
         path, _, query = self.path.partition("?")
@@ -85,6 +76,12 @@ class _Handler(BaseHTTPRequestHandler):
         pass  # keep test output quiet
 
 
+class _Server(LoopbackServer):
+    def __init__(self, fake: "FakeSlack") -> None:
+        super().__init__(_Handler)
+        self.fake = fake
+
+
 def read_by_slack(app: Callable[..., Iterable[bytes]], fake: "FakeSlack") -> Callable[..., Any]:
     """The app's WSGI answers to Slack's requests (/slack/events: a slash command's or a
     button's HTTP response body) checked as Slack checks them; a refusal is recorded in `fake`."""
@@ -107,20 +104,17 @@ def read_by_slack(app: Callable[..., Iterable[bytes]], fake: "FakeSlack") -> Cal
 class FakeSlack(SlackState):
     """`with FakeSlack() as slack:` serves a fake workspace at `slack.base_url`."""
 
-    _server: _Server | None = None
+    _server: "_Server | None" = None
 
     def start(self) -> Self:
-        server = self._server = _Server(self)
-        # A short poll interval keeps stop(), and so every test's teardown, fast.
-        serve = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
-        serve.start()
+        self._server = _Server(self)
+        self._server.start()
         return self
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+            server, self._server = self._server, None
+            server.stop()
 
     def __enter__(self) -> Self:
         return self.start()
@@ -132,7 +126,7 @@ class FakeSlack(SlackState):
     def root_url(self) -> str:
         if self._server is None:
             raise RuntimeError("FakeSlack is not started")
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return f"http://127.0.0.1:{self._server.port}"
 
     @property
     def base_url(self) -> str:

@@ -68,6 +68,7 @@ class RateLimit:
     burst: int
     global_per_minute: float | None
     methods: frozenset[str]
+    clock: Callable[[], float] = time.monotonic
     buckets: dict[str | None, tuple[float, float]] = field(default_factory=dict)  # tokens, at
 
     def seconds_to_wait(self, channel: str) -> float:
@@ -75,7 +76,7 @@ class RateLimit:
         rates: dict[str | None, float] = {channel: self.per_channel_per_second}
         if self.global_per_minute:
             rates[None] = self.global_per_minute / 60  # None: the workspace-wide bucket
-        now = time.monotonic()
+        now = self.clock()
         tokens = {key: self._refilled(key, rate, now) for key, rate in rates.items()}
         wait = max((1 - tokens[key]) / rate for key, rate in rates.items())
         taken = 1 if wait <= 0 else 0
@@ -158,9 +159,13 @@ class SlackState(ViewsAndUsers):
         global_per_minute: float | None = None,
         *,
         methods: frozenset[str] = frozenset({"chat.postMessage"}),
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """Answer 429 beyond these rates; `clock` (seconds) lets a test move time itself."""
         with self._lock:
-            self._rate_limit = RateLimit(per_channel_per_second, burst, global_per_minute, methods)
+            self._rate_limit = RateLimit(
+                per_channel_per_second, burst, global_per_minute, methods, clock
+            )
 
     # Asserted on by the test.
     def calls(self, method: str | None = None) -> list[Call]:

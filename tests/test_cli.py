@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
-import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
-from conftest import SEED, clear_slack_environment, run_cli
+from conftest import SEED, clear_slack_environment, run_cli, wait_until
 from long_briefs import brief_text, section_bodies
 
 REPO = Path(__file__).resolve().parents[1]
@@ -113,7 +114,7 @@ def test_run_in_local_mode_prints_briefs_dropped_into_the_folder(local_environme
     )
     try:
         _read_until(process, "local mode")
-        time.sleep(1.5)  # let the first poll prime the empty folder
+        wait_until(lambda: _primed(local_environment / "cli.db"), 30, "the first poll")
         (local_environment / "signals" / "brief.txt").write_text(SEED.read_text("utf-8"), "utf-8")
         printed = _read_until(process, "AI Governance Impact")
     finally:
@@ -121,6 +122,16 @@ def test_run_in_local_mode_prints_briefs_dropped_into_the_folder(local_environme
         code = process.wait(timeout=10)
     assert "Meta Pivots To Closed-Source AI" in printed
     assert code == 0
+
+
+def _primed(database: Path) -> bool:
+    """The first poll stored what the folder held (nothing) without posting it."""
+    try:
+        with closing(sqlite3.connect(database)) as connection:
+            row = connection.execute("SELECT primed FROM source_state WHERE name = 'optyx'")
+            return bool(row.fetchone() == (1,))
+    except sqlite3.OperationalError:  # no database or table yet: the bot is still starting
+        return False
 
 
 def _read_until(process: subprocess.Popen[str], marker: str, limit: int = 400) -> str:

@@ -316,7 +316,7 @@ def test_failed_deliveries_are_listed_and_retried_from_the_command_line(
     slack.fail_next("chat.postMessage", "invalid_arguments", status=200, retry_after=None)
     deliverer.deliver_pending()
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("DATABASE_URL", services.settings.database_url)
+    monkeypatch.setenv("DATABASE_URL", services.settings.database_url.get_secret_value())
 
     assert main(["deliveries"]) == 0
     listed = capsys.readouterr().out

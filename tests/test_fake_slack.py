@@ -196,17 +196,21 @@ def test_fail_next_counts_down_per_method(slack: FakeSlack, client: WebClient) -
 
 
 def test_rate_limiter_per_channel_with_burst(slack: FakeSlack, client: WebClient) -> None:
-    slack.limit_rate(per_channel_per_second=10, burst=2)
+    now = [100.0]  # seconds; steps of 1/8 s stay exact in binary
+    slack.limit_rate(per_channel_per_second=4, burst=2, clock=lambda: now[0])
 
     client.chat_postMessage(channel="C1", text="1")
     client.chat_postMessage(channel="C1", text="2")
     refused = slack_error(client.chat_postMessage, channel="C1", text="3")
     client.chat_postMessage(channel="C2", text="other channel has its own budget")
-    time.sleep(0.12)
+    now[0] += 0.125
+    still_refused = slack_error(client.chat_postMessage, channel="C1", text="half a token")
+    now[0] += 0.125
     client.chat_postMessage(channel="C1", text="refilled")
 
     assert int(refused.response.headers["Retry-After"]) >= 1
-    assert slack.rate_limited_count == 1
+    assert still_refused.response.status_code == 429
+    assert slack.rate_limited_count == 2
 
 
 def test_global_rate_limit_spans_channels(slack: FakeSlack, client: WebClient) -> None:

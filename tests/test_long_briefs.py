@@ -186,7 +186,7 @@ def test_a_refused_rendering_sends_a_fallback_logs_and_counts_it(
     assert health["fallbacks"] == 1
     assert any("fallback" in reason for reason in health["reasons"])
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("DATABASE_URL", services.settings.database_url)
+    monkeypatch.setenv("DATABASE_URL", services.settings.database_url.get_secret_value())
     assert main(["deliveries"]) == 0
     assert "fallbacks: 1" in capsys.readouterr().out
 

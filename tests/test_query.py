@@ -294,21 +294,34 @@ def test_parse_query_returns_a_query_or_raises_filter_error(text: str) -> None:
     assert query is None or (isinstance(query, SearchQuery) and not query.is_empty)
 
 
-FTS = fts5_index(["muse spark", "llama model"])
+FTS_TEXTS = ["muse spark", "llama model", "near and or not"]
+FTS = fts5_index(FTS_TEXTS)
 
 
 @settings(max_examples=500)
 @given(any_query_text)
 @example('NEAR("a" "b") AND OR NOT x* ^y col:z')
+@example("near and OR not*")
 @example("x\x00y* ")
-def test_fts5_match_never_breaks_sqlite(text: str) -> None:
+def test_fts5_match_of_any_text_finds_exactly_the_rows_holding_its_terms(text: str) -> None:
     query = parse_or_none(text)
     if query is None:
         return
+    terms = text_terms(query)
+    expected = [
+        rowid
+        for rowid, indexed in enumerate(FTS_TEXTS, start=1)
+        if all(hits(padded(" ".join(tokens(indexed))), term) for term in terms)
+    ]
     for columns in (["search_title"], ["search_title", "search_body"]):
-        expression = fts5_match(text_terms(query), columns)
-        if expression is not None:
-            FTS.execute("SELECT rowid FROM signals_fts WHERE signals_fts MATCH ?", (expression,))
+        expression = fts5_match(terms, columns)
+        if expression is None:
+            assert not terms, "only a query without free text has no MATCH"
+            continue
+        rows = FTS.execute(
+            "SELECT rowid FROM signals_fts WHERE signals_fts MATCH ? ORDER BY rowid", (expression,)
+        ).fetchall()
+        assert [rowid for (rowid,) in rows] == expected, expression
 
 
 @settings(max_examples=300)

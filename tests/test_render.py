@@ -12,8 +12,10 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from fake_slack import FakeSlack
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from slack_sdk import WebClient
 from slack_sdk.models.blocks import Block
 
 from bot.errors import ConfigError
@@ -195,10 +197,19 @@ def test_provenance_skips_empty_fields(renderer: Renderer) -> None:
     assert provenance == f"Apr 23, 2026 · ID `{bare.id}`"
 
 
-def test_message_as_kwargs_is_text_and_blocks(renderer: Renderer) -> None:
+def test_a_rendered_message_posts_to_slack_as_rendered(
+    renderer: Renderer, slack: FakeSlack
+) -> None:
     message = renderer.render_signal(SEED)
+    client = WebClient(token="xoxb-test", base_url=slack.base_url)
+    slack.add_channel("C0AI", "ai-news")
 
-    assert message.as_kwargs() == {"text": message.text, "blocks": message.blocks}
+    client.chat_postMessage(channel="C0AI", **message.as_kwargs())
+    (posted,) = client.conversations_history(channel="C0AI")["messages"]
+
+    assert posted["text"] == message.text
+    assert posted["blocks"] == message.blocks
+    assert "Meta Pivots To Closed-Source AI" in posted["text"], "the notification fallback"
 
 
 # --- untrusted text ----------------------------------------------------------------------------

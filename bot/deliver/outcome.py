@@ -79,9 +79,11 @@ class DeliveryLimits:
         return Pace(self.channel_pace.per_second * self.pace_margin, self.channel_pace.burst)
 
     def workspace_bucket(self, live_workers: int) -> Pace:
-        """This worker's share of the workspace-wide cap (with the margin)."""
-        per_second = self.workspace_per_minute / 60 * self.pace_margin / max(live_workers, 1)
-        return Pace(per_second, self.workspace_burst)
+        """This worker's share of the workspace-wide cap (with the margin): of its rate and of
+        its burst, or live workers starting together would each burst the whole allowance."""
+        share = 1 / max(live_workers, 1)
+        per_second = self.workspace_per_minute / 60 * self.pace_margin * share
+        return Pace(per_second, max(1.0, self.workspace_burst * share))
 
     def backoff(self, attempts: int) -> timedelta:
         """Exponential backoff with jitter, so retries from many rows spread out."""
