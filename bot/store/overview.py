@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from bot.store.models import StoredSignal, Subscription
 
-# Personal subscriptions are those made in a direct message with the app.
-_IN_DIRECT_MESSAGE = Subscription.channel_id.like("D%")
+# A person's own subscriptions: made in their DM with the app (`D…`), or kept under their user
+# ID (`U…`, `W…` on Enterprise Grid), as `subscribe me …` does.
+PERSONAL_PREFIXES = ("D", "U", "W")
+_PERSONAL = or_(*(Subscription.channel_id.like(f"{prefix}%") for prefix in PERSONAL_PREFIXES))
 
 
 def is_personal(channel_id: str) -> bool:
-    """A person's own subscription or mute (made in their DM with the app), not a channel's."""
-    return channel_id.startswith("D")
+    """A person's own subscription or mute, not a channel's."""
+    return channel_id[:1] in PERSONAL_PREFIXES
 
 
 def count_channel_subscriptions(session: Session) -> int:
-    query = select(func.count()).select_from(Subscription).where(~_IN_DIRECT_MESSAGE)
+    query = select(func.count()).select_from(Subscription).where(~_PERSONAL)
     return int(session.scalar(query) or 0)
 
 
@@ -25,7 +27,7 @@ def channel_subscriptions_page(session: Session, *, offset: int, limit: int) -> 
     """One page of the workspace's channel subscriptions, by channel, then ID."""
     query = (
         select(Subscription)
-        .where(~_IN_DIRECT_MESSAGE)
+        .where(~_PERSONAL)
         .order_by(Subscription.channel_name, Subscription.channel_id, Subscription.id)
         .offset(offset)
         .limit(limit)
@@ -34,10 +36,13 @@ def channel_subscriptions_page(session: Session, *, offset: int, limit: int) -> 
 
 
 def personal_subscriptions(session: Session, user_id: str, *, limit: int) -> list[Subscription]:
-    """The user's personal subscriptions (those made in a DM with the app), oldest first."""
+    """The user's personal subscriptions, oldest first."""
     query = (
         select(Subscription)
-        .where(_IN_DIRECT_MESSAGE, Subscription.created_by == user_id)
+        .where(
+            _PERSONAL,
+            or_(Subscription.channel_id == user_id, Subscription.created_by == user_id),
+        )
         .order_by(Subscription.id)
         .limit(limit)
     )

@@ -92,7 +92,8 @@ def _subscription_channel(
     with transaction(form.context.sessions) as session:
         row = session.get(Subscription, subscription_id)
         # Someone else's personal subscription is not theirs to change, nor to know of.
-        if row is None or (is_personal(row.channel_id) and row.created_by != user_id):
+        theirs = user_id in (row.channel_id, row.created_by) if row is not None else False
+        if row is None or (is_personal(row.channel_id) and not theirs):
             return None
         return ChannelRef(row.channel_id, row.channel_name, team_id, user_id)
 
