@@ -353,3 +353,25 @@ def test_add_on_the_home_tab_asks_a_manager_which_channel(
     assert "now subscribed to briefs with topic security" in ephemeral.params["text"]
     with transaction(services.sessions) as session:
         assert [s.filter for s in channel_subscriptions(session, CHANNEL)] == ["topic:security"]
+
+
+def test_the_home_tab_shows_a_persons_own_subscriptions_apart(
+    archive: None, services: Services, web_url: str, slack: FakeSlack
+) -> None:
+    from bot.store.subscriptions import ChannelRef, add_subscription
+
+    with transaction(services.sessions) as session:
+        add_subscription(session, ChannelRef(USER, user_id=USER), "entity:meta")
+        add_subscription(session, ChannelRef("U0OTHER", user_id="U0OTHER"), "entity:ibm")
+        add_subscription(session, ChannelRef(CHANNEL, "ai-news", user_id=USER), "topic:security")
+
+    event(web_url, {"type": "app_home_opened", "user": USER, "tab": "home"})
+    home = wait_for_home(slack, USER, "Your subscriptions")
+
+    text = block_texts(home)
+    mine, channels = text.split("Channel subscriptions")
+    assert "entity:meta" in mine
+    assert "home_subscription_1" in mine  # Edit / Remove on one's own
+    assert "entity:ibm" not in text  # someone else's stays theirs
+    assert "(1)" in channels[:10]
+    assert "topic:security" in channels
