@@ -17,10 +17,12 @@ from bot.channels import SlackChannels
 from bot.commands import ChannelAccess, Commands, OpenChannels
 from bot.config import Settings
 from bot.deliver import Deliverer
+from bot.deliver.clock import Clock
 from bot.deliver.outcome import DeliveryLimits, Poster
 from bot.deliver.slack_poster import SlackPoster
 from bot.deliver.terminal_poster import TerminalPoster
 from bot.managers import ManagerPolicy, Permissions
+from bot.people import NoPeople, SlackPeople
 from bot.redaction import install_log_redaction
 from bot.render import Renderer
 from bot.slack.roles import SlackRoles
@@ -51,6 +53,7 @@ def build_services(
     out: TextIO = sys.stdout,
     migrate: bool = True,
     delivery_limits: DeliveryLimits | None = None,
+    clock: Clock | None = None,
 ) -> Services:
     """Wire the stages together for `settings` (applying pending migrations unless told not to)."""
     install_log_redaction(settings.secret_values())
@@ -82,8 +85,10 @@ def build_services(
             sources=settings.sources,
             push_enabled=settings.signal_ingest_token is not None,
             permissions=permissions,
+            people=NoPeople() if client is None else SlackPeople(client),
+            clock=clock,
         ),
-        deliverer=Deliverer(sessions, poster, renderer, delivery_limits),
+        deliverer=Deliverer(sessions, poster, renderer, delivery_limits, clock=clock),
     )
 
 

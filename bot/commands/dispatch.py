@@ -8,11 +8,13 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.commands import admin, history, search, subscriptions, topics
+from bot.commands import admin, history, mutes, search, subscriptions, topics
 from bot.commands.base import ChangeNotifier, ChannelAccess, CommandContext, Reply
 from bot.config import SourceConfig
+from bot.deliver.clock import Clock, SystemClock
 from bot.errors import FilterError
 from bot.managers import EVERYONE, Permissions
+from bot.people import NoPeople, People
 from bot.render import Renderer
 from bot.sharing import Publisher
 from bot.store.subscriptions import ChannelRef
@@ -34,21 +36,36 @@ SUBCOMMANDS = (
     Subcommand("help", "help", "Show this help."),
     Subcommand(
         "subscribe",
-        "subscribe [FILTER]",
-        "Post new briefs matching FILTER in this channel; with no FILTER, a form to pick one.",
+        "subscribe [FILTER] [OPTION…]",
+        "Post new briefs matching FILTER in this channel (`subscribe me …`: to you by DM), at "
+        "once or in a digest (`digest=daily@08:00 tz=Europe/London`), full or `format=compact`; "
+        "with nothing after it, a form to pick from.",
         subscriptions.subscribe,
     ),
     Subcommand(
         "unsubscribe",
         "unsubscribe ID|FILTER",
-        "Remove one of this channel's subscriptions.",
+        "Remove one of this channel's subscriptions (`unsubscribe me …`: one of yours).",
         subscriptions.unsubscribe,
     ),
     Subcommand(
         "list",
         "list",
-        "This channel's subscriptions, with IDs and state.",
+        "This channel's subscriptions with options and state, and its mutes (`list me`: yours).",
         subscriptions.list_subscriptions,
+    ),
+    Subcommand(
+        "mute",
+        "mute FILTER for DURATION|until YYYY-MM-DD",
+        "Post nothing matching FILTER here until then (`mute me …`: to you); DURATION is "
+        "30m, 6h, 1d, 2w…",
+        mutes.mute,
+    ),
+    Subcommand(
+        "unmute",
+        "unmute ID|all",
+        "End a mute early (`list` shows them; `unmute me …` for yours).",
+        mutes.unmute,
     ),
     Subcommand(
         "topics",
@@ -96,6 +113,8 @@ class Commands:
         *,
         sources: Sequence[SourceConfig] = (),
         push_enabled: bool = False,
+        people: People | None = None,
+        clock: Clock | None = None,
         permissions: Permissions = EVERYONE,
     ) -> None:
         self.context = CommandContext(
@@ -104,6 +123,8 @@ class Commands:
             channels,
             sources,
             push_enabled,
+            people=people or NoPeople(),
+            clock=clock or SystemClock(),
             permissions=permissions,
             changes=ChangeNotifier(),
         )
@@ -141,6 +162,13 @@ class Commands:
         if kind == "latest":
             return self._answer(lambda: search.latest(self.context, query_text, offset=offset))
         return self._answer(lambda: search.search(self.context, query_text, offset=offset))
+
+    def mute_from_menu(self, choice: str, where: ChannelRef) -> Reply:
+        """A choice from a posted brief's mute menu."""
+        return self._answer(lambda: mutes.mute_from_menu(self.context, choice, where))
+
+    def undo_mute(self, mute_id: str, where: ChannelRef) -> Reply:
+        return self._answer(lambda: mutes.undo_mute(self.context, mute_id, where))
 
     def share(self, signal_id: str, where: ChannelRef, publish: Publisher) -> Reply:
         """Post a brief in the channel for everyone, once per (brief, channel)."""

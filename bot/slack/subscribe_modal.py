@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from bot.alerts.options import parse_subscription
 from bot.commands import Commands, Reply
-from bot.commands.subscriptions import parse_subscription
 from bot.errors import FilterError
 from bot.filters import parse_filter
 from bot.slack.modal_data import (
