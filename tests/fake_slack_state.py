@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from fake_slack_blocks import CONTENT_ERRORS, ContentRefused, check_message, stored_text
-from fake_slack_views import ViewError, ViewsAndUsers
+from fake_slack_views import ViewError, Views
 
 JsonDict = dict[str, Any]
 T = TypeVar("T")
@@ -101,7 +101,7 @@ def in_window(ts: str, params: JsonDict) -> bool:
     return oldest < stamp < latest
 
 
-class SlackState(ViewsAndUsers):
+class SlackState(Views):
     """One fake workspace: channels, messages, recorded calls and injected faults."""
 
     def __init__(self) -> None:
@@ -136,10 +136,20 @@ class SlackState(ViewsAndUsers):
         with self._lock:
             self._channels[id] = Channel(id, name, private, member, archived)
 
-    def add_user(self, id: str, *, tz: str | None = "UTC", deleted: bool = False) -> str:
-        """A person; returns the ID of their (future) direct message with the app."""
+    def add_user(
+        self,
+        id: str,
+        *,
+        tz: str | None = "UTC",
+        deleted: bool = False,
+        admin: bool = False,
+        owner: bool = False,
+    ) -> str:
+        """A person (a workspace admin or owner if said); returns the ID of their (future)
+        direct message with the app."""
         with self._lock:
             self._users[id] = {"id": id, "name": id.lower(), "deleted": deleted, "tz": tz}
+            self._users[id] |= {"is_admin": admin, "is_owner": owner, "is_primary_owner": False}
             return "D" + id[1:]
 
     def deactivate_user(self, id: str) -> None:

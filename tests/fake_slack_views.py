@@ -42,29 +42,18 @@ def view_problem(view: Any) -> str | None:
     return None
 
 
-class ViewsAndUsers:
-    """views.open / update / publish, users.info and conversations.open of the fake workspace."""
+class Views:
+    """views.open / update / publish of the fake workspace (its people are SlackState's)."""
 
     _lock: threading.Condition
 
     def _init_views(self) -> None:
         self._modals: dict[str, JsonDict] = {}
         self._homes: dict[str, JsonDict] = {}
-        self._users: dict[str, JsonDict] = {}
+        self._users: dict[str, JsonDict] = {}  # SlackState's people (add_user)
         self._view_ids = itertools.count(1)
 
-    # Set up and asserted on by tests.
-    def add_user(self, user_id: str, *, admin: bool = False, owner: bool = False) -> None:
-        with self._lock:
-            self._users[user_id] = {
-                "id": user_id,
-                "name": f"user-{user_id.lower()}",
-                "is_admin": admin,
-                "is_owner": owner,
-                "is_primary_owner": False,
-                "tz": "Europe/London",
-            }
-
+    # Asserted on by tests.
     def home(self, user_id: str) -> JsonDict | None:
         with self._lock:
             return self._homes.get(user_id)
@@ -101,23 +90,6 @@ class ViewsAndUsers:
             raise ViewError("user_not_found")
         self._homes[user_id] = stored = {**view, "id": f"VH{user_id}", "hash": _hash()}
         return {"view": stored}
-
-    def _api_users_info(self, params: JsonDict) -> JsonDict:
-        user = self._users.get(str(params.get("user")))
-        if user is None:
-            raise ViewError("user_not_found")
-        return {"user": dict(user)}
-
-    def _api_conversations_open(self, params: JsonDict) -> JsonDict:
-        user_id = str(params.get("users") or "")
-        if user_id not in self._users:
-            raise ViewError("user_not_found")
-        channel_id = "D" + user_id[1:]
-        self._open_direct_message(channel_id, user_id)
-        return {"channel": {"id": channel_id}}
-
-    def _open_direct_message(self, channel_id: str, user_id: str) -> None:
-        raise NotImplementedError  # SlackState adds the channel
 
     def _store_modal(self, view_id: str, view: Any) -> JsonDict:
         if problem := view_problem(view):

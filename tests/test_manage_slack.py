@@ -317,7 +317,8 @@ def test_from_a_dm_the_form_subscribes_the_person(
     assert posted.params["channel"] == "D0USER"
     assert "now subscribed" in posted.params["text"]
     with transaction(services.sessions) as session:
-        assert [s.filter for s in channel_subscriptions(session, "D0USER")] == ["topic:ai-advances"]
+        # Kept under the person's user ID, as `subscribe me` does (issue 9).
+        assert [s.filter for s in channel_subscriptions(session, USER)] == ["topic:ai-advances"]
 
 
 def test_when_slack_will_not_open_the_form_the_person_is_told(

@@ -66,7 +66,17 @@ def test_the_form_is_refused_and_anyone_may_subscribe_their_dm(
 
     slack.add_channel("D0MEMBER", "directmessage")
     mine = slash(web_url, slack, "subscribe ai", channel="D0MEMBER", user=MEMBER)
-    assert "is now subscribed" in said(mine)
+    assert "You are now subscribed" in said(mine)
+    anywhere = slash(web_url, slack, "subscribe me entity:meta", user=MEMBER)
+    assert "You are now subscribed" in said(anywhere)
+    muted = said(slash(web_url, slack, "mute entity:meta for 1d", user=MEMBER))
+    assert "Only workspace admins" in muted
+    own = said(slash(web_url, slack, "mute me entity:meta for 1d", user=MEMBER))
+    assert "Muted: briefs from entity meta for you" in own
+    with transaction(services.sessions) as session:
+        actions = [(c.channel_id, c.action, c.subject) for c in recent_changes(session)]
+    assert actions[0] == (MEMBER, "muted", "mute")
+    assert (MEMBER, "subscribed", "subscription") in actions
 
 
 def test_members_see_the_home_tab_without_manager_parts(
