@@ -72,7 +72,7 @@ def test_the_form_is_refused_and_anyone_may_subscribe_their_dm(
     muted = said(slash(web_url, slack, "mute entity:meta for 1d", user=MEMBER))
     assert "Only workspace admins" in muted
     own = said(slash(web_url, slack, "mute me entity:meta for 1d", user=MEMBER))
-    assert "Muted: briefs from entity meta for you" in own
+    assert "Muted: Briefs from entity meta for you" in own
     with transaction(services.sessions) as session:
         actions = [(c.channel_id, c.action, c.subject) for c in recent_changes(session)]
     assert actions[0] == (MEMBER, "muted", "mute")
