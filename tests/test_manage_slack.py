@@ -25,6 +25,7 @@ from slack_requests import (
 )
 
 from bot.app import Services
+from bot.slack.subscribe_modal import SubscribeModal
 from bot.store.db import transaction
 from bot.store.history import recent_changes
 from bot.store.signals import upsert_signals
@@ -376,3 +377,48 @@ def test_the_home_tab_shows_a_persons_own_subscriptions_apart(
     assert "entity:ibm" not in text  # someone else's stays theirs
     assert "(1)" in channels[:10]
     assert "topic:security" in channels
+
+
+def delivery(digest: str, time: str, tz: str, fmt: str) -> dict[str, Any]:
+    return {
+        "digest": {"modal_digest": {"selected_option": {"value": digest}}},
+        "digest_time": {"modal_digest_time": {"selected_time": time}},
+        "tz": {"modal_tz": {"value": tz}},
+        "format": {"modal_format": {"selected_option": {"value": fmt}}},
+    }
+
+
+def test_the_form_sets_digest_time_zone_and_format_and_edits_them(
+    archive: None, services: Services, web_url: str, slack: FakeSlack
+) -> None:
+    from bot.store.subscriptions import options_of
+
+    view = open_form(web_url, slack)
+    assert element(view, "digest")["initial_option"]["value"] == "off"
+
+    bad = submit(
+        web_url,
+        view,
+        {**picked("topic", "security"), **delivery("daily", "08:00", "Mars/Olympus", "full")},
+    )
+    assert "Mars/Olympus" in bad["errors"]["tz"]
+
+    values = {
+        **picked("topic", "security"),
+        **delivery("weekly@mon", "09:30", "Europe/London", "compact"),
+    }
+    assert submit(web_url, view, values) is None
+    slack.wait_for_calls("chat.postEphemeral", 1)
+    with transaction(services.sessions) as session:
+        [row] = channel_subscriptions(session, CHANNEL)
+        assert (
+            options_of(row).canonical == "digest=weekly@mon@09:30 tz=Europe/London format=compact"
+        )
+        [change] = recent_changes(session, channel_id=CHANNEL)
+    assert change.after == "topic:security digest=weekly@mon@09:30 tz=Europe/London format=compact"
+
+    form = SubscribeModal(services.commands).edit_view(row.id)
+    assert form is not None
+    assert element(form, "digest")["initial_option"]["value"] == "weekly@mon"
+    assert element(form, "digest_time")["initial_time"] == "09:30"
+    assert element(form, "format")["initial_option"]["value"] == "compact"

@@ -6,7 +6,7 @@ The submission becomes the FILTER a person would type and goes through `/signals
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bot.alerts.options import parse_subscription
@@ -22,6 +22,7 @@ from bot.slack.modal_data import (
     window_start,
 )
 from bot.slack.views.modal import subscribe_modal
+from bot.slack.views.modal_options import DeliveryChoice, option_block_for
 from bot.slack.views.modal_state import (
     CHANNEL_BLOCK,
     KEYWORD_BLOCK,
@@ -30,12 +31,12 @@ from bot.slack.views.modal_state import (
     ModalTarget,
     choices_from_state,
     choices_of_filter,
-    filter_text,
+    subscription_text,
 )
 from bot.store.db import transaction
 from bot.store.models import Subscription
 from bot.store.overview import is_personal
-from bot.store.subscriptions import ChannelRef
+from bot.store.subscriptions import ChannelRef, options_of
 
 NOTHING_PICKED = "Pick at least one topic, entity or category, or type a keyword."
 
@@ -64,6 +65,7 @@ class SubscribeModal:
             if row is None:
                 return None
             choices, kept = choices_of_filter(parse_filter(row.filter))
+            choices = replace(choices, delivery=DeliveryChoice.of(options_of(row)))
             target = ModalTarget(row.channel_id, row.channel_name, row.id, kept)
         return self._view(target, choices)
 
@@ -94,10 +96,11 @@ class SubscribeModal:
         ):
             return {PICKED_FIELDS[0]: refusal}
         try:
-            text = filter_text(choices, target.kept)
+            text = subscription_text(choices, target.kept)
             parse_subscription(text)
         except FilterError as error:
-            block = KEYWORD_BLOCK if choices.keyword else PICKED_FIELDS[0]
+            block = option_block_for(str(error))
+            block = block or (KEYWORD_BLOCK if choices.keyword else PICKED_FIELDS[0])
             return {block: str(error)}
         return Accepted(text, where, target.subscription_id)
 

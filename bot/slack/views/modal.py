@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bot.slack.views import checked_view, mrkdwn_text, plain_text
+from bot.slack.views.modal_options import delivery_inputs
 from bot.slack.views.modal_state import (
     CALLBACK_ID,
     CHANNEL_ACTION,
@@ -44,6 +45,7 @@ def subscribe_modal(
         blocks.append(_channel_input(choices.channel_id))
     blocks += [_picker_input(picker, choices, labels) for picker in pickers]
     blocks.append(_keyword_input(choices.keyword))
+    blocks += delivery_inputs(choices.delivery)
     if target.kept:
         kept = f"Also kept from the current filter: `{_escaped(target.kept)}`"
         blocks.append({"type": "context", "elements": [mrkdwn_text(kept)]})

@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.errors import FilterError
 from bot.filters import SignalFilter, fold
+from bot.slack.views.modal_options import DeliveryChoice, delivery_from_state
 from bot.store.facets import Facet
 
 CALLBACK_ID = "subscribe_modal"
@@ -75,6 +76,7 @@ class Choices:
     picked: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     keyword: str = ""
     channel_id: str = ""
+    delivery: DeliveryChoice = field(default_factory=DeliveryChoice)
 
     @property
     def empty(self) -> bool:
@@ -104,7 +106,12 @@ def choices_from_state(values: Mapping[str, Any]) -> Choices:
     channel = str(
         _element(values, CHANNEL_BLOCK, CHANNEL_ACTION).get("selected_conversation") or ""
     )
-    return Choices(picked=picked, keyword=keyword.strip(), channel_id=channel)
+    return Choices(
+        picked=picked,
+        keyword=keyword.strip(),
+        channel_id=channel,
+        delivery=delivery_from_state(values),
+    )
 
 
 def filter_text(choices: Choices, kept: str = "") -> str:
@@ -117,6 +124,11 @@ def filter_text(choices: Choices, kept: str = "") -> str:
         include["keyword"] = frozenset({keyword})
     picked = SignalFilter(include=include).canonical if include else ""
     return " ".join(part for part in (picked, kept) if part)
+
+
+def subscription_text(choices: Choices, kept: str = "") -> str:
+    """What a person would type after `subscribe`: the FILTER, then the option words."""
+    return " ".join(part for part in (filter_text(choices, kept), choices.delivery.words()) if part)
 
 
 def choices_of_filter(signal_filter: SignalFilter) -> tuple[Choices, str]:
