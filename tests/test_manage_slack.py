@@ -422,3 +422,28 @@ def test_the_form_sets_digest_time_zone_and_format_and_edits_them(
     assert element(form, "digest")["initial_option"]["value"] == "weekly@mon"
     assert element(form, "digest_time")["initial_time"] == "09:30"
     assert element(form, "format")["initial_option"]["value"] == "compact"
+
+
+def test_the_home_tab_lists_mutes_and_unmutes_them(
+    archive: None, services: Services, web_url: str, slack: FakeSlack
+) -> None:
+    assert "Muted" in said(slash(web_url, slack, "mute entity:meta for 1d"))
+    home = wait_for_home(slack, USER, "Mutes in force* (1)")
+    assert "briefs from entity meta" in block_texts(home)
+
+    unmute = {"action_id": "home_unmute_1", "type": "button", "value": "1", "block_id": "b"}
+    payload = {
+        "type": "block_actions",
+        "user": user_of(USER),
+        "trigger_id": "t",
+        "container": {"type": "view", "view_id": home["id"]},
+        "view": home,
+        "actions": [unmute],
+    }
+    assert interact(web_url, payload).status_code == 200
+    after = wait_for_home(slack, USER, "Unmuted")
+    assert "Mutes in force" not in block_texts(after)
+    with transaction(services.sessions) as session:
+        actions = [(c.action, c.subject) for c in recent_changes(session, channel_id=CHANNEL)]
+    assert actions[:2] == [("unmuted", "mute"), ("muted", "mute")]
+    assert "unmuted mute #1" in said(slash(web_url, slack, "history"))

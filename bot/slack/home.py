@@ -22,6 +22,7 @@ from bot.slack.views.home import (
     HomeData,
     ShownBrief,
     ShownChange,
+    ShownMute,
     ShownSource,
     ShownSubscription,
     home_view,
@@ -30,12 +31,15 @@ from bot.slack.views.home import (
 from bot.store.db import transaction
 from bot.store.history import recent_changes
 from bot.store.models import Subscription
+from bot.store.mutes import active_mutes
 from bot.store.overview import (
     channel_subscriptions_page,
     count_channel_subscriptions,
+    is_personal,
     latest_briefs,
     personal_subscriptions,
 )
+from bot.store.subscriptions import options_of
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +90,11 @@ class HomePublisher:
             total = count_channel_subscriptions(session)
             page = min(page, page_count(total) - 1)
             rows = channel_subscriptions_page(session, offset=page * PAGE_SIZE, limit=PAGE_SIZE)
+            mutes = [
+                ShownMute(row.id, row.channel_id, parse_filter(row.filter).describe(), row.until)
+                for row in active_mutes(session, now=self.context.clock.now())
+                if not is_personal(row.channel_id) or row.channel_id == user_id
+            ]
             latest = [
                 ShownBrief(row.id, row.title, row.entity, row.category, row.published)
                 for row in latest_briefs(session, limit=LATEST_SHOWN)
@@ -108,6 +117,7 @@ class HomePublisher:
                 who_may=permissions.policy.who_may(),
                 personal=[_shown(row) for row in personal],
                 channel_subscriptions=[_shown(row) for row in rows],
+                mutes=mutes,
                 total_channel_subscriptions=total,
                 page=page,
                 latest=latest,
@@ -124,6 +134,7 @@ def _shown(row: Subscription) -> ShownSubscription:
         canonical=row.filter,
         description=parse_filter(row.filter).describe(),
         paused_reason=row.paused_reason,
+        options=options_of(row).describe(),
     )
 
 

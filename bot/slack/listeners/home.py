@@ -15,8 +15,9 @@ from bot.slack.home import HomePublisher
 from bot.slack.listeners.modal import open_view
 from bot.slack.listeners.replies import user_and_team
 from bot.slack.subscribe_modal import SubscribeModal
-from bot.slack.views.home import ADD_ACTION, SUBSCRIPTION_MENU
+from bot.slack.views.home import ADD_ACTION, SUBSCRIPTION_MENU, UNMUTE_ACTION
 from bot.slack.views.modal_state import ModalTarget
+from bot.store.alert_models import Mute
 from bot.store.db import transaction
 from bot.store.models import Subscription
 from bot.store.overview import is_personal
@@ -48,6 +49,21 @@ def register(app: App, form: SubscribeModal, home: HomePublisher, commands: Comm
             return
         if problem := open_view(client, str(body.get("trigger_id", "")), form.new_view(target)):
             home.publish_soon(user_id, notice=problem)
+
+    @app.action(re.compile(rf"^{UNMUTE_ACTION}_\d+$"))
+    def unmute(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        user_id, team_id = user_and_team(body)
+        mute_id = _number(action.get("value"))
+        with transaction(form.context.sessions) as session:
+            row = session.get(Mute, mute_id)
+            channel_id = row.channel_id if row is not None else ""
+        if not channel_id or (is_personal(channel_id) and channel_id != user_id):
+            home.publish_soon(user_id, notice="That mute has already ended.")
+            return
+        where = ChannelRef(channel_id, "", team_id, user_id)
+        reply = commands.signals(f"unmute {mute_id}", where)
+        home.publish_soon(user_id, notice=reply.message.text)
 
     @app.action(re.compile(rf"^{SUBSCRIPTION_MENU}_\d+$"))
     def subscription_menu(

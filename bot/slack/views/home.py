@@ -23,6 +23,8 @@ PERSONAL_SHOWN = 10
 ADD_ACTION = "home_add"
 PAGE_ACTION = "home_page"
 SUBSCRIPTION_MENU = "home_subscription"
+UNMUTE_ACTION = "home_unmute"
+MUTES_SHOWN = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +34,15 @@ class ShownSubscription:
     canonical: str
     description: str
     paused_reason: str | None
+    options: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ShownMute:
+    id: int
+    channel_id: str
+    description: str
+    until: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +83,7 @@ class HomeData:
     channel_subscriptions: Sequence[ShownSubscription] = ()
     total_channel_subscriptions: int = 0
     page: int = 0
+    mutes: Sequence[ShownMute] = ()
     latest: Sequence[ShownBrief] = ()
     sources: Sequence[ShownSource] = ()
     changes: Sequence[ShownChange] = ()
@@ -100,6 +112,7 @@ def home_view(data: HomeData) -> dict[str, Any]:
     )
     blocks += _personal(data)
     blocks += _channels(data)
+    blocks += _mutes(data)
     blocks += _latest(data.latest)
     if data.is_manager:
         blocks += _sources(data.sources)
@@ -148,7 +161,11 @@ def _subscription_row(sub: ShownSubscription, *, editable: bool) -> dict[str, An
         state = f":double_vertical_bar: paused: {mrkdwn(sub.paused_reason)}"
     else:
         state = ":large_green_circle: active"
-    text = f"{where}{mrkdwn(sub.description)}\n`#{sub.id}` `{mrkdwn(sub.canonical)}` · {state}"
+    delivered = mrkdwn(sub.options) or "as they arrive"
+    text = (
+        f"{where}{mrkdwn(sub.description)}\n"
+        f"`#{sub.id}` `{mrkdwn(sub.canonical)}` · {delivered} · {state}"
+    )
     block: dict[str, Any] = {"type": "section", "text": mrkdwn_text(text)}
     if editable:
         block["accessory"] = {
@@ -160,6 +177,32 @@ def _subscription_row(sub: ShownSubscription, *, editable: bool) -> dict[str, An
             ],
         }
     return block
+
+
+def _mutes(data: HomeData) -> list[dict[str, Any]]:
+    if not data.mutes:
+        return []
+    blocks: list[dict[str, Any]] = [
+        {"type": "divider"},
+        {"type": "section", "text": mrkdwn_text(f"*Mutes in force* ({len(data.mutes)})")},
+    ]
+    for mute in data.mutes[:MUTES_SHOWN]:
+        where = "For you" if is_personal(mute.channel_id) else channel_mention(mute.channel_id)
+        fallback = f"until {mute.until:%Y-%m-%d %H:%M} UTC"
+        until = (
+            f"<!date^{int(mute.until.timestamp())}^until {{date_short_pretty}} {{time}}|{fallback}>"
+        )
+        text = f"{where} · {mrkdwn(mute.description)} · {until} · `#{mute.id}`"
+        block: dict[str, Any] = {"type": "section", "text": mrkdwn_text(text)}
+        if data.is_manager or is_personal(mute.channel_id):
+            block["accessory"] = {
+                "type": "button",
+                "action_id": f"{UNMUTE_ACTION}_{mute.id}",
+                "text": plain_text("Unmute", 75),
+                "value": str(mute.id),
+            }
+        blocks.append(block)
+    return blocks
 
 
 def _pager(page: int, pages: int) -> dict[str, Any]:
