@@ -57,11 +57,17 @@ def import_subscriptions(args: argparse.Namespace) -> int:
         planned = plan_import(session, entries)
         if not args.dry_run:
             apply_import(session, planned)
-    verb = {"add": "would add" if args.dry_run else "added", "unchanged": "unchanged"}
+    verb = {
+        "add": "would add" if args.dry_run else "added",
+        "update": "would update" if args.dry_run else "updated",
+        "unchanged": "unchanged",
+    }
     for step in planned:
         entry = step.entry
         print(f"{verb[step.action]:10} {entry.channel_id:12} {entry.canonical}")
     added = sum(step.action == "add" for step in planned)
+    updated = sum(step.action == "update" for step in planned)
     summary = "would add" if args.dry_run else "added"
-    print(f"{summary} {added}, unchanged {len(planned) - added}")
+    change = "would update" if args.dry_run else "updated"
+    print(f"{summary} {added}, {change} {updated}, unchanged {len(planned) - added - updated}")
     return 0

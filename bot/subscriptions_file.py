@@ -24,15 +24,19 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.alerts.options import AlertOptions, parse_options
 from bot.errors import FilterError, SignalBotError
 from bot.filters import parse_filter
 from bot.store.history import ACTOR_IMPORT, record_change
-from bot.store.models import Subscription
+from bot.store.models import Subscription, utcnow
 from bot.store.overview import is_personal
-from bot.store.subscriptions import ChannelRef, add_subscription, find_subscription
+from bot.store.subscriptions import ChannelRef, find_subscription, options_of, save_subscription
 
-ENTRY_KEYS = frozenset({"channel", "channel_name", "filter", "paused"})
-_CHANNEL_ID = re.compile(r"^[CDG][A-Z0-9]{2,}$|^local$")
+ENTRY_KEYS = frozenset(
+    {"channel", "channel_name", "filter", "paused", "digest", "tz", "format", "created_by"}
+)
+OPTION_KEYS = ("digest", "tz", "format")
+_CHANNEL_ID = re.compile(r"^[CDGUW][A-Z0-9]{2,}$|^local$")
 
 
 class ImportRejected(SignalBotError):
@@ -49,11 +53,12 @@ class Entry:
     channel_id: str
     channel_name: str
     canonical: str
+    options: AlertOptions
 
 
 @dataclass(frozen=True, slots=True)
 class Planned:
-    """What importing one entry does: `add` or `unchanged`."""
+    """What importing one entry does: `add`, `update` (its options) or `unchanged`."""
 
     action: str
     entry: Entry
@@ -78,6 +83,12 @@ def export_yaml(session: Session, *, now: datetime) -> str:
         if row.channel_name:
             lines.append(f"    channel_name: {_quoted(row.channel_name)}")
         lines.append(f"    filter: {_quoted(row.filter)}")
+        options = options_of(row)
+        if options.digest is not None:
+            lines.append(f"    digest: {_quoted(options.digest.canonical)}")
+            lines.append(f"    tz: {_quoted(options.tz or 'UTC')}")
+        if options.format != "full":
+            lines.append(f"    format: {_quoted(options.format)}")
         if row.paused_reason:
             lines.append(f"    paused: {_quoted(row.paused_reason)}  # kept as is on import")
     return "\n".join(lines) + "\n"
@@ -103,8 +114,12 @@ def plan_import(session: Session, entries: list[Entry]) -> list[Planned]:
     planned, seen = [], set()
     for entry in entries:
         key = (entry.channel_id, entry.canonical)
-        exists = key in seen or find_subscription(session, *key) is not None
-        planned.append(Planned("unchanged" if exists else "add", entry))
+        found = find_subscription(session, *key)
+        if key in seen or (found is not None and options_of(found) == entry.options):
+            action = "unchanged"
+        else:
+            action = "add" if found is None else "update"
+        planned.append(Planned(action, entry))
         seen.add(key)
     return planned
 
@@ -112,19 +127,21 @@ def plan_import(session: Session, entries: list[Entry]) -> list[Planned]:
 def apply_import(session: Session, planned: list[Planned]) -> None:
     """Add the planned subscriptions (in the caller's transaction), each recorded in history."""
     for step in planned:
-        if step.action != "add":
+        if step.action == "unchanged":
             continue
         entry = step.entry
         where = ChannelRef(entry.channel_id, entry.channel_name, user_id=ACTOR_IMPORT)
-        subscription = add_subscription(session, where, entry.canonical)
+        existing = find_subscription(session, entry.channel_id, entry.canonical)
+        before = _typed(existing) if existing else None
+        saved = save_subscription(session, where, entry.canonical, entry.options, utcnow())
         record_change(
             session,
             channel_id=entry.channel_id,
             actor=ACTOR_IMPORT,
-            action="subscribed",
-            before=None,
-            after=entry.canonical,
-            subject_id=subscription.id,
+            action="subscribed" if step.action == "add" else "edited",
+            before=before,
+            after=_typed(saved.subscription),
+            subject_id=saved.subscription.id,
         )
 
 
@@ -156,6 +173,12 @@ def _entry(node: yaml.Node, problems: list[str]) -> Entry | None:
             fields[key] = str(value_node.value)
     channel, text = fields.get("channel", ""), fields.get("filter", "")
     before = len(problems)
+    words = [f"{key}={fields[key]}" for key in OPTION_KEYS if fields.get(key)]
+    try:
+        options = parse_options(words)
+    except FilterError as error:
+        problems.append(f"line {_line(node)}: {error}")
+        options = AlertOptions()
     if not _CHANNEL_ID.match(channel):
         problems.append(
             f"line {_line(node)}: channel: `{channel}` is not a channel ID like C0123ABCD"
@@ -169,7 +192,11 @@ def _entry(node: yaml.Node, problems: list[str]) -> Entry | None:
         problems.append(f"line {_line(node)}: filter: missing (e.g. `filter: topic:ai-advances`)")
     if len(problems) > before:
         return None
-    return Entry(_line(node), channel, fields.get("channel_name", ""), canonical)
+    return Entry(_line(node), channel, fields.get("channel_name", ""), canonical, options)
+
+
+def _typed(row: Subscription) -> str:
+    return f"{row.filter} {options_of(row).canonical}".strip()
 
 
 def _mapping_value(node: yaml.MappingNode, wanted: str) -> yaml.Node | None:
