@@ -29,6 +29,7 @@ from bot.errors import FilterError, SignalBotError
 from bot.filters import parse_filter
 from bot.store.history import ACTOR_IMPORT, record_change
 from bot.store.models import Subscription, utcnow
+from bot.store.mutes import active_mutes, add_mute
 from bot.store.overview import is_personal
 from bot.store.subscriptions import ChannelRef, find_subscription, options_of, save_subscription
 
@@ -57,11 +58,19 @@ class Entry:
 
 
 @dataclass(frozen=True, slots=True)
+class MuteEntry:
+    line: int
+    channel_id: str
+    canonical: str
+    until: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Planned:
     """What importing one entry does: `add`, `update` (its options) or `unchanged`."""
 
     action: str
-    entry: Entry
+    entry: Entry | MuteEntry
 
 
 def export_yaml(session: Session, *, now: datetime) -> str:
@@ -91,10 +100,16 @@ def export_yaml(session: Session, *, now: datetime) -> str:
             lines.append(f"    format: {_quoted(options.format)}")
         if row.paused_reason:
             lines.append(f"    paused: {_quoted(row.paused_reason)}  # kept as is on import")
+    mutes = active_mutes(session, now=now)
+    lines.append("mutes:" if mutes else "mutes: []")
+    for mute in mutes:
+        lines.append(f"  - channel: {_quoted(mute.channel_id)}")
+        lines.append(f"    filter: {_quoted(mute.filter)}")
+        lines.append(f"    until: {_quoted(mute.until.isoformat())}")
     return "\n".join(lines) + "\n"
 
 
-def read_entries(text: str) -> list[Entry]:
+def read_entries(text: str) -> list[Entry | MuteEntry]:
     """The file's entries, or ImportRejected naming the line of every problem."""
     try:
         root = yaml.compose(text)
@@ -103,16 +118,25 @@ def read_entries(text: str) -> list[Entry]:
         where = f"line {mark.line + 1}: " if mark is not None else ""
         raise ImportRejected([f"{where}not YAML: {getattr(error, 'problem', error)}"]) from error
     problems: list[str] = []
-    entries = list(_entries(root, problems))
+    entries: list[Entry | MuteEntry] = [*_entries(root, problems), *_mute_entries(root, problems)]
     if problems:
         raise ImportRejected(problems)
     return entries
 
 
-def plan_import(session: Session, entries: list[Entry]) -> list[Planned]:
+def plan_import(session: Session, entries: list[Entry | MuteEntry]) -> list[Planned]:
     """What importing the entries would change; nothing is written."""
-    planned, seen = [], set()
+    planned: list[Planned] = []
+    seen: set[tuple[str, str]] = set()
+    now = utcnow()
     for entry in entries:
+        if isinstance(entry, MuteEntry):
+            held = active_mutes(session, now=now, channel_id=entry.channel_id)
+            covered = entry.until <= now or any(
+                m.filter == entry.canonical and m.until >= entry.until for m in held
+            )
+            planned.append(Planned("unchanged" if covered else "add", entry))
+            continue
         key = (entry.channel_id, entry.canonical)
         found = find_subscription(session, *key)
         if key in seen or (found is not None and options_of(found) == entry.options):
@@ -130,6 +154,9 @@ def apply_import(session: Session, planned: list[Planned]) -> None:
         if step.action == "unchanged":
             continue
         entry = step.entry
+        if isinstance(entry, MuteEntry):
+            _import_mute(session, entry)
+            continue
         where = ChannelRef(entry.channel_id, entry.channel_name, user_id=ACTOR_IMPORT)
         existing = find_subscription(session, entry.channel_id, entry.canonical)
         before = _typed(existing) if existing else None
@@ -193,6 +220,66 @@ def _entry(node: yaml.Node, problems: list[str]) -> Entry | None:
     if len(problems) > before:
         return None
     return Entry(_line(node), channel, fields.get("channel_name", ""), canonical, options)
+
+
+def _import_mute(session: Session, entry: MuteEntry) -> None:
+    mute = add_mute(
+        session,
+        channel_id=entry.channel_id,
+        canonical_filter=entry.canonical,
+        until=entry.until,
+        who=ACTOR_IMPORT,
+    )
+    record_change(
+        session,
+        channel_id=entry.channel_id,
+        actor=ACTOR_IMPORT,
+        action="muted",
+        subject="mute",
+        subject_id=mute.id,
+        before=None,
+        after=f"{entry.canonical} until {entry.until:%Y-%m-%d %H:%M} UTC",
+    )
+
+
+def _mute_entries(root: yaml.Node | None, problems: list[str]) -> Iterator[MuteEntry]:
+    listed = _mapping_value(root, "mutes") if isinstance(root, yaml.MappingNode) else None
+    if listed is None:
+        return
+    if not isinstance(listed, yaml.SequenceNode):
+        problems.append(f"line {_line(listed)}: expected `mutes:` followed by a list")
+        return
+    for node in listed.value:
+        fields = _scalars(node, frozenset({"channel", "filter", "until"}), problems)
+        if fields is None:
+            continue
+        where = f"line {_line(node)}: "
+        try:
+            until = datetime.fromisoformat(fields.get("until", ""))
+            canonical = parse_filter(fields.get("filter", "")).canonical
+        except (ValueError, FilterError) as error:
+            problems.append(f"{where}{error}")
+            continue
+        if until.tzinfo is None:
+            problems.append(f"{where}until: give a time zone, e.g. 2026-12-01T08:00:00+00:00")
+        elif not _CHANNEL_ID.match(fields.get("channel", "")):
+            problems.append(f"{where}channel: `{fields.get('channel', '')}` is not a channel ID")
+        else:
+            yield MuteEntry(_line(node), fields["channel"], canonical, until)
+
+
+def _scalars(node: yaml.Node, keys: frozenset[str], problems: list[str]) -> dict[str, str] | None:
+    if not isinstance(node, yaml.MappingNode):
+        problems.append(f"line {_line(node)}: expected {', '.join(sorted(keys))}")
+        return None
+    fields: dict[str, str] = {}
+    for key_node, value_node in node.value:
+        key = str(key_node.value)
+        if key not in keys or not isinstance(value_node, yaml.ScalarNode):
+            problems.append(f"line {_line(key_node)}: unexpected `{key}`")
+        else:
+            fields[key] = str(value_node.value)
+    return fields
 
 
 def _typed(row: Subscription) -> str:

@@ -27,6 +27,7 @@ def test_export_then_import_elsewhere_is_idempotent(
     run_cli(capsys, "subscribe", "C0AI", "topic:ai-advances")
     run_cli(capsys, "subscribe", "C0AI", "--", 'entity:"Open AI"', "-keyword:rumour")
     run_cli(capsys, "subscribe", "C0SEC", "security", "digest=daily@08:00", "tz=Europe/London")
+    run_cli(capsys, "mute", "C0AI", "entity:meta", "for", "1d")
 
     code, exported, _ = run_cli(capsys, "subscriptions", "export")
 
@@ -36,28 +37,30 @@ def test_export_then_import_elsewhere_is_idempotent(
     assert (
         'filter: "topic:security"\n    digest: "daily@08:00"\n    tz: "Europe/London"' in exported
     )
+    assert 'mutes:\n  - channel: "C0AI"\n    filter: "entity:meta"\n    until: "' in exported
     file = tmp_path / "subscriptions.yaml"
     file.write_text(exported, encoding="utf-8")
 
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'other.db'}")  # an empty one
     code, planned, _ = run_cli(capsys, "subscriptions", "import", str(file), "--dry-run")
     assert code == 0
-    assert "would add 3, would update 0, unchanged 0" in planned
+    assert "would add 4, would update 0, unchanged 0" in planned
     assert "subscriptions: []" in run_cli(capsys, "subscriptions", "export")[1]
 
     assert (
-        "added 3, updated 0, unchanged 0"
+        "added 4, updated 0, unchanged 0"
         in run_cli(capsys, "subscriptions", "import", str(file))[1]
     )
     again = run_cli(capsys, "subscriptions", "import", str(file))[1]
-    assert "added 0, updated 0, unchanged 3" in again
-    assert run_cli(capsys, "subscriptions", "export")[1].count("- channel:") == 3
+    assert "added 0, updated 0, unchanged 4" in again
+    assert run_cli(capsys, "subscriptions", "export")[1].count("- channel:") == 4  # with the mute
     file.write_text(exported.replace("daily@08:00", "weekly@fri@17:00"), encoding="utf-8")
     changed = run_cli(capsys, "subscriptions", "import", str(file))[1]
     assert "updated    C0SEC" in changed
-    assert "added 0, updated 1, unchanged 2" in changed
+    assert "added 0, updated 1, unchanged 3" in changed
     audit = run_cli(capsys, "audit")[1]
-    assert audit.count(" import ") == 4  # three added, then one edited
+    assert audit.count(" import ") == 5  # three subscriptions and a mute added, then one edited
+    assert "muted        mute #1: - -> entity:meta until" in audit
     assert "subscribed" in audit
 
 
