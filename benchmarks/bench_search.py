@@ -3,7 +3,7 @@
 1. Builds (or reuses, from /tmp) N deterministic Zipf-like briefs stored as the app stores them;
    reports the load time, the full-text index build time and the index and database sizes.
 2. Runs a fixed query mix (words rare to ubiquitous, phrases, prefixes, FILTER fields, dates,
-   no hit) through `bot.store.search.search`, several rounds: p50 / p95 / p99, and each query's.
+   no hit) through `bot.search.store.search`, several rounds: p50 / p95 / p99, and each query's.
 3. Runs the mix's free text as a plain `LIKE '%term%'` scan, and as FTS5 `ORDER BY bm25` (the
    trap the design avoids), once each: p50 / p95, and the LIKE / search ratio.
 4. Starts `signal-bot web` on the corpus and sends signed `/brief` requests from 20 concurrent
@@ -23,10 +23,10 @@ from slash_load import LoadResult, slash_load
 from sqlalchemy import Connection, select, text
 from sqlalchemy.orm import Session
 
-from bot.query import fts5_match, parse_query, text_terms
+from bot.search.grammar import fts5_match, parse_query, text_terms
 from bot.store.db import make_engine, make_session_factory, transaction
 from bot.store.models import StoredSignal
-from bot.store.search import search
+from bot.search.store import search
 
 SEED = 20260423
 ROUNDS = 5

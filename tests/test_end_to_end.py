@@ -20,7 +20,7 @@ from bot.app import Services
 from bot.jobs import build_scheduler, poll_and_deliver
 from bot.store.db import transaction
 from bot.store.models import StoredSignal
-from bot.store.search import count_signals
+from bot.search.store import count_signals
 
 AI_CHANNEL = "C0AI"
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from bot.errors import FilterError
 from bot.filters import MAX_TEXT_LENGTH, parse_filter
-from bot.query import (
+from bot.search.grammar import (
     SearchQuery,
     Term,
     TextTerm,
@@ -21,8 +21,8 @@ from bot.query import (
     text_terms,
     tsquery_text,
 )
-from bot.search_rank import hits, padded
-from bot.search_text import document, tokens
+from bot.search.rank import hits, padded
+from bot.search.tokens import document, tokens
 
 W, P, X = "word", "phrase", "prefix"
 # Any code point, lone surrogates included: JSON can carry them as `\ud800` escapes.

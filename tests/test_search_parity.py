@@ -12,11 +12,11 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import FilterError
-from bot.query import parse_query
-from bot.search_text import document, tokens
+from bot.search.grammar import parse_query
+from bot.search.tokens import document, tokens
 from bot.store import search_ranked
 from bot.store.db import transaction
-from bot.store.search import search
+from bot.search.store import search
 
 pytestmark = pytest.mark.postgres
 

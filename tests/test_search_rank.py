@@ -8,12 +8,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.query import TextTerm, parse_query, text_terms
-from bot.search_document import FIELDS_OF_BODY, search_columns
-from bot.search_rank import FIELDS, Candidate, hits, padded, rank
-from bot.search_text import run_spans, run_tokens
+from bot.search.grammar import TextTerm, parse_query, text_terms
+from bot.search.document import FIELDS_OF_BODY, search_columns
+from bot.search.rank import FIELDS, Candidate, hits, padded, rank
+from bot.search.tokens import run_spans, run_tokens
 from bot.signal import Section, Signal
-from bot.snippets import (
+from bot.search.snippets import (
     HIT_END,
     HIT_START,
     SNIPPET_WORDS,

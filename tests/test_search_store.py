@@ -14,11 +14,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import FilterError
 from bot.filters import parse_filter
-from bot.query import parse_query
+from bot.search.grammar import parse_query
 from bot.signal import Signal
 from bot.store import search_ranked
 from bot.store.db import transaction
-from bot.store.search import SearchPage, latest, latest_page, search
+from bot.search.store import SearchPage, latest, latest_page, search
 from bot.store.signals import upsert_signals
 
 TITLES = {signal.id: signal.title for signal in CORPUS}
@@ -160,7 +160,7 @@ def test_search_filters_match_signal_filter(sessions: sessionmaker[Session], ter
 
 
 def _mentions_word(signal: Signal, word: str) -> bool:
-    from bot.search_document import search_columns
+    from bot.search.document import search_columns
 
     columns = search_columns(signal)
     return word in f"{columns['search_title']} {columns['search_body']}".split()

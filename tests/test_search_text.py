@@ -10,13 +10,13 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bot.filters import keyword_text, name_key
-from bot.search_document import (
+from bot.search.document import (
     date_range_tokens,
     day_tokens,
     facet_token,
     search_columns,
 )
-from bot.search_text import MAX_TOKEN_LENGTH, document, run_spans, run_tokens, tokens
+from bot.search.tokens import MAX_TOKEN_LENGTH, document, run_spans, run_tokens, tokens
 from bot.signal import Section, Signal
 
 any_text = st.text(alphabet=st.characters(codec=None), max_size=60)
