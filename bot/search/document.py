@@ -48,7 +48,7 @@ def impacts(title: str, body: str) -> str:
     fields = [title.split(), *(line.split() for line in body.split("\n"))]
     fields += [[]] * (1 + len(FIELDS_OF_BODY) - len(fields))
     levels = word_levels(fields[: 1 + len(FIELDS_OF_BODY)])
-    return " ".join(impact_token(token, level) for token, level in levels.items())
+    return " ".join([f"{IMPACT_PREFIX}{level}{token}" for token, level in levels.items()])
 
 
 def impact_token(token: str, level: int) -> str:

@@ -14,8 +14,9 @@ BODY_LEVEL elsewhere. Every term weighs the same (no idf: every result holds eve
 Why quantized: the levels are stored per word in the index (bot.search.document), so the best
 briefs of a level can be read from it directly, newest first (bot.search.topk). Why these
 numbers: a word in the title is level 7 or 8 (weight 8, no length normalization), a single
-mention in a section at most 5, and recency is worth at most RECENCY = 1 level, so a brief whose
-title holds every word outranks one mentioning them once in a section, whatever their dates.
+mention in a section at most 5, and recency is worth less than RECENCY = 1.5 levels, so a brief
+whose title holds every word outranks one mentioning them once in a section, whatever their
+dates, while a brief of this week beats a slightly more relevant one from years ago.
 Equal scores go to the newer day, then the later stored brief.
 """
 
@@ -34,7 +35,7 @@ LEVELS = 8
 K1 = 1.2
 TITLE_LEVEL = 7
 BODY_LEVEL = 4
-RECENCY = 1.0
+RECENCY = 1.5
 HALF_LIFE_DAYS = 365.0
 EPOCH = date(1970, 1, 1)
 
@@ -86,12 +87,16 @@ def field_norm(field: Field, length: int) -> float:
 def word_levels(fields: Sequence[Sequence[str]]) -> dict[str, int]:
     """The level of every token of a brief, from its fields' tokens (in FIELDS order)."""
     frequency: dict[str, float] = {}
+    get = frequency.get
     for field, field_tokens in zip(FIELDS, fields, strict=True):
         if field_tokens:
             norm = field_norm(field, len(field_tokens))
+            weight = field.weight
+            # Inlined _add_hits (this runs for every word of every brief stored).
             for token, hits in Counter(field_tokens).items():
-                frequency[token] = _add_hits(frequency.get(token, 0.0), field, hits, norm)
-    return {token: level_of_frequency(tf) for token, tf in frequency.items()}
+                frequency[token] = get(token, 0.0) + weight * hits / norm
+    ceil = math.ceil
+    return {token: max(1, ceil(LEVELS * tf / (K1 + tf) - 1e-9)) for token, tf in frequency.items()}
 
 
 def word_level(token: str, fields: Sequence[Sequence[str]]) -> int:

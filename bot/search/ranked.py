@@ -21,7 +21,7 @@ from bot.search.snippets import brief_snippet
 from bot.search.topk import is_word, possible_levels, top_k
 from bot.store.models import StoredSignal
 
-FEW = 1000
+FEW = 200
 # What StoredSignal.to_signal reads: the search columns are big and not needed for a hit.
 SIGNAL_COLUMNS = (
     "seq", "title", "published", "key", "source", "entity", "category", "topic", "summary",

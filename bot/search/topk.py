@@ -49,9 +49,10 @@ def classes_by_sum(options: Sequence[Sequence[int]]) -> Iterator[tuple[int, ...]
         negative_sum, positions = heapq.heappop(queue)
         yield tuple(levels[at] for levels, at in zip(options, positions, strict=True))
         for term, at in enumerate(positions):
-            if at + 1 < len(options[term]) and (
-                following := (*positions[:term], at + 1, *positions[term + 1 :])
-            ) not in seen:
+            if (
+                at + 1 < len(options[term])
+                and (following := (*positions[:term], at + 1, *positions[term + 1 :])) not in seen
+            ):
                 seen.add(following)
                 drop = options[term][at] - options[term][at + 1]
                 heapq.heappush(queue, (negative_sum + drop, following))

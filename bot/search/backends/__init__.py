@@ -55,4 +55,3 @@ class Constraints:
 class FullTextIndex(Protocol):
     def newest(self, terms: Sequence[TermAt], limit: int) -> list[tuple[int, int]]:
         """(published_day, seq) of the newest `limit` briefs holding every term, newest first."""
-

@@ -92,4 +92,3 @@ def _phrase(term: TextTerm) -> str:
 def _any_facet(name: str, values: frozenset[str]) -> str:
     tokens = [facet_token(name, value) for value in sorted(values)]
     return "{search_facets} : (" + " OR ".join(f'"{token}"' for token in tokens) + ")"
-

@@ -1,0 +1,79 @@
+"""`signal-bot ingest` of an archive: streamed, stored in batches, failures named by line.
+
+The archive is read one item at a time (bot.sources.stream) and stored BATCH signals per
+transaction through the same `ingest` as every source, so memory stays flat whatever the size
+and a failure costs at most its own line. Subscriptions see new briefs as usual (`announce`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.ingest import ingest
+from bot.sources.document import ParsedItem
+from bot.sources.remote import keep_first_seen_dates
+from bot.sources.stream import Streamed
+from bot.store.db import transaction
+
+BATCH = 2000
+
+
+@dataclass(slots=True)
+class BulkReport:
+    """What an archive import did: counts, and each item that failed (`where: why`)."""
+
+    new: int = 0
+    revised: int = 0
+    unchanged: int = 0
+    queued: int = 0
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def read(self) -> int:
+        return self.new + self.revised + self.unchanged + len(self.failures)
+
+
+def bulk_ingest(
+    sessions: sessionmaker[Session],
+    items: Iterable[Streamed],
+    *,
+    source: str,
+    announce: bool = True,
+    progress: Callable[[Streamed], None] = lambda item: None,
+    failed: Callable[[str], None] = lambda failure: None,
+) -> BulkReport:
+    """Store every readable item; report the others through `failed` as they come."""
+    report = BulkReport()
+    batch: list[ParsedItem] = []
+    for item in items:
+        progress(item)
+        if item.signal is None:
+            report.failures.append(f"{item.where}: {item.error}")
+            failed(report.failures[-1])
+            continue
+        batch.append(ParsedItem(item.signal.keyed(source)))
+        if len(batch) >= BATCH:
+            _store(sessions, batch, source, announce, report)
+            batch = []
+    _store(sessions, batch, source, announce, report)
+    return report
+
+
+def _store(
+    sessions: sessionmaker[Session],
+    batch: list[ParsedItem],
+    source: str,
+    announce: bool,
+    report: BulkReport,
+) -> None:
+    if not batch:
+        return
+    with transaction(sessions) as session:
+        stored = ingest(session, keep_first_seen_dates(session, source, batch), announce=announce)
+    report.new += len(stored.new)
+    report.revised += len(stored.revised)
+    report.unchanged += stored.unchanged
+    report.queued += stored.queued
