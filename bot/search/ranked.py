@@ -96,7 +96,8 @@ def _levels_present(index: FullTextIndex, term: TextTerm, term_count: int) -> tu
     levels = possible_levels(term)
     if term_count == 1 or not is_word(term):
         return levels
-    return tuple(level for level in levels if index.newest([TermAt(term, level)], 1))
+    present = index.levels_present(term, levels)
+    return tuple(level for level in levels if level in present)
 
 
 def _hits(session: Session, page: Sequence[Scored], terms: Sequence[TextTerm]) -> list[Hit]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, cast, literal, literal_column, not_, select
+from sqlalchemy import ColumnElement, Select, cast, exists, literal, literal_column, not_, select
 from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.orm import Session
 
@@ -17,7 +17,7 @@ from bot.search.backends import Constraints, TermAt
 from bot.search.conditions import date_conditions, keyword_conditions, slug_condition
 from bot.search.document import impact_token
 from bot.search.grammar import TextTerm
-from bot.search.rank import TITLE_LEVEL
+from bot.search.rank import LEVELS, TITLE_LEVEL
 from bot.search.topk import is_word
 from bot.store.models import StoredSignal
 
@@ -35,18 +35,30 @@ class PostgresIndex:
         ]
 
     def newest(self, terms: Sequence[TermAt], limit: int) -> list[tuple[int, int]]:
+        query = self._newest(terms).limit(limit)
+        return [(day, seq) for day, seq in self.session.execute(query)]
+
+    def levels_present(self, term: TextTerm, levels: Sequence[int]) -> set[int]:
+        # One statement for all levels: planning, not execution, is most of each small query.
+        probes = [exists(self._newest([TermAt(term, level)]).limit(1)) for level in levels]
+        found = self.session.execute(select(*probes)).one()
+        return {level for level, present in zip(levels, found, strict=True) if present}
+
+    def _newest(self, terms: Sequence[TermAt]) -> Select[tuple[int, int]]:
         conditions = [condition for term in terms for condition in _term_conditions(term)]
-        query = (
+        return (
             select(StoredSignal.published_day, StoredSignal.seq)
             .where(*conditions, *self._conditions)
             .order_by(StoredSignal.published_day.desc(), StoredSignal.seq.desc())
-            .limit(limit)
         )
-        return [(day, seq) for day, seq in self.session.execute(query)]
 
 
 def _term_conditions(term_at: TermAt) -> list[ColumnElement[bool]]:
     term, level = term_at.term, term_at.level
+    if level is None and is_word(term):
+        # A word at any level: the small level vector answers, not the whole brief's.
+        levels = " | ".join(impact_token(term.tokens[0], at) for at in range(1, LEVELS + 1))
+        return [_matches("search_impacts_vector", levels)]
     if level is None:
         return [_matches("search_vector", tsquery_text(term))]
     if is_word(term):

@@ -51,6 +51,9 @@ class SqliteIndex:
         rows = self.session.scalars(query.order_by(rowid.desc()).limit(limit))
         return [split_rowid(value) for value in rows]
 
+    def levels_present(self, term: TextTerm, levels: Sequence[int]) -> set[int]:
+        return {level for level in levels if self.newest([TermAt(term, level)], 1)}
+
     def match_expression(self, terms: Sequence[TermAt]) -> str:
         """The MATCH text: every term where it must be, every included FILTER name."""
         required = [_term_expression(term) for term in terms]
