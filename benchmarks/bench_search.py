@@ -97,9 +97,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     exact, exhaustive_ms = exhaustive_top(sqlite)
     measure("SQLite", sqlite, exact, exhaustive_ms, args.rounds, _bm25_top5)
     if args.database_url:
-        print(
-            f"\n== copying the corpus into PostgreSQL: {postgres_copy(built, args.database_url):,.0f} s"
-        )
+        copied = postgres_copy(built, args.database_url)
+        print(f"\n== copying the corpus into PostgreSQL: {copied:,.0f} s")
         postgres = make_session_factory(make_engine(args.database_url))
         measure("PostgreSQL", postgres, exact, exhaustive_ms, args.rounds, _ts_rank_top5)
     if not args.skip_http:
@@ -185,7 +184,7 @@ def _rounds(
     for round_number in range(rounds + 1):
         for query in queries:
             with transaction(sessions) as session:
-                elapsed = _timed(lambda: action(session, query))
+                elapsed = _timed(lambda session=session, query=query: action(session, query))
             if round_number:
                 timings[query].append(elapsed)
     return timings

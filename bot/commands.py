@@ -9,14 +9,14 @@ from typing import Any, Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot import search as search_store
 from bot.config import SourceConfig
 from bot.errors import FilterError
 from bot.filters import parse_filter
 from bot.health import configured_source_health, failing_first
-from bot.search.grammar import no_hit_hints, parse_query
 from bot.render import Message, Renderer
+from bot.search.grammar import no_hit_hints, parse_query
 from bot.sharing import Publisher, share_brief, share_notice
-from bot import search as search_store
 from bot.store.db import transaction
 from bot.store.signals import get_signal
 from bot.store.subscriptions import (

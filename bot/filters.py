@@ -90,7 +90,7 @@ LONE_MINUS_MESSAGE = (
 )
 
 
-# --- tokenizer (shared with bot.search.grammar) ----------------------------------------------------------
+# --- tokenizer (shared with bot.search.grammar) ------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)

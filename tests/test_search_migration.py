@@ -9,11 +9,11 @@ from search_corpus import HAND_WRITTEN
 from sqlalchemy import Engine, insert, table, text
 from sqlalchemy import column as column_of
 
-from bot.search.grammar import parse_query
 from bot.search.document import search_columns
+from bot.search.grammar import parse_query
+from bot.search.store import search
 from bot.store.db import make_engine, make_session_factory, migrations_dir, transaction, upgrade
 from bot.store.models import StoredSignal
-from bot.search.store import search
 from bot.store.signals import _new_row
 
 BRIEFS = [signal.keyed("optyx") for signal in HAND_WRITTEN]

@@ -84,7 +84,8 @@ def test_recency_lifts_a_new_brief_over_a_slightly_more_relevant_old_one() -> No
     terms = text_terms(parse_query("model"))
     old_level = score(terms, old, TODAY)
     new_level = score(terms, new, TODAY)
-    assert old_level is not None and new_level is not None
+    assert old_level is not None
+    assert new_level is not None
     relevance = [
         found.score - recency(found.published_day, TODAY) for found in (old_level, new_level)
     ]

@@ -67,8 +67,8 @@ def day_number(day: date) -> int:
 
 
 def recency(published_day: int, today: int) -> float:
-    """The recency boost: RECENCY today, half of it HALF_LIFE_DAYS ago; future dates count as today."""
-    return RECENCY * 2.0 ** (-max(today - published_day, 0) / HALF_LIFE_DAYS)
+    """The recency boost: RECENCY today, half that HALF_LIFE_DAYS ago; a future day is today."""
+    return RECENCY * math.pow(2.0, -max(today - published_day, 0) / HALF_LIFE_DAYS)
 
 
 def level_of_frequency(tf: float) -> int:

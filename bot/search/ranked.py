@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, load_only
 
-from bot.search.backends import Constraints, FullTextIndex, TermAt
+from bot.search.backends import FullTextIndex, TermAt
 from bot.search.grammar import SearchQuery, TextTerm
 from bot.search.rank import IndexedBrief, Scored, best_first, day_number, score
 from bot.search.results import Hit, SearchPage

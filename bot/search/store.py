@@ -19,15 +19,15 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from bot.filters import SignalFilter
-from bot.search.grammar import SearchQuery, text_terms
-from bot.signal import Signal
-from bot.store.models import StoredSignal
 from bot.search.backends import Constraints, FullTextIndex
 from bot.search.backends.postgres import PostgresIndex
 from bot.search.backends.sqlite import SqliteIndex
 from bot.search.conditions import Conditions, conditions_of, filter_conditions
+from bot.search.grammar import SearchQuery, text_terms
 from bot.search.ranked import ranked_search
 from bot.search.results import Hit, SearchPage
+from bot.signal import Signal
+from bot.store.models import StoredSignal
 
 __all__ = [
     "Hit",

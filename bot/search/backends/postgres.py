@@ -44,7 +44,7 @@ class PostgresIndex:
         found = self.session.execute(select(*probes)).one()
         return {level for level, present in zip(levels, found, strict=True) if present}
 
-    def _newest(self, terms: Sequence[TermAt]) -> Select[tuple[int, int]]:
+    def _newest(self, terms: Sequence[TermAt]) -> Select[int, int]:
         conditions = [condition for term in terms for condition in _term_conditions(term)]
         return (
             select(StoredSignal.published_day, StoredSignal.seq)

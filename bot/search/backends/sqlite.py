@@ -56,7 +56,7 @@ class SqliteIndex:
 
     def match_expression(self, terms: Sequence[TermAt]) -> str:
         """The MATCH text: every term where it must be, every included FILTER name."""
-        required = [_term_expression(term) for term in terms]
+        required = [term_expression(term) for term in terms]
         required += [_any_facet(name, values) for name, values in self.constraints.include.items()]
         expression = " AND ".join(f"({part})" for part in required)
         excluded = [_any_facet(name, values) for name, values in self.constraints.exclude.items()]
@@ -74,7 +74,8 @@ class SqliteIndex:
         return bounds
 
 
-def _term_expression(term_at: TermAt) -> str:
+def term_expression(term_at: TermAt) -> str:
+    """FTS5 syntax for one term where it must be (anywhere, or at a level: bot.search.rank)."""
     term, level = term_at.term, term_at.level
     if level is None:
         return f"{_ANYWHERE} : {_phrase(term)}"
