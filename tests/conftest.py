@@ -6,13 +6,15 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fake_slack import FakeSlack
+from postgres_cluster import ClusterUnavailable, ThrowawayCluster, server_binaries
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from waitress.server import create_server
@@ -28,25 +30,43 @@ BOT_TOKEN = "xoxb-test-token"
 POSTGRES_URL_VARIABLE = "SIGNAL_BOT_TEST_POSTGRES_URL"
 
 
-def _postgres_param() -> object:
-    if os.environ.get(POSTGRES_URL_VARIABLE) or os.environ.get("CI"):
-        return pytest.param("postgresql", marks=pytest.mark.postgres)
-    return pytest.param(
-        "postgresql",
-        marks=[pytest.mark.postgres, pytest.mark.skip(reason=f"{POSTGRES_URL_VARIABLE} not set")],
-    )
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A PostgreSQL server for this test session (one per xdist worker): the one
+    SIGNAL_BOT_TEST_POSTGRES_URL names, else a throwaway cluster started from the installed
+    binaries and stopped at the end. Without either the PostgreSQL tests skip, with one reason;
+    on CI (`CI=true`) they fail instead, so CI cannot pass without running them."""
+    if url := os.environ.get(POSTGRES_URL_VARIABLE):
+        yield url
+        return
+    try:
+        cluster = ThrowawayCluster(server_binaries())
+    except ClusterUnavailable as unavailable:
+        if os.environ.get("CI", "").lower() in ("true", "1"):
+            pytest.fail(f"CI must run the PostgreSQL tests: {unavailable}")
+        pytest.skip(str(unavailable))
+    try:
+        yield cluster.start()
+    finally:
+        cluster.stop()
 
 
-@pytest.fixture(params=["sqlite", _postgres_param()])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database, dropped afterwards."""
+    yield from throwaway_postgres_database(postgres_server)
+
+
+POSTGRESQL = pytest.param("postgresql", marks=pytest.mark.postgres)
+
+
+@pytest.fixture(params=["sqlite", POSTGRESQL])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A fresh, empty database: a SQLite file, or a new PostgreSQL database dropped afterwards."""
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'signal-bot.db'}"
-        return
-    server_url = os.environ.get(POSTGRES_URL_VARIABLE)
-    if not server_url:
-        pytest.fail(f"CI must run the PostgreSQL tests: set {POSTGRES_URL_VARIABLE} (.ci/run)")
-    yield from throwaway_postgres_database(server_url)
+        return f"sqlite:///{tmp_path / 'signal-bot.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
 
 
 def throwaway_postgres_database(server_url: str) -> Iterator[str]:
@@ -93,6 +113,11 @@ def sources_file(tmp_path: Path, signals_dir: Path) -> Path:
 
 @pytest.fixture
 def settings(database_url: str, slack: FakeSlack, sources_file: Path) -> Settings:
+    return http_mode_settings(database_url, slack, sources_file)
+
+
+def http_mode_settings(database_url: str, slack: FakeSlack, sources_file: Path) -> Settings:
+    """HTTP mode against the fake Slack, with every secret set."""
     return Settings(
         _env_file=None,
         slack_bot_token=BOT_TOKEN,
@@ -141,3 +166,12 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, s
     code = main(list(argv))
     captured = capsys.readouterr()
     return code, captured.out, captured.err
+
+
+def wait_until(condition: Callable[[], object], timeout: float, what: str) -> None:
+    """Poll `condition` until it holds; fail saying `what` did not happen within `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.05)

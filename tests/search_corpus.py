@@ -6,7 +6,6 @@ PostgreSQL reads as floats, apostrophes, repeated words, ties on date, every FIL
 
 from __future__ import annotations
 
-import os
 import random
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -21,7 +20,6 @@ from bot.signal import Section, Signal
 from bot.store.db import make_engine, make_session_factory, transaction, upgrade
 from bot.store.signals import upsert_signals
 
-POSTGRES_URL_VARIABLE = "SIGNAL_BOT_TEST_POSTGRES_URL"
 DAY = datetime(2026, 4, 23, tzinfo=UTC)
 
 
@@ -232,20 +230,10 @@ def stored(url: str, signals: list[Signal] = CORPUS) -> tuple[Engine, sessionmak
     return engine, sessions
 
 
-def postgres_server_url() -> str | None:
-    """The PostgreSQL server for tests, or None (CI must have one, as conftest says)."""
-    url = os.environ.get(POSTGRES_URL_VARIABLE)
-    if not url and os.environ.get("CI"):
-        pytest.fail(f"CI must run the PostgreSQL tests: set {POSTGRES_URL_VARIABLE}")
-    return url
-
-
-def database_url(kind: str, folder: Path) -> Iterator[str]:
-    """A fresh database of `kind` ("sqlite" or "postgresql"), dropped afterwards."""
+def database_url(kind: str, folder: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh database of `kind` ("sqlite" or "postgresql"), dropped afterwards; the PostgreSQL
+    one on the session's server (conftest's `postgres_server`, which skips or fails without)."""
     if kind == "sqlite":
         yield f"sqlite:///{folder / 'search.db'}"
         return
-    server_url = postgres_server_url()
-    if server_url is None:
-        pytest.skip(f"{POSTGRES_URL_VARIABLE} not set")
-    yield from throwaway_postgres_database(server_url)
+    yield from throwaway_postgres_database(request.getfixturevalue("postgres_server"))

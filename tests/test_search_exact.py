@@ -56,7 +56,7 @@ def planted() -> list[Signal]:
 def sessions(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[sessionmaker[Session]]:
-    urls = database_url(request.param, tmp_path_factory.mktemp(request.param))
+    urls = database_url(request.param, tmp_path_factory.mktemp(request.param), request)
     engine, factory = stored(next(urls), planted())
     yield factory
     engine.dispose()

@@ -38,10 +38,12 @@ QUERIES = (
 
 
 @pytest.fixture(scope="module")
-def both(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[sessionmaker[Session]]]:
+def both(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[list[sessionmaker[Session]]]:
     """The corpus stored in a SQLite file and in a PostgreSQL database."""
     folder = tmp_path_factory.mktemp("parity")
-    urls = [database_url("sqlite", folder), database_url("postgresql", folder)]
+    urls = [database_url(kind, folder, request) for kind in ("sqlite", "postgresql")]
     engines, factories = zip(*(stored(next(url)) for url in urls), strict=True)
     yield list(factories)
     for engine in engines:

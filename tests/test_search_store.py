@@ -30,7 +30,7 @@ def sessions(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[sessionmaker[Session]]:
     """The corpus, stored once per module and database."""
-    urls = database_url(request.param, tmp_path_factory.mktemp(request.param))
+    urls = database_url(request.param, tmp_path_factory.mktemp(request.param), request)
     engine, factory = stored(next(urls))
     yield factory
     engine.dispose()

@@ -7,18 +7,17 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from conftest import BOT_TOKEN, SIGNING_SECRET
+from conftest import BOT_TOKEN, SIGNING_SECRET, http_mode_settings, wait_until
 from fake_slack import FakeSlack
 from sqlalchemy import func, select
 from test_deliver import brief, keys_in, publish, subscribe
 
-from bot.app import Services
+from bot.app import Services, build_services
 from bot.store import outbox
 from bot.store.db import transaction
 from bot.store.leases import PRESENCE_PREFIX, Lease
@@ -90,14 +89,6 @@ def workers(
             print(f"--- {log_file.name}\n{log_file.read_text(errors='replace')[-4000:]}")
 
 
-def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.1)
-
-
 def states(services: Services) -> dict[str, int]:
     with transaction(services.sessions) as session:
         return outbox.count_by_state(session)
@@ -141,11 +132,21 @@ def rows_in(services: Services, state: str) -> list[Delivery]:
         return list(session.scalars(select(Delivery).where(Delivery.state == state)))
 
 
+@pytest.fixture
+def postgres_services(
+    postgres_url: str, slack: FakeSlack, sources_file: Path
+) -> Iterator[Services]:
+    built = build_services(http_mode_settings(postgres_url, slack, sources_file))
+    yield built
+    built.engine.dispose()
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+@pytest.mark.postgres
 def test_three_workers_share_1000_deliveries_each_made_exactly_once_in_order(
-    services: Services, slack: FakeSlack, tmp_path: Path
+    postgres_services: Services, slack: FakeSlack, tmp_path: Path
 ) -> None:
+    services = postgres_services
     channels = [f"C{n:03d}" for n in range(250)]
     subscribe(services, slack, *channels)
     slack.set_latency(0.01)

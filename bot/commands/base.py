@@ -1,0 +1,52 @@
+"""What every command family shares: the reply type, the context commands run in, Slack access."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.config import SourceConfig
+from bot.render import Message, Renderer
+from bot.store.subscriptions import ChannelRef
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    message: Message
+    response_type: str = "ephemeral"
+
+    def as_response(self) -> dict[str, Any]:
+        return {"response_type": self.response_type, **self.message.as_kwargs()}
+
+
+class ChannelAccess(Protocol):
+    def problem_posting_in(self, channel_id: str) -> str | None:
+        """None when the bot can post in the channel (joining it if it may); else why not."""
+
+
+class OpenChannels:
+    """Local mode: every channel is writable."""
+
+    def problem_posting_in(self, channel_id: str) -> str | None:
+        return None
+
+
+@dataclass(frozen=True)
+class CommandContext:
+    """The database, the renderer and Slack, passed to every command."""
+
+    sessions: sessionmaker[Session]
+    renderer: Renderer
+    channels: ChannelAccess
+    sources: Sequence[SourceConfig] = ()
+    push_enabled: bool = False
+
+    def notice(self, emoji: str, *lines: str) -> Reply:
+        return Reply(self.renderer.render("notice.json.j2", emoji=emoji, lines=list(lines)))
+
+
+def channel_label(where: ChannelRef) -> str:
+    return f"#{where.channel_name}" if where.channel_name else "This channel"

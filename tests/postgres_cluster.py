@@ -1,0 +1,131 @@
+"""A throwaway PostgreSQL cluster for the tests, started from the server binaries installed on
+this machine (Debian's `postgresql` package: /usr/lib/postgresql/VERSION/bin).
+
+`initdb` refuses to run as root, so as root the cluster runs as the `postgres` user (which the
+package creates), as `.ci/run` does. The cluster lives in a temporary folder: its data, its
+Unix socket and its log; it listens on 127.0.0.1 on a port that was free when it started, and
+`stop()` removes every trace of it.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+
+BINARIES = "/usr/lib/postgresql/*/bin"
+# Collation and character classes decide how full-text search splits words: pin them, so the
+# tests do not depend on the locale of the shell that runs them.
+INITDB_OPTIONS = ["-A", "trust", "-U", "postgres", "--encoding=UTF8", "--locale=C.UTF-8"]
+# A cluster that is thrown away needs no durability.
+SERVER_OPTIONS = "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+START_ATTEMPTS = 3
+# The shared development server's port: never ours, even if it happens to be free.
+RESERVED_PORTS = frozenset({55432})
+
+
+class ClusterUnavailable(Exception):
+    """This machine cannot run a throwaway cluster; the text says why, in one line."""
+
+
+class ClusterFailed(Exception):
+    """The binaries are here but the cluster would not start; the text holds its log."""
+
+
+def server_binaries() -> Path:
+    """The newest installed PostgreSQL's bin folder; ClusterUnavailable if there is none."""
+    found = [Path(p) for p in glob.glob(BINARIES) if (Path(p) / "initdb").exists()]
+    if not found:
+        raise ClusterUnavailable(
+            f"PostgreSQL is not installed (no {BINARIES}/initdb): install Debian's "
+            "`postgresql` package, or set SIGNAL_BOT_TEST_POSTGRES_URL to a server"
+        )
+    return max(found, key=lambda path: _version_key(path.parent.name))
+
+
+class ThrowawayCluster:
+    """`url = cluster.start()` ... `cluster.stop()`: one private PostgreSQL server."""
+
+    def __init__(self, binaries: Path) -> None:
+        self.binaries = binaries
+        self.run_as = _server_user()
+        self.folder = Path(tempfile.mkdtemp(prefix="signal-bot-pg-"))
+        self.data = self.folder / "data"
+        self.log = self.folder / "server.log"
+        self.port = 0
+
+    def start(self) -> str:
+        """initdb, then start on a free port; the SQLAlchemy URL of its `postgres` database."""
+        if self.run_as is not None:
+            shutil.chown(self.folder, self.run_as.pw_uid, self.run_as.pw_gid)
+        self._run("initdb", "-D", str(self.data), "--no-sync", *INITDB_OPTIONS)
+        for _ in range(START_ATTEMPTS):
+            # Another process may take the port between our look and the server's bind:
+            # then the start fails and we try another one.
+            self.port = _free_port()
+            try:
+                self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-o",
+                          self._server_options(), "start")  # fmt: skip
+                return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+            except ClusterFailed:
+                continue
+        raise ClusterFailed(f"PostgreSQL did not start:\n{self._log_tail()}")
+
+    def stop(self) -> None:
+        """Stop the server (without waiting for clients) and delete the cluster."""
+        try:
+            if (self.data / "postmaster.pid").exists():
+                self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+        finally:
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+    def _server_options(self) -> str:
+        listen = f"-c listen_addresses=127.0.0.1 -c unix_socket_directories={self.folder}"
+        return f"-p {self.port} {listen} {SERVER_OPTIONS}"
+
+    def _run(self, program: str, *arguments: str) -> None:
+        command = [str(self.binaries / program), *arguments]
+        if self.run_as is not None:
+            command = ["runuser", "-u", self.run_as.pw_name, "--", *command]
+        finished = subprocess.run(
+            command, capture_output=True, text=True, check=False, cwd=self.folder, timeout=120
+        )
+        if finished.returncode != 0:
+            output = (finished.stdout + finished.stderr).strip()
+            raise ClusterFailed(f"{program} failed: {output}\n{self._log_tail()}")
+
+    def _log_tail(self) -> str:
+        try:
+            return self.log.read_text(errors="replace")[-2000:]
+        except OSError:
+            return ""
+
+
+def _server_user() -> pwd.struct_passwd | None:
+    """Whom to run the server as: ourselves, or `postgres` when we are root."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        return pwd.getpwnam("postgres")
+    except KeyError:
+        raise ClusterUnavailable(
+            "running as root, and PostgreSQL refuses root: no `postgres` user to run it as"
+        ) from None
+
+
+def _free_port() -> int:
+    while True:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port: int = probe.getsockname()[1]
+        if port not in RESERVED_PORTS:
+            return port
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split(".") if part.isdigit())
