@@ -180,6 +180,14 @@ def postgres_copy(built: Corpus, database_url: str, *, log: Any = print) -> floa
             log("postgres: signals already loaded")
             return 0.0
         target.execute("SET timezone = 'UTC'")  # SQLite holds naive UTC times
+        target.execute("SET maintenance_work_mem = '512MB'")
+        # Indexes are built once after the load (as a restore does), not row by row.
+        indexes = target.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'signals' "
+            "AND indexname NOT IN ('signals_pkey', 'signals_id_key', 'uq_signals_source_key')"
+        ).fetchall()
+        for name, _ in indexes:
+            target.execute(f"DROP INDEX {name}")
         rows = source.execute(f"SELECT {listed} FROM signals ORDER BY seq")
         with target.cursor().copy(f"COPY signals ({listed}) FROM STDIN") as copy:
             for done, row in enumerate(rows, start=1):
@@ -187,6 +195,8 @@ def postgres_copy(built: Corpus, database_url: str, *, log: Any = print) -> floa
                 if done % 100_000 == 0:
                     log(f"postgres: {done:,} of {built.briefs:,} briefs copied")
         target.execute("SELECT setval('signals_seq_seq', (SELECT max(seq) FROM signals))")
+        for _, definition in indexes:
+            target.execute(definition)
         target.commit()
         target.autocommit = True
         target.execute("VACUUM ANALYZE signals")
