@@ -124,7 +124,7 @@ def exhaustive(session: Session, query: str) -> list[int]:
     parsed = parse_query(query)
     terms = text_terms(parsed)
     index = full_text_index(session, Constraints.of(parsed))
-    matches = index.newest([TermAt(term) for term in terms], 10**9)
+    matches = index.some([TermAt(term) for term in terms], 10**9)
     ranked = score_all(session, terms, [seq for _, seq in matches], day_number(TODAY))
     return [scored.seq for scored in ranked]
 

@@ -43,7 +43,7 @@ def ranked_search(
     """Briefs holding every term and meeting every constraint, best first."""
     today_number = day_number(today or datetime.now(UTC).date())
     wanted = offset + limit
-    matches = index.newest([TermAt(term) for term in terms], FEW + 1)
+    matches = index.some([TermAt(term) for term in terms], FEW + 1)
     if len(matches) <= FEW:
         ranked = score_all(session, terms, [seq for _, seq in matches], today_number)
     elif wanted:

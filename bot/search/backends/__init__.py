@@ -56,5 +56,8 @@ class FullTextIndex(Protocol):
     def newest(self, terms: Sequence[TermAt], limit: int) -> list[tuple[int, int]]:
         """(published_day, seq) of the newest `limit` briefs holding every term, newest first."""
 
+    def some(self, terms: Sequence[TermAt], limit: int) -> list[tuple[int, int]]:
+        """(published_day, seq) of any `limit` briefs holding every term, in no set order."""
+
     def levels_present(self, term: TextTerm, levels: Sequence[int]) -> set[int]:
         """Which of these levels some brief meeting the constraints has for the term."""

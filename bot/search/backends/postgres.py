@@ -38,6 +38,12 @@ class PostgresIndex:
         query = self._newest(terms).limit(limit)
         return [(day, seq) for day, seq in self.session.execute(query)]
 
+    def some(self, terms: Sequence[TermAt], limit: int) -> list[tuple[int, int]]:
+        # Unordered, PostgreSQL may stop a scan at `limit` matches or read the GIN index alone,
+        # whichever the word's frequency favours, instead of walking the day index.
+        query = self._newest(terms).order_by(None).limit(limit)
+        return [(day, seq) for day, seq in self.session.execute(query)]
+
     def levels_present(self, term: TextTerm, levels: Sequence[int]) -> set[int]:
         # One statement for all levels: planning, not execution, is most of each small query.
         probes = [exists(self._newest([TermAt(term, level)]).limit(1)) for level in levels]

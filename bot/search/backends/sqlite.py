@@ -51,6 +51,9 @@ class SqliteIndex:
         rows = self.session.scalars(query.order_by(rowid.desc()).limit(limit))
         return [split_rowid(value) for value in rows]
 
+    def some(self, terms: Sequence[TermAt], limit: int) -> list[tuple[int, int]]:
+        return self.newest(terms, limit)  # newest first costs FTS5 nothing more
+
     def levels_present(self, term: TextTerm, levels: Sequence[int]) -> set[int]:
         return {level for level in levels if self.newest([TermAt(term, level)], 1)}
 
