@@ -8,7 +8,7 @@ and a failure costs at most its own line. Subscriptions see new briefs as usual 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -23,17 +23,17 @@ BATCH = 2000
 
 @dataclass(slots=True)
 class BulkReport:
-    """What an archive import did: counts, and each item that failed (`where: why`)."""
+    """What an archive import did, in counts (each failure is reported through `failed`)."""
 
     new: int = 0
     revised: int = 0
     unchanged: int = 0
     queued: int = 0
-    failures: list[str] = field(default_factory=list)
+    failed: int = 0
 
     @property
     def read(self) -> int:
-        return self.new + self.revised + self.unchanged + len(self.failures)
+        return self.new + self.revised + self.unchanged + self.failed
 
 
 def bulk_ingest(
@@ -51,8 +51,8 @@ def bulk_ingest(
     for item in items:
         progress(item)
         if item.signal is None:
-            report.failures.append(f"{item.where}: {item.error}")
-            failed(report.failures[-1])
+            report.failed += 1
+            failed(f"{item.where}: {item.error}")
             continue
         batch.append(ParsedItem(item.signal.keyed(source)))
         if len(batch) >= BATCH:

@@ -175,11 +175,11 @@ def ingest_archive(services: Services, path: Path, kind: str, source: str) -> in
         )
     print(
         f"read {report.read:,}: {report.new:,} new, {report.revised:,} revised, "
-        f"{report.unchanged:,} unchanged, {len(report.failures):,} failed; "
+        f"{report.unchanged:,} unchanged, {report.failed:,} failed; "
         f"{report.queued:,} posts queued"
     )
     services.deliverer.deliver_pending()
-    return 1 if report.failures or not (report.new or report.revised) else 0
+    return 1 if report.failed or not (report.new or report.revised) else 0
 
 
 def _change_of(signal_id: str, report: IngestReport) -> str:
