@@ -23,7 +23,7 @@ BATCH = 2000
 
 @dataclass(slots=True)
 class BulkReport:
-    """What an archive import did, in counts (each failure is reported through `failed`)."""
+    """What an archive import did, in counts (each failure goes to `on_failure` as it comes)."""
 
     new: int = 0
     revised: int = 0
@@ -42,17 +42,17 @@ def bulk_ingest(
     *,
     source: str,
     announce: bool = True,
-    progress: Callable[[Streamed], None] = lambda item: None,
-    failed: Callable[[str], None] = lambda failure: None,
+    on_item: Callable[[Streamed], None] = lambda item: None,
+    on_failure: Callable[[str], None] = lambda failure: None,
 ) -> BulkReport:
-    """Store every readable item; report the others through `failed` as they come."""
+    """Store every readable item; report the others through `on_failure` as they come."""
     report = BulkReport()
     batch: list[ParsedItem] = []
     for item in items:
-        progress(item)
+        on_item(item)
         if item.signal is None:
             report.failed += 1
-            failed(f"{item.where}: {item.error}")
+            on_failure(f"{item.where}: {item.error}")
             continue
         batch.append(ParsedItem(item.signal.keyed(source)))
         if len(batch) >= BATCH:
