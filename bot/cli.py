@@ -171,7 +171,7 @@ def ingest_archive(services: Services, path: Path, kind: str, source: str) -> in
 
         items = stream_signals(path, kind)
         report = bulk_ingest(
-            services.sessions, items, source=source, progress=advance, failed=failed
+            services.sessions, items, source=source, on_item=advance, on_failure=failed
         )
     print(
         f"read {report.read:,}: {report.new:,} new, {report.revised:,} revised, "
