@@ -66,7 +66,6 @@ def main() -> None:
     parser.add_argument("--database-url", help="an empty database (default: a fresh SQLite file)")
     parser.add_argument("--archive-briefs", type=int, default=100_000, help="archive size")
     args = parser.parse_args()
-    os.environ[ARCHIVE_VARIABLE] = str(args.archive_briefs)
     if args.scenario:
         print(
             json.dumps(
@@ -74,6 +73,7 @@ def main() -> None:
             )
         )
         return
+    os.environ[ARCHIVE_VARIABLE] = str(args.archive_briefs)  # read by the scenario processes
     publisher, base_url = start_publisher()
     try:
         results = {name: _run_child(name, base_url, args.database_url) for name in SCENARIOS}
