@@ -92,6 +92,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--baseline-rounds", type=int, help="rounds of the naive ranking (default: --rounds)"
     )
     parser.add_argument("--skip-http", action="store_true", help="skip the /brief load")
+    parser.add_argument(
+        "--skip-sqlite", action="store_true", help="measure PostgreSQL only (needs --database-url)"
+    )
     args = parser.parse_args(argv)
 
     built = corpus(args.briefs, SEED)
@@ -99,7 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     sqlite = make_session_factory(make_engine(f"sqlite:///{built.path}"))
     exact, exhaustive_ms = exhaustive_top(sqlite)
     rounds = (args.rounds, args.baseline_rounds or args.rounds)
-    measure("SQLite", sqlite, exact, exhaustive_ms, rounds, _bm25_top5)
+    if not args.skip_sqlite:
+        measure("SQLite", sqlite, exact, exhaustive_ms, rounds, _bm25_top5)
     if args.database_url:
         copied = postgres_copy(built, args.database_url)
         print(f"\n== copying the corpus into PostgreSQL: {copied:,.0f} s")

@@ -14,10 +14,10 @@ from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.orm import Session
 
 from bot.search.backends import Constraints, TermAt
-from bot.search.conditions import date_conditions, keyword_conditions, slug_condition
+from bot.search.conditions import keyword_conditions, slug_condition
 from bot.search.document import impact_token
 from bot.search.grammar import TextTerm
-from bot.search.rank import LEVELS, TITLE_LEVEL
+from bot.search.rank import LEVELS, TITLE_LEVEL, day_number
 from bot.search.topk import is_word
 from bot.store.models import StoredSignal
 
@@ -30,7 +30,7 @@ class PostgresIndex:
         self._conditions = [
             *(slug_condition(name, values) for name, values in constraints.include.items()),
             *(not_(slug_condition(name, values)) for name, values in constraints.exclude.items()),
-            *date_conditions(constraints.since, constraints.until),
+            *_day_range(constraints),
             *keyword_conditions(constraints),
         ]
 
@@ -57,6 +57,18 @@ class PostgresIndex:
             .where(*conditions, *self._conditions)
             .order_by(StoredSignal.published_day.desc(), StoredSignal.seq.desc())
         )
+
+
+def _day_range(constraints: Constraints) -> list[ColumnElement[bool]]:
+    """`since` and `until` on `published_day` (the UTC day of `published`, so the same briefs),
+    which the (published_day, seq) index can bound: on `published` it would walk from today."""
+    day = StoredSignal.published_day
+    bounds = []
+    if constraints.since:
+        bounds.append(day >= day_number(constraints.since))
+    if constraints.until:
+        bounds.append(day <= day_number(constraints.until))
+    return bounds
 
 
 def _term_conditions(term_at: TermAt) -> list[ColumnElement[bool]]:
