@@ -20,6 +20,7 @@ from bot.deliver import Deliverer
 from bot.deliver.outcome import DeliveryLimits, Poster
 from bot.deliver.slack_poster import SlackPoster
 from bot.deliver.terminal_poster import TerminalPoster
+from bot.redaction import install_log_redaction
 from bot.render import Renderer
 from bot.store.db import make_engine, make_session_factory, upgrade
 
@@ -50,7 +51,8 @@ def build_services(
     delivery_limits: DeliveryLimits | None = None,
 ) -> Services:
     """Wire the stages together for `settings` (applying pending migrations unless told not to)."""
-    engine = make_engine(settings.database_url)
+    install_log_redaction(settings.secret_values())
+    engine = make_engine(settings.database_url.get_secret_value())
     if migrate:
         upgrade(engine)
     sessions = make_session_factory(engine)

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import OperationalError
 from tqdm import tqdm
 
 from bot import __version__
@@ -23,6 +24,8 @@ from bot.errors import ConfigError, ParseError, SignalBotError
 from bot.health import source_health
 from bot.ingest import IngestReport, ingest
 from bot.jobs import build_scheduler
+from bot.redaction import redact
+from bot.render import BRIEF_FORMATS
 from bot.sources import shared_fetcher
 from bot.sources.any_document import read_location
 from bot.sources.document import ParsedItem
@@ -51,7 +54,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args) or 0)
     except (ConfigError, SignalBotError) as error:
-        print(f"signal-bot: {error}", file=sys.stderr)
+        print(f"signal-bot: {redact(str(error))}", file=sys.stderr)
+        return 2
+    except OperationalError as error:  # the database is down, or the URL points nowhere
+        reason = str(error.orig or error).strip().splitlines()[0]
+        print(f"signal-bot: cannot use the database: {redact(reason)}", file=sys.stderr)
         return 2
 
 
@@ -87,8 +94,18 @@ def build_parser() -> argparse.ArgumentParser:
     preview = command("preview", preview_file, "Render a brief or JSON signal file as a message.")
     preview.add_argument("path", type=Path, help="the file to render")
     preview.add_argument("--json", action="store_true", help="print the Block Kit JSON")
+    preview.add_argument(
+        "--format",
+        choices=BRIEF_FORMATS,
+        default="full",
+        help="full: sections in the post as far as they fit; compact: sections in the thread",
+    )
     command("sources", sources, "Each source's health: last poll, last error, items.")
-    deliveries_parser = command("deliveries", deliveries, "Recent deliveries; `retry` re-queues.")
+    deliveries_parser = command(
+        "deliveries",
+        deliveries,
+        "Recent deliveries; `retry` re-queues failed ones and re-renders fallbacks.",
+    )
     deliveries_parser.add_argument("action", nargs="?", choices=["list", "retry"], default="list")
     deliveries_parser.add_argument("--state", help="only deliveries in this state (e.g. failed)")
     _add_slash_mirrors(command)
@@ -117,11 +134,12 @@ def slash_mirror(args: argparse.Namespace) -> int:
 
 
 def print_reply(reply: Reply) -> None:
-    print(message_to_text(reply.message))
+    for message in (reply.message, *reply.followups):
+        print(message_to_text(message))
 
 
 def db_upgrade(_: argparse.Namespace) -> int:
-    upgrade(make_engine(Settings().database_url))
+    upgrade(make_engine(Settings().database_url.get_secret_value()))
     print("database is up to date")
     return 0
 
@@ -136,7 +154,7 @@ def ingest_file(args: argparse.Namespace) -> int:
     try:
         found = read_location(args.path, shared_fetcher())
     except (ParseError, FetchError, OSError) as error:
-        print(f"signal-bot: stored nothing: {error}", file=sys.stderr)
+        print(f"signal-bot: stored nothing: {redact(str(error))}", file=sys.stderr)
         return 1
     items = [ParsedItem(item.signal.keyed(args.source), item.dated) for item in found]
     with transaction(services.sessions) as session:
@@ -196,10 +214,13 @@ def preview_file(args: argparse.Namespace) -> int:
         print(f"signal-bot: {error}", file=sys.stderr)
         return 1
     for signal in found:
-        message = services.renderer.render_signal(signal.keyed(CLI_SOURCE))
-        if args.json:
-            print(json.dumps({"text": message.text, "blocks": message.blocks}, indent=2))
-        else:
+        parts = services.renderer.render_brief(signal.keyed(CLI_SOURCE), args.format)
+        for number, message in enumerate(parts, start=1):
+            if args.json:
+                print(json.dumps({"text": message.text, "blocks": message.blocks}, indent=2))
+                continue
+            if number > 1:
+                print(f"── threaded reply {number} of {len(parts)} ──")
             print(message_to_text(message))
     return 0
 
@@ -234,6 +255,8 @@ def deliveries(args: argparse.Namespace) -> int:
         if args.action == "retry":
             count = outbox.retry_failed(session)
             print(f"re-queued {count} failed deliveries")
+            if fallbacks := outbox.retry_fallbacks(session):
+                print(f"rendering {fallbacks} deliveries sent as a fallback again, in place")
             return 0
         counts = outbox.count_by_state(session)
         print("deliveries: " + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none"))
@@ -244,7 +267,16 @@ def deliveries(args: argparse.Namespace) -> int:
             if rows := outbox.deliveries(session, state=state):
                 print(f"\n{state}: {hint}")
                 _print_deliveries(rows)
+        if fallbacks := outbox.count_fallbacks(session):
+            print(f"\nfallbacks: {fallbacks} {FALLBACK_HINT}")
+            for row in outbox.fallbacks(session, limit=20):
+                print(f"{row.id:6} {row.channel_id:12} {row.signal_id}  {row.fallback_reason}")
     return 0
+
+
+FALLBACK_HINT = (
+    "sent as a short fallback: Slack refused the full message (a rendering bug: see the log)"
+)
 
 
 DELIVERY_STATES_TO_SHOW = {

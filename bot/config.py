@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from bot.errors import ConfigError
 
@@ -117,7 +119,8 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = None
     slack_app_token: SecretStr | None = None
     slack_api_url: str = DEFAULT_SLACK_API_URL
-    database_url: str = "sqlite:///signal-bot.db"
+    # A SecretStr: a PostgreSQL URL holds its password.
+    database_url: SecretStr = SecretStr("sqlite:///signal-bot.db")
     port: int = 3000
     signal_bot_config: Path = Path("signal-bot.toml")
     signal_ingest_token: SecretStr | None = None
@@ -127,6 +130,19 @@ class Settings(BaseSettings):
     def local_mode(self) -> bool:
         """No bot token: deliveries go to the terminal and commands are typed on the CLI."""
         return self.slack_bot_token is None
+
+    def secret_values(self) -> list[str]:
+        """Every secret this process holds, to mask wherever text leaves it."""
+        values = [
+            value.get_secret_value()
+            for value in self.__dict__.values()
+            if isinstance(value, SecretStr) and value.get_secret_value()
+        ]
+        try:
+            password = make_url(self.database_url.get_secret_value()).password
+        except ArgumentError:
+            password = None  # not a URL at all: connecting will say so
+        return values + ([str(password)] if password else [])
 
     @cached_property
     def sources(self) -> list[SourceConfig]:

@@ -4,26 +4,44 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
 
-from bot.config import SourceConfig
+from bot.config import Settings, SourceConfig
+from bot.redaction import redact
 from bot.sources.push import PUSH_SOURCE
 from bot.store import outbox
 from bot.store import source_state as state_store
 from bot.store.db import is_reachable, transaction
 from bot.store.models import SourceFile, SourceState, utcnow
 
-if TYPE_CHECKING:
-    from bot.app import Services
-
 # A source failing for longer than this (or three of its intervals, if longer) is flagged.
 FAILING_FOR_LONG = timedelta(hours=1)
 
 
+class SendingStatus(Protocol):
+    def stopped_reason(self) -> str | None:
+        """Why sending to Slack is stopped for the workspace, or None while it works."""
+        ...
+
+
+class HealthSources(Protocol):
+    """What a health report reads (the composition root's Services is one)."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def engine(self) -> Engine: ...
+    @property
+    def sessions(self) -> sessionmaker[Session]: ...
+    @property
+    def deliverer(self) -> SendingStatus: ...
+
+
 def health_report(
-    services: Services, *, scheduler_running: Callable[[], bool] | None = None
+    services: HealthSources, *, scheduler_running: Callable[[], bool] | None = None
 ) -> dict[str, Any]:
     """A JSON-ready report; `status` is ok, degraded (with reasons) or unavailable."""
     if not is_reachable(services.engine):
@@ -40,8 +58,14 @@ def health_report(
         reasons.append(stopped)
     with transaction(services.sessions) as session:
         deliveries = outbox.count_by_state(session)
+        fallbacks = outbox.count_fallbacks(session)
     if deliveries.get("failed"):
         reasons.append(f"{deliveries['failed']} deliveries failed (signal-bot deliveries)")
+    if fallbacks:
+        reasons.append(
+            f"{fallbacks} deliveries went out as a short fallback: Slack refused the full "
+            "message (signal-bot deliveries)"
+        )
     return {
         "status": "degraded" if reasons else "ok",
         "database": True,
@@ -53,11 +77,12 @@ def health_report(
         },
         "sources": sources,
         "deliveries": deliveries,
+        "fallbacks": fallbacks,
         "reasons": reasons,
     }
 
 
-def source_health(services: Services) -> list[dict[str, Any]]:
+def source_health(services: HealthSources) -> list[dict[str, Any]]:
     """Each configured source (and push ingest, once used), with its health."""
     push_enabled = services.settings.signal_ingest_token is not None
     with transaction(services.sessions) as session:
@@ -113,9 +138,9 @@ def describe_source(
         "last_success_at": _iso(state.last_success_at if state else None),
         "next_poll_at": _iso(state.next_poll_at if state else None),
         "last_status": state.last_status if state else None,
-        "last_error": state.last_error if state and failing else None,
+        "last_error": _shown(state.last_error) if state and failing else None,
         "last_error_at": _iso(state.last_error_at if state and failing else None),
-        "last_warning": state.last_warning if state else None,
+        "last_warning": _shown(state.last_warning) if state else None,
         "failing": failing,
         "failing_since": _iso(failing_since),
         "failing_for_long": _failing_for_long(failing_since, interval, now),
@@ -123,7 +148,7 @@ def describe_source(
         "items_seen": state.items_seen if state else 0,
         "items_new": state.items_new if state else 0,
         "files_with_errors": len(file_errors),
-        "file_errors": [row.error for row in file_errors[:10]],
+        "file_errors": [redact(row.error or "") for row in file_errors[:10]],
     }
 
 
@@ -140,11 +165,16 @@ def _failing_reason(source: dict[str, Any]) -> str:
     return f"source {source['name']}: {flag}{source['last_error']} ({streak})"
 
 
-def _slack_mode(services: Services) -> str:
+def _slack_mode(services: HealthSources) -> str:
     settings = services.settings
     if settings.slack_bot_token is None:
         return "local"
     return "socket" if settings.slack_app_token else "http"
+
+
+def _shown(text: str | None) -> str | None:
+    # Rows stored before errors were redacted at the source are redacted here too.
+    return redact(text) if text else text
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -32,8 +32,9 @@ class PostFailed(SignalBotError):
     """Slack would not take the post; the message says why, for the person who clicked."""
 
 
-# (channel_id, message, signal_key) -> the posted message's ts; raises PostFailed.
-Publisher = Callable[[str, Message, str], str]
+# (channel_id, parts: the post then its threaded replies, signal_key) -> the post's ts;
+# raises PostFailed.
+Publisher = Callable[[str, list[Message], str], str]
 
 
 class Shared(StrEnum):
@@ -79,7 +80,7 @@ def share_brief(
     if previous is not None:
         return ShareOutcome(previous[0], signal.title, previous[1], previous[2])
     try:
-        message_ts = publish(channel_id, renderer.render_signal(signal), signal.key)
+        message_ts = publish(channel_id, renderer.render_brief(signal), signal.key)
     except PostFailed as failure:
         with transaction(sessions) as session:
             release_share(session, signal_id, channel_id)

@@ -157,21 +157,39 @@ def page_request(value: object) -> tuple[str, str, int]:
 
 
 def slack_publisher(client: WebClient) -> Publisher:
-    """Post a shared brief in a channel through the app's client; PostFailed says why not."""
+    """Post a shared brief (the post, then its threaded continuations) in a channel through the
+    app's client; PostFailed says why the post could not go out."""
 
-    def publish(channel_id: str, message: Message, signal_key: str) -> str:
+    def publish(channel_id: str, parts: list[Message], signal_key: str) -> str:
         metadata = {"event_type": SHARED_EVENT_TYPE, "event_payload": {"signal_key": signal_key}}
-        try:
-            response = client.chat_postMessage(
-                channel=channel_id, metadata=metadata, **message.as_kwargs()
-            )
-        except SlackApiError as error:
-            raise PostFailed(f"Slack answered `{error.response.get('error')}`.") from error
-        except (SlackClientError, OSError) as error:
-            raise PostFailed("Slack could not be reached. Please try again in a moment.") from error
-        return str(response.get("ts") or "")
+        ts = _post_shared(client, channel_id, parts[0], metadata)
+        for number, part in enumerate(parts[1:], start=1):
+            try:
+                _post_shared(client, channel_id, part, metadata, thread_ts=ts)
+            except PostFailed as failure:
+                log.warning("shared brief %s: part %d not posted: %s", signal_key, number, failure)
+                break
+        return ts
 
     return publish
+
+
+def _post_shared(
+    client: WebClient,
+    channel_id: str,
+    message: Message,
+    metadata: dict[str, Any],
+    thread_ts: str | None = None,
+) -> str:
+    try:
+        response = client.chat_postMessage(
+            channel=channel_id, metadata=metadata, thread_ts=thread_ts, **message.as_kwargs()
+        )
+    except SlackApiError as error:
+        raise PostFailed(f"Slack answered `{error.response.get('error')}`.") from error
+    except (SlackClientError, OSError) as error:
+        raise PostFailed("Slack could not be reached. Please try again in a moment.") from error
+    return str(response.get("ts") or "")
 
 
 def answer_action(
@@ -185,8 +203,9 @@ def answer_action(
     request thread, so that Slack gets its HTTP 200 at once."""
 
     def answer() -> None:
-        reply = _response(_safely(compute))
-        _respond_safely(respond, {"replace_original": replace_original, **reply})
+        reply = _safely(compute)
+        _respond_safely(respond, {"replace_original": replace_original, **_response(reply)})
+        _send_followups(respond, reply)
 
     workers.submit(answer)
 
@@ -200,9 +219,25 @@ def answer_in_time(
         reply = future.result(timeout=ANSWER_BUDGET_SECONDS)
     except FutureTimeout:
         ack(response_type="ephemeral", text=":hourglass_flowing_sand: Working on it…")
-        future.add_done_callback(lambda done: _respond_safely(respond, _response(done.result())))
+        future.add_done_callback(lambda done: _respond_fully(respond, done.result()))
+        return
+    if reply is not None and reply.followups:
+        # All through response_url, so that the messages arrive in order.
+        ack()
+        workers.submit(_respond_fully, respond, reply)
         return
     ack(**_response(reply))
+
+
+def _respond_fully(respond: Respond, reply: Reply | None) -> None:
+    _respond_safely(respond, _response(reply))
+    _send_followups(respond, reply)
+
+
+def _send_followups(respond: Respond, reply: Reply | None) -> None:
+    """A long reply's further messages, in order, each through response_url."""
+    for followup in reply.followup_responses() if reply else []:
+        _respond_safely(respond, {"replace_original": False, **followup})
 
 
 def _respond_safely(respond: Respond, answer: dict[str, Any]) -> None:

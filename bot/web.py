@@ -90,9 +90,9 @@ def _push(services: Services) -> tuple[Response, int]:
     except PushRejected as rejected:
         problems = [{"field": p.field, "problem": p.problem} for p in rejected.problems]
         return jsonify(error=rejected.error, problems=problems), 422
+    # Stored and queued in one transaction: the worker's deliver job posts them, so the
+    # answer never waits for Slack.
     report = ingest_pushed(services.sessions, signals)
-    if report.queued:
-        services.deliverer.deliver_pending()
     body = {
         "stored": report.new + report.revised,
         "new": report.new,
@@ -100,12 +100,17 @@ def _push(services: Services) -> tuple[Response, int]:
         "unchanged": report.unchanged,
         "queued": report.queued,
     }
-    return jsonify(body), 201 if report.new else 200
+    return jsonify(body), 202
 
 
 def _bearer_matches(header: str, token: str) -> bool:
+    """Constant-time check of `Bearer TOKEN`; any other header (empty, another scheme,
+    non-ASCII, huge) is simply not a match."""
     scheme, _, given = header.partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip(), token)
+    # compare_digest refuses str holding non-ASCII; WSGI decoded the header's raw bytes as
+    # Latin-1, so encoding back gives exactly what the client sent.
+    given_bytes = given.strip().encode("latin-1", "replace")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given_bytes, token.encode("utf-8"))
 
 
 @cache

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_slack import FakeSlack
+from fake_slack import FakeSlack, read_by_slack
 from postgres_cluster import ClusterUnavailable, ThrowawayCluster, server_binaries
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -90,8 +90,11 @@ def sqlite_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def slack() -> Iterator[FakeSlack]:
+    """A fake Slack; a test fails if it sent anything real Slack would refuse as malformed."""
     with FakeSlack() as fake:
         yield fake
+    if not fake.expect_refusals:
+        assert not fake.refusals, f"Slack would have refused these messages: {fake.refusals}"
 
 
 @pytest.fixture
@@ -137,16 +140,19 @@ def services(settings: Settings) -> Iterator[Services]:
 
 
 @pytest.fixture
-def web_url(services: Services) -> Iterator[str]:
-    """The real WSGI app behind the real waitress server on 127.0.0.1."""
+def web_url(services: Services, slack: FakeSlack) -> Iterator[str]:
+    """The real WSGI app behind the real waitress server on 127.0.0.1; what it answers Slack
+    is checked as Slack would (a refusal fails the test, see `slack`)."""
     from bot.web import create_app
 
-    server = create_server(create_app(services), host="127.0.0.1", port=0, threads=4)
+    app = read_by_slack(create_app(services), slack)
+    server = create_server(app, host="127.0.0.1", port=0, threads=4)
     thread = threading.Thread(target=_serve_until_closed, args=[server], daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.effective_port}"
     server.close()
     thread.join(timeout=5)
+    server.task_dispatcher.shutdown()  # no request thread outlives its test
 
 
 def _serve_until_closed(server: Any) -> None:

@@ -4,15 +4,16 @@ Setup and assertion helpers (channels, faults, recorded calls) are in fake_slack
 """
 
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Self
+from collections.abc import Callable, Iterable
+from http.server import BaseHTTPRequestHandler
+from typing import Any, Self
 from urllib.parse import parse_qsl
 
 from fake_slack_state import Call, JsonDict, Reply, SlackState
+from loopback_server import LoopbackServer
 
-__all__ = ["Call", "FakeSlack"]
+__all__ = ["Call", "FakeSlack", "read_by_slack"]
 
 # In a form post these are JSON strings; slack-sdk posts chat.postMessage, chat.update and
 # chat.postEphemeral as JSON bodies, where they are real lists and dicts. Accept both.
@@ -42,17 +43,8 @@ def decode_json(raw: str | bytes, default: object = None) -> object:
         return default  # an undecodable field stays a string, for validation to refuse
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 256  # a concurrent fan-out opens many connections at once
-
-    def __init__(self, fake: "FakeSlack") -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.fake = fake
-
-
 class _Handler(BaseHTTPRequestHandler):
-    server: _Server
+    server: "_Server"
 
     def do_POST(self) -> None:
         path, _, query = self.path.partition("?")
@@ -62,8 +54,7 @@ class _Handler(BaseHTTPRequestHandler):
             params = parse_api_params(query, body, self.headers.get("Content-Type", ""))
             reply = fake.answer(path.removeprefix("/api/"), params, dict(self.headers.items()))
         elif path.startswith("/response/") and isinstance(payload := decode_json(body), dict):
-            fake.record_response(path.removeprefix("/response/"), payload)
-            reply = Reply({"ok": True})
+            reply = fake.record_response(path.removeprefix("/response/"), payload)
         else:
             reply = Reply({"ok": False, "error": "invalid_request"}, status=400)
         time.sleep(fake.latency)
@@ -85,23 +76,45 @@ class _Handler(BaseHTTPRequestHandler):
         pass  # keep test output quiet
 
 
+class _Server(LoopbackServer):
+    def __init__(self, fake: "FakeSlack") -> None:
+        super().__init__(_Handler)
+        self.fake = fake
+
+
+def read_by_slack(app: Callable[..., Iterable[bytes]], fake: "FakeSlack") -> Callable[..., Any]:
+    """The app's WSGI answers to Slack's requests (/slack/events: a slash command's or a
+    button's HTTP response body) checked as Slack checks them; a refusal is recorded in `fake`."""
+
+    def checked(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") != "/slack/events":
+            return app(environ, start_response)
+        answer = app(environ, start_response)
+        try:
+            body = b"".join(answer)
+        finally:
+            getattr(answer, "close", lambda: None)()
+        if isinstance(payload := decode_json(body or b"null"), dict):
+            fake.check_app_answer(payload)
+        return [body]
+
+    return checked
+
+
 class FakeSlack(SlackState):
     """`with FakeSlack() as slack:` serves a fake workspace at `slack.base_url`."""
 
-    _server: _Server | None = None
+    _server: "_Server | None" = None
 
     def start(self) -> Self:
-        server = self._server = _Server(self)
-        # A short poll interval keeps stop(), and so every test's teardown, fast.
-        serve = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
-        serve.start()
+        self._server = _Server(self)
+        self._server.start()
         return self
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+            server, self._server = self._server, None
+            server.stop()
 
     def __enter__(self) -> Self:
         return self.start()
@@ -113,7 +126,7 @@ class FakeSlack(SlackState):
     def root_url(self) -> str:
         if self._server is None:
             raise RuntimeError("FakeSlack is not started")
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return f"http://127.0.0.1:{self._server.port}"
 
     @property
     def base_url(self) -> str:

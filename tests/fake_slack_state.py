@@ -10,11 +10,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from slack_sdk.models.blocks import Block
+from fake_slack_blocks import CONTENT_ERRORS, ContentRefused, check_message, stored_text
 
 JsonDict = dict[str, Any]
 T = TypeVar("T")
-MAX_BLOCKS_PER_MESSAGE = 50
 BOT_MESSAGE_FIELDS = {"type": "message", "user": "UBOT", "bot_id": "B0FAKE", "team": "T0FAKE"}
 
 
@@ -68,6 +67,7 @@ class RateLimit:
     burst: int
     global_per_minute: float | None
     methods: frozenset[str]
+    clock: Callable[[], float] = time.monotonic
     buckets: dict[str | None, tuple[float, float]] = field(default_factory=dict)  # tokens, at
 
     def seconds_to_wait(self, channel: str) -> float:
@@ -75,7 +75,7 @@ class RateLimit:
         rates: dict[str | None, float] = {channel: self.per_channel_per_second}
         if self.global_per_minute:
             rates[None] = self.global_per_minute / 60  # None: the workspace-wide bucket
-        now = time.monotonic()
+        now = self.clock()
         tokens = {key: self._refilled(key, rate, now) for key, rate in rates.items()}
         wait = max((1 - tokens[key]) / rate for key, rate in rates.items())
         taken = 1 if wait <= 0 else 0
@@ -89,32 +89,6 @@ class RateLimit:
 
 def is_true(value: Any) -> bool:
     return value in (True, 1, "1", "true")
-
-
-def check_content(params: JsonDict, *, required: bool) -> None:
-    if required and not params.get("text") and not params.get("blocks"):
-        raise SlackError("no_text")
-    blocks, metadata = params.get("blocks", []), params.get("metadata", {"event_type": "-"})
-    if not isinstance(blocks, list):
-        raise SlackError("invalid_blocks_format")
-    if len(blocks) > MAX_BLOCKS_PER_MESSAGE:
-        raise SlackError("invalid_blocks", f"more than {MAX_BLOCKS_PER_MESSAGE} blocks")
-    for index, block in enumerate(blocks):
-        if problem := block_problem(block):
-            raise SlackError("invalid_blocks", f"{problem} [json-pointer:/blocks/{index}]")
-    if not isinstance(metadata, dict) or not metadata.get("event_type"):
-        raise SlackError("invalid_metadata_format")
-
-
-def block_problem(block: Any) -> str | None:
-    try:
-        parsed = Block.parse(block) if isinstance(block, dict) else None
-        if parsed is None:
-            return "not a known block"
-        parsed.validate_json()
-    except Exception as error:  # any way the SDK model refuses a block, Slack would too
-        return str(error) or type(error).__name__
-    return None
 
 
 def in_window(ts: str, params: JsonDict) -> bool:
@@ -140,6 +114,10 @@ class SlackState:
         self._last_ts = Decimal(0)
         self.latency = 0.0
         self.rate_limited_count = 0
+        # Content real Slack would refuse (not injected faults): the `slack` fixture fails a
+        # test that sent any, unless the test set `expect_refusals`.
+        self.refusals: list[tuple[str, str]] = []
+        self.expect_refusals = False
 
     # Set up by the test.
     def add_channel(
@@ -179,9 +157,13 @@ class SlackState:
         global_per_minute: float | None = None,
         *,
         methods: frozenset[str] = frozenset({"chat.postMessage"}),
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """Answer 429 beyond these rates; `clock` (seconds) lets a test move time itself."""
         with self._lock:
-            self._rate_limit = RateLimit(per_channel_per_second, burst, global_per_minute, methods)
+            self._rate_limit = RateLimit(
+                per_channel_per_second, burst, global_per_minute, methods, clock
+            )
 
     # Asserted on by the test.
     def calls(self, method: str | None = None) -> list[Call]:
@@ -223,10 +205,27 @@ class SlackState:
             return fetch()
 
     # Called by the HTTP server.
-    def record_response(self, tag: str, payload: JsonDict) -> None:
+    def record_response(self, tag: str, payload: JsonDict) -> Reply:
+        """A response_url post: refused as Slack would, else recorded."""
         with self._lock:
+            try:
+                check_message(payload, required=True)
+            except ContentRefused as refused:
+                self.refusals.append(("response_url", refused.args[0]))
+                return error_reply(refused.args[0], status=400)
             self._responses.append((tag, payload))
             self._lock.notify_all()
+            return Reply({"ok": True})
+
+    def check_app_answer(self, payload: JsonDict) -> None:
+        """An HTTP response body the app gave Slack (e.g. a slash command's reply)."""
+        if "text" not in payload and "blocks" not in payload:
+            return  # an empty ack
+        with self._lock:
+            try:
+                check_message(payload, required=True)
+            except ContentRefused as refused:
+                self.refusals.append(("http response", refused.args[0]))
 
     def answer(self, method: str, params: JsonDict | None, headers: dict[str, str]) -> Reply:
         """Record the call and answer it; `params` is None when the body was not valid JSON."""
@@ -254,8 +253,10 @@ class SlackState:
             return Reply({"ok": False, "error": "unknown_method", "req_method": method})
         try:
             return Reply({"ok": True, **handler(params)})
-        except SlackError as error:
+        except (SlackError, ContentRefused) as error:
             name, *details = error.args
+            if name in CONTENT_ERRORS:
+                self.refusals.append((method, name))
             return Reply({"ok": False, "error": name} | ({"errors": details} if details else {}))
 
     def _rate_limit_wait(self, method: str, params: JsonDict) -> float:
@@ -285,8 +286,9 @@ class SlackState:
         message = next((m for m in channel.messages if m["ts"] == params.get("ts")), None)
         if message is None:
             raise SlackError("message_not_found")
-        check_content(params, required=False)
+        check_message(params, required=False)
         message.update({k: params[k] for k in ("text", "blocks", "metadata") if k in params})
+        message["text"] = stored_text(message)
         message["edited"] = {"user": "UBOT", "ts": self._next_ts()}
         return {
             "channel": channel.id,
@@ -315,11 +317,37 @@ class SlackState:
         channel = self._channel(params)
         if not channel.member:
             raise SlackError("not_in_channel")
-        found = [m for m in reversed(channel.messages) if in_window(m["ts"], params)]
+        # As in Slack, thread replies are not in the history (unless broadcast to the channel).
+        found = [
+            m
+            for m in reversed(channel.messages)
+            if in_window(m["ts"], params) and (is_top_level(m) or m.get("subtype"))
+        ]
+        return {**self._page(found, params), "pin_count": 0}
+
+    def _api_conversations_replies(self, params: JsonDict) -> JsonDict:
+        channel = self._channel(params)
+        if not channel.member:
+            raise SlackError("not_in_channel")
+        parent_ts = str(params.get("ts"))
+        thread = [m for m in channel.messages if parent_ts in (m["ts"], m.get("thread_ts"))]
+        if not thread or not is_top_level(thread[0]):
+            raise SlackError("thread_not_found")
+        return self._page([m for m in thread if in_window(m["ts"], params)], params)
+
+    def _api_chat_delete(self, params: JsonDict) -> JsonDict:
+        channel = self._channel(params)
+        found = [m for m in channel.messages if m["ts"] == params.get("ts")]
+        if not found:
+            raise SlackError("message_not_found")
+        channel.messages.remove(found[0])
+        return {"channel": channel.id, "ts": found[0]["ts"]}
+
+    def _page(self, found: list[JsonDict], params: JsonDict) -> JsonDict:
         limit = int(params.get("limit") or 100)
         with_metadata = is_true(params.get("include_all_metadata"))
         page = [m if with_metadata else drop_metadata(m) for m in found[:limit]]
-        return {"messages": page, "has_more": len(found) > limit, "pin_count": 0}
+        return {"messages": page, "has_more": len(found) > limit}
 
     def _channel(self, params: JsonDict) -> Channel:
         if (channel := self._channels.get(str(params.get("channel")))) is None:
@@ -330,19 +358,26 @@ class SlackState:
         channel = self._channel(params)
         if channel.archived or not channel.member:
             raise SlackError("is_archived" if channel.archived else "not_in_channel")
-        check_content(params, required=True)
+        check_message(params, required=True)
         return channel
 
     def _new_message(self, params: JsonDict) -> JsonDict:
         kept = ("text", "blocks", "metadata", "thread_ts")
         content = {key: params[key] for key in kept if params.get(key) not in (None, "")}
-        return {**BOT_MESSAGE_FIELDS, "text": "", **content, "ts": self._next_ts()}
+        message = {**BOT_MESSAGE_FIELDS, "text": "", **content, "ts": self._next_ts()}
+        if message.get("thread_ts") and is_true(params.get("reply_broadcast")):
+            message["subtype"] = "thread_broadcast"
+        return {**message, "text": stored_text(message)}
 
     def _next_ts(self) -> str:
         # Real clock time (so `oldest=time.time() - x` works), nudged to stay unique and increasing.
         now = Decimal(f"{time.time():.6f}")
         self._last_ts = max(now, self._last_ts + Decimal("0.000001"))
         return f"{self._last_ts:.6f}"
+
+
+def is_top_level(message: JsonDict) -> bool:
+    return message.get("thread_ts") in (None, message["ts"])
 
 
 def drop_metadata(message: JsonDict) -> JsonDict:

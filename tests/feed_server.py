@@ -6,10 +6,13 @@ from __future__ import annotations
 import gzip
 import threading
 import time
+import zlib
 from dataclasses import dataclass, field
 from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Self
+
+from loopback_server import LoopbackServer
 
 CHUNK = 64 * 1024
 
@@ -48,21 +51,16 @@ class FeedServer:
         self.bytes_sent = 0
         self._lock = threading.Lock()
         self._server = _Server(self)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
 
     def __enter__(self) -> Self:
-        self._thread.start()
+        self._server.start()
         return self
 
     def __exit__(self, *_: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        self._server.stop()
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self._server.server_port}{path}"
+        return f"http://127.0.0.1:{self._server.port}{path}"
 
     def route(self, path: str, route: Route) -> Route:
         self.routes[path] = route
@@ -81,11 +79,9 @@ class FeedServer:
             self.bytes_sent += sent
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
+class _Server(LoopbackServer):
     def __init__(self, feeds: FeedServer) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__(_Handler)
         self.feeds = feeds
 
 
@@ -203,3 +199,12 @@ def rss(*items: tuple[str, str], title: str = "Loopback feed") -> bytes:
         f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>{title}</title>'
         f"<link>https://example.org/</link>{entries}</channel></rss>"
     ).encode()
+
+
+def gzip_bomb(decompressed_size: int) -> bytes:
+    """A gzip body of zeros that inflates to `decompressed_size` bytes (about 1,000 times its
+    own size), made without holding the inflated bytes."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    block = bytes(CHUNK)
+    parts = [compressor.compress(block) for _ in range(decompressed_size // CHUNK)]
+    return b"".join(parts) + compressor.flush()

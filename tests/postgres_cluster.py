@@ -4,7 +4,8 @@ this machine (Debian's `postgresql` package: /usr/lib/postgresql/VERSION/bin).
 `initdb` refuses to run as root, so as root the cluster runs as the `postgres` user (which the
 package creates), as `.ci/run` does. The cluster lives in a temporary folder: its data, its
 Unix socket and its log; it listens on 127.0.0.1 on a port that was free when it started, and
-`stop()` removes every trace of it.
+`stop()` removes every trace of it. A session killed before it could stop its cluster leaves
+the folder behind with its owner's pid; the next session stops such clusters and removes them.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ INITDB_OPTIONS = ["-A", "trust", "-U", "postgres", "--encoding=UTF8", "--locale=
 # A cluster that is thrown away needs no durability.
 SERVER_OPTIONS = "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
 START_ATTEMPTS = 3
+FOLDER_PREFIX = "signal-bot-pg-"
+OWNER_FILE = "owner.pid"
 # The shared development server's port: never ours, even if it happens to be free.
 RESERVED_PORTS = frozenset({55432})
 
@@ -54,10 +57,12 @@ class ThrowawayCluster:
     def __init__(self, binaries: Path) -> None:
         self.binaries = binaries
         self.run_as = _server_user()
-        self.folder = Path(tempfile.mkdtemp(prefix="signal-bot-pg-"))
+        self.folder = Path(tempfile.mkdtemp(prefix=FOLDER_PREFIX))
+        (self.folder / OWNER_FILE).write_text(str(os.getpid()))
         self.data = self.folder / "data"
         self.log = self.folder / "server.log"
         self.port = 0
+        self._stop_abandoned_clusters()
 
     def start(self) -> str:
         """initdb, then start on a free port; the SQLAlchemy URL of its `postgres` database."""
@@ -78,11 +83,22 @@ class ThrowawayCluster:
 
     def stop(self) -> None:
         """Stop the server (without waiting for clients) and delete the cluster."""
+        self._stop_and_remove(self.folder)
+
+    def _stop_abandoned_clusters(self) -> None:
+        for folder in Path(tempfile.gettempdir()).glob(f"{FOLDER_PREFIX}*"):
+            if not _owner_alive(folder / OWNER_FILE):
+                self._stop_and_remove(folder)
+
+    def _stop_and_remove(self, folder: Path) -> None:
+        data = folder / "data"
         try:
-            if (self.data / "postmaster.pid").exists():
-                self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+            if (data / "postmaster.pid").exists():
+                self._run("pg_ctl", "-D", str(data), "-m", "immediate", "-w", "stop")
+        except ClusterFailed:
+            pass  # not running after all: removing the folder is all that is left to do
         finally:
-            shutil.rmtree(self.folder, ignore_errors=True)
+            shutil.rmtree(folder, ignore_errors=True)
 
     def _server_options(self) -> str:
         listen = f"-c listen_addresses=127.0.0.1 -c unix_socket_directories={self.folder}"
@@ -93,7 +109,7 @@ class ThrowawayCluster:
         if self.run_as is not None:
             command = ["runuser", "-u", self.run_as.pw_name, "--", *command]
         finished = subprocess.run(
-            command, capture_output=True, text=True, check=False, cwd=self.folder, timeout=120
+            command, capture_output=True, text=True, check=False, cwd="/", timeout=120
         )
         if finished.returncode != 0:
             output = (finished.stdout + finished.stderr).strip()
@@ -104,6 +120,16 @@ class ThrowawayCluster:
             return self.log.read_text(errors="replace")[-2000:]
         except OSError:
             return ""
+
+
+def _owner_alive(owner_file: Path) -> bool:
+    try:
+        os.kill(int(owner_file.read_text()), 0)
+    except ProcessLookupError:
+        return False
+    except (OSError, ValueError):
+        return True  # unreadable or not ours to judge: leave it alone
+    return True
 
 
 def _server_user() -> pwd.struct_passwd | None:

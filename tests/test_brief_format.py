@@ -3,6 +3,7 @@
 import dataclasses
 import json
 import random
+import unicodedata
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -455,13 +456,28 @@ def test_arbitrary_bytes_give_signal_or_parse_error(data: bytes) -> None:
 
 
 def check_signal_or_parse_error(text: str) -> None:
+    """What a person sees either way: an error pointing at a line of their file, or a brief
+    whose title and lede come from the text (never invented), with a timezone-aware date."""
     outcome = parse_or_error(text)
     if isinstance(outcome, ParseError):
-        assert (outcome.file, outcome.line >= 1) == ("brief.txt", True)
-    else:
-        assert isinstance(outcome, Signal)
-        assert outcome.published.utcoffset() is not None
-        assert outcome.title
+        line_count = len(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
+        assert outcome.file == "brief.txt"
+        # What is missing after the last line (a date, a title) is reported just past it.
+        assert 1 <= outcome.line <= line_count + 1, (outcome.line, line_count)
+        assert outcome.reason.strip()
+        assert str(outcome) == f"brief.txt:{outcome.line}: {outcome.reason}"
+        return
+    words = visible_words(text)
+    assert outcome.title
+    assert visible_words(outcome.title) in words
+    assert visible_words(outcome.summary) in words
+    assert outcome.published.utcoffset() is not None
+
+
+def visible_words(text: str) -> str:
+    """The text as a reader sees it: control characters gone, whitespace collapsed."""
+    kept = "".join(c for c in text if c in "\t\n\r" or unicodedata.category(c) not in ("Cc", "Cf"))
+    return " ".join(kept.split())
 
 
 def parse_or_error(text: str) -> Signal | ParseError:

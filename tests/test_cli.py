@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
-import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
-from conftest import SEED, clear_slack_environment, run_cli
+from conftest import SEED, clear_slack_environment, run_cli, wait_until
+from long_briefs import brief_text, section_bodies
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -112,7 +114,7 @@ def test_run_in_local_mode_prints_briefs_dropped_into_the_folder(local_environme
     )
     try:
         _read_until(process, "local mode")
-        time.sleep(1.5)  # let the first poll prime the empty folder
+        wait_until(lambda: _primed(local_environment / "cli.db"), 30, "the first poll")
         (local_environment / "signals" / "brief.txt").write_text(SEED.read_text("utf-8"), "utf-8")
         printed = _read_until(process, "AI Governance Impact")
     finally:
@@ -120,6 +122,16 @@ def test_run_in_local_mode_prints_briefs_dropped_into_the_folder(local_environme
         code = process.wait(timeout=10)
     assert "Meta Pivots To Closed-Source AI" in printed
     assert code == 0
+
+
+def _primed(database: Path) -> bool:
+    """The first poll stored what the folder held (nothing) without posting it."""
+    try:
+        with closing(sqlite3.connect(database)) as connection:
+            row = connection.execute("SELECT primed FROM source_state WHERE name = 'optyx'")
+            return bool(row.fetchone() == (1,))
+    except sqlite3.OperationalError:  # no database or table yet: the bot is still starting
+        return False
 
 
 def _read_until(process: subprocess.Popen[str], marker: str, limit: int = 400) -> str:
@@ -158,3 +170,16 @@ def test_source_names_of_push_and_cli_ingest_are_reserved(
 
     assert code == 2
     assert "pick another source name" in err
+
+
+def test_preview_shows_a_long_brief_as_a_post_and_its_thread(
+    capsys: pytest.CaptureFixture[str], local_environment: Path
+) -> None:
+    long_brief = local_environment / "long.txt"
+    long_brief.write_text(brief_text("long-1", section_bodies(35_000)), encoding="utf-8")
+
+    _, full, _ = run_cli(capsys, "preview", str(long_brief))
+    _, compact, _ = run_cli(capsys, "preview", "--format", "compact", str(long_brief))
+
+    assert "── threaded reply 4 of 4 ──" in full
+    assert "── threaded reply 5 of 5 ──" in compact

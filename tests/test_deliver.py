@@ -313,16 +313,16 @@ def test_failed_deliveries_are_listed_and_retried_from_the_command_line(
 ) -> None:
     subscribe(services, slack, "C1", "C2")
     publish(services, brief("k1"))
-    slack.fail_next("chat.postMessage", "invalid_blocks", status=200, retry_after=None)
+    slack.fail_next("chat.postMessage", "invalid_arguments", status=200, retry_after=None)
     deliverer.deliver_pending()
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("DATABASE_URL", services.settings.database_url)
+    monkeypatch.setenv("DATABASE_URL", services.settings.database_url.get_secret_value())
 
     assert main(["deliveries"]) == 0
     listed = capsys.readouterr().out
     assert "deliveries: 1 failed, 1 sent" in listed
     assert "failed: `signal-bot deliveries retry` sends them again" in listed
-    assert "invalid_blocks" in listed
+    assert "invalid_arguments" in listed
 
     assert main(["deliveries", "retry"]) == 0
     assert "re-queued 1 failed deliveries" in capsys.readouterr().out

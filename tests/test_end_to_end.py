@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import SEED, SIGNING_SECRET
+from conftest import SEED, SIGNING_SECRET, wait_until
 from fake_slack import FakeSlack
 from slack_sdk.models.blocks import Block
 from slack_signing import sign, slash_command_body
@@ -252,9 +252,7 @@ def test_scheduler_polls_and_posts_without_being_asked(
     scheduler = build_scheduler(services)
     scheduler.start()
     try:
-        deadline = time.monotonic() + 10
-        while not _primed(web_url) and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_until(lambda: _primed(web_url), 30, "the first poll to prime the folder")
         reply_text(slash(web_url, slack, "/signals", "subscribe ai-advances"))
         drop(signals_dir, "brief.txt", SEED.read_text(encoding="utf-8"))
         slack.wait_for_calls("chat.postMessage", 1, timeout=10)

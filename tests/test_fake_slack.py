@@ -8,7 +8,7 @@ from urllib.parse import parse_qs
 
 import httpx
 import pytest
-from fake_slack import FakeSlack
+from fake_slack import FakeSlack, read_by_slack
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import SectionBlock
@@ -196,17 +196,21 @@ def test_fail_next_counts_down_per_method(slack: FakeSlack, client: WebClient) -
 
 
 def test_rate_limiter_per_channel_with_burst(slack: FakeSlack, client: WebClient) -> None:
-    slack.limit_rate(per_channel_per_second=10, burst=2)
+    now = [100.0]  # seconds; steps of 1/8 s stay exact in binary
+    slack.limit_rate(per_channel_per_second=4, burst=2, clock=lambda: now[0])
 
     client.chat_postMessage(channel="C1", text="1")
     client.chat_postMessage(channel="C1", text="2")
     refused = slack_error(client.chat_postMessage, channel="C1", text="3")
     client.chat_postMessage(channel="C2", text="other channel has its own budget")
-    time.sleep(0.12)
+    now[0] += 0.125
+    still_refused = slack_error(client.chat_postMessage, channel="C1", text="half a token")
+    now[0] += 0.125
     client.chat_postMessage(channel="C1", text="refilled")
 
     assert int(refused.response.headers["Retry-After"]) >= 1
-    assert slack.rate_limited_count == 1
+    assert still_refused.response.status_code == 429
+    assert slack.rate_limited_count == 2
 
 
 def test_global_rate_limit_spans_channels(slack: FakeSlack, client: WebClient) -> None:
@@ -287,3 +291,158 @@ def test_request_bodies_carry_slack_fields() -> None:
 
     action = block_actions_body({"type": "block_actions", "actions": [{"action_id": "a"}]})
     assert json.loads(parse_qs(action.decode())["payload"][0])["type"] == "block_actions"
+
+
+# --- as strict as Slack: each documented limit, and the cumulative one ---------------------------
+
+
+def section(text: str, **extra: object) -> dict[str, object]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}, **extra}
+
+
+def button(**fields: object) -> dict[str, object]:
+    return {"type": "button", "text": {"type": "plain_text", "text": "Go"}, "action_id": "go"} | {
+        key: value for key, value in fields.items()
+    }
+
+
+def mrkdwn_field(text: str) -> dict[str, str]:
+    return {"type": "mrkdwn", "text": text}
+
+
+# One block just over each limit Slack documents (and a twin just within it, below).
+OVER_THE_LIMIT = {
+    "header-151": {"type": "header", "text": {"type": "plain_text", "text": "h" * 151}},
+    "header-mrkdwn": {"type": "header", "text": {"type": "mrkdwn", "text": "h"}},
+    "section-3001": section("s" * 3001),
+    "11-fields": {"type": "section", "fields": [mrkdwn_field("f")] * 11},
+    "field-2001": {"type": "section", "fields": [mrkdwn_field("f" * 2001)]},
+    "11-context-elements": {"type": "context", "elements": [mrkdwn_field("c")] * 11},
+    "button-text-76": {
+        "type": "actions",
+        "elements": [button(text={"type": "plain_text", "text": "b" * 76})],
+    },
+    "action-id-256": {"type": "actions", "elements": [button(action_id="a" * 256)]},
+    "value-2001": {"type": "actions", "elements": [button(value="v" * 2001)]},
+    "block-id-256": section("s", block_id="b" * 256),
+    "unknown-type": {"type": "carousel", "text": "x"},
+}
+WITHIN_THE_LIMIT = [
+    {"type": "header", "text": {"type": "plain_text", "text": "h" * 150}},
+    section("s" * 3000, block_id="b" * 255),
+    {"type": "section", "fields": [mrkdwn_field("f" * 200)] * 10},
+    {"type": "context", "elements": [mrkdwn_field("c")] * 10},
+    {"type": "actions", "elements": [button(action_id="a" * 255, value="v" * 2000)]},
+]
+
+
+@pytest.mark.parametrize("block", OVER_THE_LIMIT.values(), ids=OVER_THE_LIMIT.keys())
+def test_each_documented_block_limit_is_enforced(
+    slack: FakeSlack, client: WebClient, block: dict[str, object]
+) -> None:
+    refused = slack_error(client.chat_postMessage, channel="C1", text="t", blocks=[block])
+
+    assert refused.response["error"] == "invalid_blocks"
+    assert slack.messages("C1") == []
+    assert slack.refusals == [("chat.postMessage", "invalid_blocks")]
+
+
+def test_blocks_just_within_every_limit_are_accepted(slack: FakeSlack, client: WebClient) -> None:
+    client.chat_postMessage(channel="C1", text="t", blocks=WITHIN_THE_LIMIT)
+
+    assert slack.messages("C1")[0]["blocks"] == WITHIN_THE_LIMIT
+    assert slack.refusals == []
+
+
+def test_duplicate_block_or_action_ids_are_refused(client: WebClient) -> None:
+    twice = [section("a", block_id="same"), section("b", block_id="same")]
+    buttons = [{"type": "actions", "elements": [button(), button()]}]
+
+    for blocks in (twice, buttons):
+        refused = slack_error(client.chat_postMessage, channel="C1", text="t", blocks=blocks)
+        assert refused.response["error"] == "invalid_blocks"
+
+
+@pytest.mark.parametrize("method", ["chat.postMessage", "chat.update"])
+def test_more_than_12000_characters_of_block_text_is_msg_blocks_too_long(
+    slack: FakeSlack, client: WebClient, method: str
+) -> None:
+    ts = client.chat_postMessage(channel="C1", text="t")["ts"]
+    at_the_limit = [section("s" * 3000)] * 4
+    over = [*at_the_limit, {"type": "context", "elements": [mrkdwn_field("c")]}]
+
+    client.api_call(method, json={"channel": "C1", "ts": ts, "text": "t", "blocks": at_the_limit})
+    refused = slack_error(
+        client.api_call, method, json={"channel": "C1", "ts": ts, "text": "t", "blocks": over}
+    )
+
+    assert refused.response["error"] == "msg_blocks_too_long"
+    assert slack.refusals == [(method, "msg_blocks_too_long")]
+
+
+def test_top_level_text_is_cut_after_40000_characters(slack: FakeSlack, client: WebClient) -> None:
+    client.chat_postMessage(channel="C1", text="x" * 45_000)
+
+    assert len(slack.messages("C1")[0]["text"]) == 40_000
+
+
+def test_malformed_attachments_are_invalid_attachments(client: WebClient) -> None:
+    refused = slack_error(
+        client.api_call, "chat.postMessage", json={"channel": "C1", "attachments": "nope"}
+    )
+    assert refused.response["error"] == "invalid_attachments"
+
+
+def test_a_refused_response_url_post_is_answered_and_remembered(slack: FakeSlack) -> None:
+    too_long = {"text": "t", "blocks": [section("s" * 3000)] * 5}
+
+    answer = httpx.post(slack.response_url("r"), json=too_long)
+
+    assert (answer.status_code, answer.json()["error"]) == (400, "msg_blocks_too_long")
+    assert slack.responses() == []
+    assert slack.refusals == [("response_url", "msg_blocks_too_long")]
+
+
+def test_thread_replies_stay_out_of_history_and_come_back_from_replies(
+    client: WebClient,
+) -> None:
+    parent = client.chat_postMessage(channel="C1", text="post", metadata=METADATA)["ts"]
+    reply = client.chat_postMessage(channel="C1", text="reply", thread_ts=parent)["ts"]
+    client.chat_postMessage(channel="C1", text="later")
+
+    history = client.conversations_history(channel="C1")["messages"]
+    thread = client.conversations_replies(channel="C1", ts=parent, include_all_metadata=True)
+
+    assert [m["text"] for m in history] == ["later", "post"]
+    assert [m["ts"] for m in thread["messages"]] == [parent, reply]
+    assert thread["messages"][0]["metadata"] == METADATA
+    assert (
+        slack_error(client.conversations_replies, channel="C1", ts="1.0").response["error"]
+        == "thread_not_found"
+    )
+
+
+def test_delete_removes_a_message_once(slack: FakeSlack, client: WebClient) -> None:
+    ts = client.chat_postMessage(channel="C1", text="going")["ts"]
+
+    client.chat_delete(channel="C1", ts=ts)
+
+    assert slack.messages("C1") == []
+    assert slack_error(client.chat_delete, channel="C1", ts=ts).response["error"] == (
+        "message_not_found"
+    )
+
+
+def test_the_apps_http_answers_to_slack_are_checked_too(slack: FakeSlack) -> None:
+    too_long = json.dumps({"text": "t", "blocks": [section("s" * 3000)] * 5}).encode()
+
+    def app(environ: dict[str, object], start_response: Callable[..., object]) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [too_long if environ["PATH_INFO"] == "/slack/events" else b"{}"]
+
+    checked = read_by_slack(app, slack)
+    for path in ("/healthz", "/slack/events"):
+        body = b"".join(checked({"PATH_INFO": path}, lambda *args: None))
+
+    assert body == too_long, "the answer itself is passed on unchanged"
+    assert slack.refusals == [("http response", "msg_blocks_too_long")]

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
@@ -324,9 +324,18 @@ def test_arbitrary_json_gives_signals_or_parse_error(value: object, indent: int)
 
 @settings(max_examples=200)
 @given(st.text(max_size=200))
+@example('{"title": " Spaced ", "published": "2026-04-23"}')
+@example("[]")
 def test_arbitrary_text_gives_signals_or_parse_error(text: str) -> None:
     outcome = parse_or_error(text)
-    assert isinstance(outcome, ParseError | list)
+    if isinstance(outcome, ParseError):
+        assert outcome.file == "f.json"
+        assert 1 <= outcome.line <= text.count("\n") + 1
+        assert outcome.reason.strip()
+        return
+    payload = json.loads(text)
+    objects = payload if isinstance(payload, list) else [payload]
+    assert [signal.title for signal in outcome] == [str(o["title"]).strip() for o in objects]
 
 
 def parse_or_error(text: str) -> list[Signal] | ParseError:

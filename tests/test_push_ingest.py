@@ -1,5 +1,5 @@
 """POST /signals on the real app behind waitress: the token, precise 422s, exactly-once storage,
-and the same delivery path as polled signals."""
+an answer as soon as the signals are stored, and delivery by the worker like polled signals."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 
 from bot.app import Services, build_services
 from bot.config import Settings
+from bot.jobs import build_scheduler
 from bot.store.db import transaction
 from bot.store.models import Delivery, SourceState, StoredSignal
 from bot.store.subscriptions import ChannelRef, add_subscription
@@ -73,11 +74,21 @@ def subscribe_all(services: Services, channel: str = "C0AI") -> None:
         add_subscription(session, ChannelRef(channel_id=channel), "all")
 
 
-@pytest.mark.parametrize(
-    "headers",
-    [{}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {TOKEN}"}],
-    ids=["none", "wrong", "not-bearer"],
-)
+UNAUTHORIZED = {
+    "none": {},
+    "wrong": {"Authorization": "Bearer wrong"},
+    "not-bearer": {"Authorization": f"Basic {TOKEN}"},
+    "empty": {"Authorization": ""},
+    "scheme-only": {"Authorization": "Bearer"},
+    "token-only": {"Authorization": TOKEN},
+    "10-kb": {"Authorization": "Bearer " + "x" * 10_240},
+    "non-ascii": {"Authorization": "Bearer push-sécret"},
+    "non-ascii-scheme": {"Authorization": f"Bëarer {TOKEN}"},
+    "control-bytes": {"Authorization": "Bearer \x00\x7f"},
+}
+
+
+@pytest.mark.parametrize("headers", UNAUTHORIZED.values(), ids=UNAUTHORIZED.keys())
 def test_without_the_token_401_and_nothing_stored(
     services: Services, app_client: FlaskClient, headers: dict[str, str]
 ) -> None:
@@ -88,18 +99,44 @@ def test_without_the_token_401_and_nothing_stored(
     assert count(services, StoredSignal) == 0
 
 
-def test_a_good_signal_is_stored_and_queued_exactly_once(services: Services, web_url: str) -> None:
+@pytest.mark.parametrize(
+    "raw_header",
+    [b"Bearer push-s\xc3\xa9cret", b"Bearer \xff\xfe", b"Bearer " + b"\xe2\x98\x83" * 3000],
+    ids=["utf-8", "invalid-utf-8", "10-kb-non-ascii"],
+)
+def test_non_ascii_bytes_on_the_wire_get_401_not_500(
+    services: Services, web_url: str, raw_header: bytes
+) -> None:
+    headers = [(b"Authorization", raw_header), (b"Content-Type", b"application/json")]
+
+    response = httpx.post(f"{web_url}/signals", content=json.dumps(GOOD).encode(), headers=headers)
+
+    assert response.status_code == 401
+    assert response.json() == {"error": "missing or wrong bearer token"}
+    assert count(services, StoredSignal) == 0
+
+
+def test_a_good_signal_is_stored_and_queued_exactly_once(
+    services: Services, web_url: str, slack: FakeSlack
+) -> None:
     subscribe_all(services)
 
     first = push(web_url, GOOD)
     again = push(web_url, GOOD)
 
-    assert first.status_code == 201
+    assert first.status_code == 202
     assert len(first.json()["new"]) == 1
     assert first.json()["queued"] == 1
-    assert again.status_code == 200
+    assert again.status_code == 202
     assert again.json() == {"stored": [], "new": [], "revised": [], "unchanged": 1, "queued": 0}
     assert (count(services, StoredSignal), count(services, Delivery)) == (1, 1)
+    assert delivery_states(services) == ["pending"], "queued for the worker, not sent"
+    assert slack.calls("chat.postMessage") == []
+
+
+def delivery_states(services: Services) -> list[str]:
+    with transaction(services.sessions) as session:
+        return list(session.scalars(select(Delivery.state)))
 
 
 def test_a_changed_signal_is_a_revision_not_a_second_brief(
@@ -108,7 +145,7 @@ def test_a_changed_signal_is_a_revision_not_a_second_brief(
     push(app_client, GOOD)
     revised = push(app_client, {**GOOD, "summary": "A closed model, now priced."})
 
-    assert revised.status_code == 200
+    assert revised.status_code == 202
     assert len(revised.json()["revised"]) == 1
     assert count(services, StoredSignal) == 1
 
@@ -118,7 +155,7 @@ def test_a_list_is_ingested_in_one_go(services: Services, app_client: FlaskClien
 
     response = push(app_client, batch)
 
-    assert response.status_code == 201
+    assert response.status_code == 202
     assert len(response.json()["new"]) == 3
 
 
@@ -168,7 +205,8 @@ def test_unreadable_bodies_get_422_saying_where(
 
 def test_json_is_read_whatever_the_content_type_says(app_client: FlaskClient) -> None:
     response = push(app_client, GOOD, {**AUTH, "Content-Type": "text/plain"})
-    assert response.status_code == 201
+    assert response.status_code == 202
+    assert len(response.json()["new"]) == 1
 
 
 def test_an_oversized_body_gets_413(app_client: FlaskClient) -> None:
@@ -182,7 +220,8 @@ def test_concurrent_pushes_of_one_key_store_it_once(services: Services, web_url:
     with ThreadPoolExecutor(max_workers=4) as pool:
         responses = list(pool.map(lambda _: push(web_url, GOOD), range(8)))
 
-    assert sorted(r.status_code for r in responses) == [200] * 7 + [201]
+    assert [r.status_code for r in responses] == [202] * 8
+    assert sum(len(r.json()["new"]) for r in responses) == 1
     assert (count(services, StoredSignal), count(services, Delivery)) == (1, 1)
 
 
@@ -197,15 +236,24 @@ def test_pushes_show_in_source_health(services: Services, web_url: str) -> None:
     assert any(source["name"] == "push" for source in health["sources"])
 
 
-def test_a_pushed_signal_is_posted_to_slack_like_a_polled_one(
+def test_a_pushed_signal_is_posted_by_the_worker_like_a_polled_one(
     services: Services, web_url: str, slack: FakeSlack
 ) -> None:
     slack.add_channel("C0AI", "ai-news")
     subscribe_all(services)
 
-    push(web_url, GOOD)
+    answer = push(web_url, GOOD)
+    posted_during_the_request = slack.calls("chat.postMessage")
+    scheduler = build_scheduler(services)
+    scheduler.start()
+    try:
+        slack.wait_for_calls("chat.postMessage", 1, timeout=10)
+    finally:
+        scheduler.shutdown(wait=True)
 
-    slack.wait_for_calls("chat.postMessage", 1, timeout=10)
+    assert answer.status_code == 202
+    assert posted_during_the_request == []
+    assert delivery_states(services) == ["sent"]
     (post,) = slack.calls("chat.postMessage")
     assert post.params["channel"] == "C0AI"
     assert post.params["metadata"]["event_payload"] == {"signal_key": "ms-1"}

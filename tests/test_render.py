@@ -12,13 +12,16 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from fake_slack import FakeSlack
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from slack_sdk import WebClient
 from slack_sdk.models.blocks import Block
 
 from bot.errors import ConfigError
 from bot.render import (
     LIMITS,
+    MESSAGE,
     Message,
     Renderer,
     RenderError,
@@ -30,6 +33,7 @@ from bot.render import (
     plain,
     safe_url,
     slack_date,
+    text_length,
     truncate_chars,
 )
 from bot.signal import Section, Signal
@@ -193,10 +197,19 @@ def test_provenance_skips_empty_fields(renderer: Renderer) -> None:
     assert provenance == f"Apr 23, 2026 · ID `{bare.id}`"
 
 
-def test_message_as_kwargs_is_text_and_blocks(renderer: Renderer) -> None:
+def test_a_rendered_message_posts_to_slack_as_rendered(
+    renderer: Renderer, slack: FakeSlack
+) -> None:
     message = renderer.render_signal(SEED)
+    client = WebClient(token="xoxb-test", base_url=slack.base_url)
+    slack.add_channel("C0AI", "ai-news")
 
-    assert message.as_kwargs() == {"text": message.text, "blocks": message.blocks}
+    client.chat_postMessage(channel="C0AI", **message.as_kwargs())
+    (posted,) = client.conversations_history(channel="C0AI")["messages"]
+
+    assert posted["text"] == message.text
+    assert posted["blocks"] == message.blocks
+    assert "Meta Pivots To Closed-Source AI" in posted["text"], "the notification fallback"
 
 
 # --- untrusted text ----------------------------------------------------------------------------
@@ -261,26 +274,43 @@ def test_long_section_is_split_into_sections_within_limits(renderer: Renderer) -
     body = " ".join(words)
     assert len(body) > 15_000
 
-    message = renderer.render_signal(replace(SEED, sections=(Section("Long", body),)))
+    parts = renderer.render_brief(replace(SEED, sections=(Section("Long", body),)))
 
-    texts = section_texts(message)[1:]
+    texts = [text for part in parts for text in section_texts(part)][1:]
     assert len(texts) >= 5
     assert all(len(text) <= LIMITS.section_text for text in texts)
     assert texts[0].startswith("*Long*\n")
     assert " ".join(texts).removeprefix("*Long*\n").split() == words
-    assert_within_limits(message)
+    for part in parts:
+        assert_within_limits(part)
 
 
-def test_sixty_sections_are_cut_to_fifty_blocks_with_a_note(renderer: Renderer) -> None:
+def test_sixty_sections_continue_in_replies_with_nothing_left_out(renderer: Renderer) -> None:
     sections = tuple(Section(f"Part {number}", "Body.") for number in range(60))
 
-    message = renderer.render_signal(replace(SEED, sections=sections))
+    parts = renderer.render_brief(replace(SEED, sections=sections, url=BRIEF_URL))
 
-    assert len(message.blocks) == LIMITS.blocks
-    note = message.blocks[-1]
-    assert note["type"] == "context"
-    assert "shortened" in note["elements"][0]["text"]
-    assert_within_limits(message)
+    assert len(parts) == 2
+    assert len(parts[0].blocks) == LIMITS.blocks
+    assert parts[0].blocks[-1]["type"] == "actions", "the controls end the post"
+    headings = [text.split("\n")[0] for part in parts for text in section_texts(part)]
+    assert [heading for heading in headings if heading.startswith("*Part")] == [
+        f"*Part {number}*" for number in range(60)
+    ]
+    for part in parts:
+        assert_within_limits(part)
+
+
+def test_a_message_over_the_text_budget_is_shortened_with_a_note() -> None:
+    blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": "word " * 590}}] * 5
+
+    fitted = fit_to_slack(blocks)
+
+    assert text_length(fitted) <= MESSAGE.text_budget  # type: ignore[operator]
+    assert len(fitted) == 4
+    assert fitted[-1]["elements"][0]["text"] == (
+        "_This message was shortened: 2 more blocks are not shown._"
+    )
 
 
 def test_long_title_is_cut_to_a_150_character_header(renderer: Renderer) -> None:

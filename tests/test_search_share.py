@@ -27,7 +27,7 @@ class Channel:
         self.delay = threading.Event()
         self.delay.set()
 
-    def publish(self, channel_id: str, message: Message, signal_key: str) -> str:
+    def publish(self, channel_id: str, parts: list[Message], signal_key: str) -> str:
         self.delay.wait(timeout=5)
         if self.failure:
             raise PostFailed(self.failure)

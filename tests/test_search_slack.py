@@ -17,6 +17,7 @@ from slack_signing import block_actions_body, sign, slash_command_body
 from bot import slack_app
 from bot.app import Services
 from bot.commands import Reply
+from bot.search import count_signals
 from bot.store.db import transaction
 from bot.store.signals import upsert_signals
 
@@ -106,16 +107,19 @@ MALFORMED = [
     ("x" * 10_240, "limit is 500"),
     (" ".join(["w"] * 41), "more than 40 terms"),
 ]
-FOREIGN_SYNTAX = [
-    "NEAR(muse spark)",
-    "muse AND OR NOT",
-    "'; DROP TABLE signals; --",
-    "muse^ (spark",
-    '" OR ""="',
-    "\x00 %_ muse \\ _%",
-    "東京*",
-    "{title}: muse",
-]
+MUSE = "Meta Pivots To Closed-Source AI With 'Muse Spark'"
+TOKYO = "東京 data centre expansion"
+# Other languages' operators are plain words (which every result must hold) or punctuation.
+FOREIGN_SYNTAX = {
+    "NEAR(muse spark)": None,  # no brief holds the word "near"
+    "muse AND OR NOT": None,
+    "'; DROP TABLE signals; --": None,
+    "muse^ (spark": MUSE,
+    '" OR ""="': None,
+    "\x00 %_ muse \\ _%": MUSE,
+    "東京*": TOKYO,
+    "{title}: muse": None,  # "title" is just a word here, and no brief holds it
+}
 
 
 @pytest.fixture
@@ -133,11 +137,21 @@ def test_malformed_queries_get_a_friendly_ephemeral_answer(slack: FakeSlack, web
 
 
 @pytest.mark.usefixtures("stored")
-def test_syntax_of_other_languages_is_just_text(slack: FakeSlack, web_url: str) -> None:
-    for text in FOREIGN_SYNTAX:
-        answer = brief_command(web_url, slack, text)
+def test_syntax_of_other_languages_is_just_text(
+    services: Services, slack: FakeSlack, web_url: str
+) -> None:
+    answers = {text: brief_command(web_url, slack, text) for text in FOREIGN_SYNTAX}
+
+    for text, title in FOREIGN_SYNTAX.items():
+        answer = answers[text]
         assert answer["response_type"] == "ephemeral", text
-        assert " match" in answer["text"], text  # results, or "No briefs match" with hints
+        if title is None:
+            assert answer["text"].startswith("No briefs match"), text
+        else:
+            assert answer["text"].startswith("1 brief matches"), text
+            assert title in as_text(answer), text
+    with transaction(services.sessions) as session:
+        assert count_signals(session) == 16 + len(MODEL_BRIEFS), "nothing was dropped"
 
 
 # --- results, paging, show, share ---------------------------------------------------------------

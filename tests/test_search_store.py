@@ -4,7 +4,7 @@ and arbitrary input. (The ranking's promises at scale: test_search_exact.py.)"""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import FilterError
 from bot.filters import parse_filter
-from bot.search.grammar import parse_query
+from bot.search.document import search_columns
+from bot.search.grammar import SearchQuery, TextTerm, parse_query, text_terms
 from bot.search.store import SearchPage, latest, latest_page, search
 from bot.signal import Signal
 from bot.store.db import transaction
@@ -256,5 +257,36 @@ def test_any_text_searches_or_explains(sessions: sessionmaker[Session], text: st
         return
     with transaction(sessions) as session:
         page = search(session, query)
-    assert len(page.hits) <= 5
-    assert all(hit.signal.id in TITLES for hit in page.hits)
+        everything = search(session, query, limit=len(CORPUS))
+    expected = {signal.id for signal in CORPUS if holds(signal, query)}
+
+    found = [hit.signal.id for hit in everything.hits]
+    assert set(found) == expected, "exactly the briefs that hold every term and constraint"
+    assert (everything.total, everything.more_than_total) == (len(expected), False)
+    assert [hit.signal.id for hit in page.hits] == found[:5], "page 1 is the top of the ranking"
+    assert page.total == len(expected)
+
+
+def holds(signal: Signal, query: SearchQuery) -> bool:
+    """What a person expects of a result, checked the plain way: every free-text term (a word,
+    a phrase, or `prefix*`) in the title or the body, and every field and date constraint."""
+    columns = search_columns(signal)
+    fields = [columns["search_title"].split(), columns["search_body"].split()]
+    day = signal.published.astimezone(UTC).date()
+    return (
+        all(any(holds_term(words, term) for words in fields) for term in text_terms(query))
+        and query.filter.matches(signal)
+        and (query.since is None or day >= query.since)
+        and (query.until is None or day <= query.until)
+    )
+
+
+def holds_term(words: list[str], term: TextTerm) -> bool:
+    size = len(term.tokens)
+    for start in range(len(words) - size + 1):
+        here = words[start : start + size]
+        if here[:-1] == list(term.tokens[:-1]) and (
+            here[-1].startswith(term.tokens[-1]) if term.prefix else here[-1] == term.tokens[-1]
+        ):
+            return True
+    return False

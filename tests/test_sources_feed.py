@@ -15,7 +15,8 @@ from bot.sources.feed import parse_feed
 from bot.sources.feed_entries import EntryFields, entry_to_item, parse_date_text
 from bot.sources.html_text import html_to_text, lede
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "feeds"
+# Real publishers' feeds, byte-exact (provenance in SOURCES.md beside them).
+CORPUS = Path(__file__).resolve().parent / "fixtures" / "feeds"
 CORPUS_FILES = sorted(p for p in CORPUS.glob("*") if p.suffix in {".xml", ".json"})
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 # Entries each file must yield (SOURCES.md's feedparser check, plus JSON Feed items).

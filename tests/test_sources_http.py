@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import gzip
 import os
+import tracemalloc
+import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
-from feed_server import FeedServer, Route, http_date, rss
+from feed_server import FeedServer, Route, gzip_bomb, http_date, rss
 
+from bot.sources.addresses import resolve
 from bot.sources.backoff import MAX_BACKOFF, backoff_delay
 from bot.sources.http import USER_AGENT, Fetcher, FetchError, FetchLimits, Validators
 from bot.sources.http import parse_retry_after as retry_after
@@ -120,6 +125,115 @@ def test_a_20_mb_body_is_refused(server: FeedServer, send_length: bool) -> None:
         fetcher.fetch(server.url("/huge"))
 
 
+def test_a_gzip_bomb_stops_at_the_cap_with_memory_bounded_by_it(server: FeedServer) -> None:
+    cap = 1024 * 1024
+    bomb = gzip_bomb(256 * cap)  # 256 kB on the wire, 256 MB inflated
+    server.route("/bomb", Route(bomb, headers={"Content-Encoding": "gzip"}))
+    fetcher = Fetcher(FetchLimits(max_bytes=cap))
+
+    tracemalloc.start()
+    try:
+        with pytest.raises(FetchError, match="over the 1048576-byte limit"):
+            fetcher.fetch(server.url("/bomb"))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+        fetcher.close()
+
+    assert len(bomb) < cap, "the wire size alone would pass the cap"
+    assert peak < 4 * cap, f"peak {peak} bytes while reading a body capped at {cap}"
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+def test_compressed_bodies_under_the_cap_arrive_whole(server: FeedServer, encoding: str) -> None:
+    big = FEED * 2000  # well over one decompression piece
+    body = gzip.compress(big) if encoding == "gzip" else zlib.compress(big)
+    server.route("/feed", Route(body, headers={"Content-Encoding": encoding}))
+    fetcher = Fetcher()
+
+    assert fetcher.fetch(server.url("/feed")).body == big
+    fetcher.close()
+
+
+def test_a_corrupt_or_unasked_for_encoding_is_a_clear_error(
+    server: FeedServer, fetcher: Fetcher
+) -> None:
+    server.route("/corrupt", Route(b"not gzip", headers={"Content-Encoding": "gzip"}))
+    server.route("/brotli", Route(b"\x0b\x02\x80", headers={"Content-Encoding": "br"}))
+
+    with pytest.raises(FetchError, match="undecodable response body: the gzip body is corrupt"):
+        fetcher.fetch(server.url("/corrupt"))
+    with pytest.raises(FetchError, match="unsupported Content-Encoding 'br'"):
+        fetcher.fetch(server.url("/brotli"))
+
+
+# Every test runs on 127.0.0.1; to play a public feed, the origin's name "resolves" to a
+# public address. Redirect targets are checked as the real resolver would see them.
+PUBLIC_HOST = "feeds.example"
+
+
+def public_origin(host: str) -> list[str]:
+    return ["93.184.215.14"] if host == PUBLIC_HOST else resolve(host)
+
+
+@pytest.fixture
+def public_server(server: FeedServer) -> Iterator[tuple[FeedServer, Fetcher]]:
+    """The feed server, reached as `http://feeds.example:PORT` (mapped to 127.0.0.1)."""
+    port = int(server.url("/").rsplit(":", 1)[1].strip("/"))
+    transport = httpx.HTTPTransport()
+    mapped = Fetcher(resolver=public_origin, transport=MappedHost(transport, PUBLIC_HOST, port))
+    yield server, mapped
+    mapped.close()
+
+
+HOSTILE_TARGETS = {
+    "cloud metadata": "http://169.254.169.254/latest/meta-data/",
+    "loopback": "http://127.0.0.1:{port}/internal",
+    "localhost name": "http://localhost:{port}/internal",
+    "private": "http://10.0.0.8/admin",
+    "ipv6 loopback": "http://[::1]:{port}/internal",
+    "ipv4-mapped ipv6": "http://[::ffff:169.254.169.254]/latest/",
+    "unspecified": "http://0.0.0.0:{port}/internal",
+}
+
+
+@pytest.mark.parametrize("target", HOSTILE_TARGETS.values(), ids=HOSTILE_TARGETS.keys())
+def test_a_public_feed_cannot_redirect_to_an_internal_address(
+    public_server: tuple[FeedServer, Fetcher], target: str
+) -> None:
+    server, fetcher = public_server
+    port = server.url("/").rsplit(":", 1)[1].strip("/")
+    server.route("/feed", Route(status=302, location=target.format(port=port)))
+    server.route("/internal", Route(b"secrets of the intranet"))
+
+    with pytest.raises(FetchError, match=r"refused a redirect to .* is not a public address"):
+        fetcher.fetch(f"http://{PUBLIC_HOST}:{port}/feed")
+
+    assert len(server.requests_to("/feed")) == 1
+    assert server.requests_to("/internal") == [], "the internal address was never asked"
+
+
+def test_a_public_feed_may_redirect_to_another_public_one(
+    public_server: tuple[FeedServer, Fetcher],
+) -> None:
+    server, fetcher = public_server
+    port = server.url("/").rsplit(":", 1)[1].strip("/")
+    server.route("/old", Route(status=301, location=f"http://{PUBLIC_HOST}:{port}/feed"))
+    server.route("/feed", Route(FEED))
+
+    assert fetcher.fetch(f"http://{PUBLIC_HOST}:{port}/old").body == FEED
+
+
+def test_a_source_configured_on_an_internal_address_may_redirect_within(
+    server: FeedServer, fetcher: Fetcher
+) -> None:
+    port = server.url("/").rsplit(":", 1)[1].strip("/")
+    server.route("/feed", Route(status=302, location=f"http://localhost:{port}/internal"))
+    server.route("/internal", Route(FEED))
+
+    assert fetcher.fetch(server.url("/feed")).body == FEED
+
+
 def test_garbage_is_fetched_as_bytes_for_the_reader_to_refuse(
     server: FeedServer, fetcher: Fetcher
 ) -> None:
@@ -175,3 +289,19 @@ def test_backoff_doubles_with_jitter_up_to_a_cap() -> None:
 def test_retry_after_is_a_floor_for_backoff() -> None:
     wait = backoff_delay(1, timedelta(seconds=30), retry_after=timedelta(minutes=10), spread=0.5)
     assert wait == timedelta(minutes=10)
+
+
+class MappedHost(httpx.BaseTransport):
+    """Sends requests for `host` to 127.0.0.1:`port` (a name pointed at loopback, as
+    /etc/hosts would), so a test can play a public feed without leaving the machine."""
+
+    def __init__(self, inner: httpx.BaseTransport, host: str, port: int) -> None:
+        self.inner, self.host, self.port = inner, host, port
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.host == self.host:
+            request.url = request.url.copy_with(host="127.0.0.1", port=self.port)
+        return self.inner.handle_request(request)
+
+    def close(self) -> None:
+        self.inner.close()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 from dataclasses import replace
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pytest
 
+from bot.deliver.terminal_poster import TerminalPoster
 from bot.render import Message, Renderer
 from bot.signal import Section, Signal
 from bot.terminal import display_text, message_to_text
@@ -112,3 +114,18 @@ def test_unknown_blocks_and_elements_are_skipped() -> None:
 
 def test_display_text_unescapes_only_slack_entities() -> None:
     assert display_text("&amp;lt; &lt;b&gt; &quot;") == "&lt; <b> &quot;"
+
+
+def test_local_mode_prints_threaded_parts_and_deletions(renderer: Renderer) -> None:
+    out = io.StringIO()
+    poster = TerminalPoster(out)
+    post, reply = renderer.render_brief(BRIEF)[0], Message("continued", [])
+
+    parent = poster.post("local", post, {}).ts
+    poster.post("local", reply, {}, thread_ts=parent)
+    poster.delete("local", "1.000002")
+
+    printed = out.getvalue()
+    assert f"→ #local (in the thread of {parent})" in printed
+    assert "#local: message 1.000002 deleted" in printed
+    assert poster.find_thread("local", str(parent), "k") is None

@@ -25,7 +25,7 @@ from bot.store.models import Delivery
 
 # `signal-bot worker`, with the test's timings: leases of 2 s instead of 30 s.
 WORKER = """
-import signal, threading
+import os, signal, threading
 from datetime import timedelta
 from bot.app import build_services
 from bot.config import Settings
@@ -34,7 +34,8 @@ from bot.deliver.pacing import Pace
 from bot.jobs import WorkerTiming, build_scheduler
 
 limits = DeliveryLimits(
-    concurrency=8, channel_pace=Pace(100, 10), workspace_per_minute=1e6,
+    concurrency=8, channel_pace=Pace(100, 10),
+    workspace_per_minute=float(os.environ.get("TEST_POSTS_PER_MINUTE", "1e6")),
     worker_timeout=timedelta(seconds=2),
 )
 timing = WorkerTiming(
@@ -53,13 +54,19 @@ scheduler.shutdown()
 
 @contextmanager
 def workers(
-    services: Services, slack: FakeSlack, folder: Path, count: int
+    services: Services,
+    slack: FakeSlack,
+    folder: Path,
+    count: int,
+    *,
+    posts_per_minute: float = 1e6,
 ) -> Iterator[list[subprocess.Popen[bytes]]]:
     """`count` worker processes; stopped (SIGTERM) afterwards, their logs shown on failure."""
     settings = services.settings
     environment = {
         **os.environ,
-        "DATABASE_URL": settings.database_url,
+        "TEST_POSTS_PER_MINUTE": str(posts_per_minute),
+        "DATABASE_URL": settings.database_url.get_secret_value(),
         "SLACK_BOT_TOKEN": BOT_TOKEN,
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "SLACK_API_URL": slack.base_url,
@@ -176,3 +183,45 @@ def lease_holders(services: Services, name_prefix: str) -> list[str]:
             Lease.name.startswith(name_prefix), Lease.expires_at > func.now()
         )
         return list(session.scalars(query))
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_three_workers_stay_under_the_workspace_cap_together(
+    postgres_services: Services, slack: FakeSlack, tmp_path: Path
+) -> None:
+    services = postgres_services
+    channels = [f"C{n:02d}" for n in range(60)]
+    subscribe(services, slack, *channels)
+    # Slack's workspace-wide limit as the fake plays it: 1,200 a minute, short bursts of 20.
+    slack.limit_rate(per_channel_per_second=100, burst=20, global_per_minute=1200)
+
+    with workers(services, slack, tmp_path, 3, posts_per_minute=1200):
+        wait_until(lambda: live_workers(services) == 3, 30, "three live workers")
+        wait_until(every_worker_renewed_since(services), 30, "each worker to count the others")
+        publish(services, brief("k1"))
+        wait_until(all_sent(services, len(channels)), 60, "every delivery settled as sent")
+
+    assert slack.rate_limited_count == 0, "together they stayed under the workspace cap"
+    assert [keys_in(slack, channel) for channel in channels] == [["k1"]] * len(channels)
+    with transaction(services.sessions) as session:
+        senders = session.scalars(select(Delivery.claimed_by).distinct()).all()
+    assert len(senders) >= 2, "the work was shared"
+
+
+def every_worker_renewed_since(services: Services) -> Callable[[], bool]:
+    """True once each worker renewed its presence after all three were live: each renewal
+    recounts the live workers, so each now sends at a third of the cap."""
+    first_seen = presence_expiries(services)
+
+    def renewed() -> bool:
+        now = presence_expiries(services)
+        return len(now) == 3 and all(now[name] > first_seen.get(name, now[name]) for name in now)
+
+    return renewed
+
+
+def presence_expiries(services: Services) -> dict[str, object]:
+    with transaction(services.sessions) as session:
+        query = select(Lease.name, Lease.expires_at).where(Lease.name.startswith(PRESENCE_PREFIX))
+        return {name: expires_at for name, expires_at in session.execute(query)}

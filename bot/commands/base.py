@@ -17,9 +17,14 @@ from bot.store.subscriptions import ChannelRef
 class Reply:
     message: Message
     response_type: str = "ephemeral"
+    # Messages that follow the first one (a long brief's continuations), in order.
+    followups: tuple[Message, ...] = ()
 
     def as_response(self) -> dict[str, Any]:
         return {"response_type": self.response_type, **self.message.as_kwargs()}
+
+    def followup_responses(self) -> list[dict[str, Any]]:
+        return [{"response_type": self.response_type, **m.as_kwargs()} for m in self.followups]
 
 
 class ChannelAccess(Protocol):

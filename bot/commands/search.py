@@ -8,8 +8,10 @@ from bot import search as search_store
 from bot.commands.base import CommandContext, Reply
 from bot.errors import FilterError
 from bot.filters import parse_filter
+from bot.render import Message
 from bot.search.grammar import no_hit_hints, parse_query
 from bot.sharing import Publisher, share_brief, share_notice
+from bot.signal import Signal
 from bot.store.db import transaction
 from bot.store.signals import get_signal
 from bot.store.subscriptions import ChannelRef
@@ -50,7 +52,28 @@ def show(context: CommandContext, args: str, where: ChannelRef | None = None) ->
             f"No brief has the ID “{handle}”.",
             "IDs are shown on every posted brief and search result.",
         )
-    return Reply(context.renderer.render_signal(signal))
+    first, followups = _first_and_followups(context, signal)
+    return Reply(first, followups=followups)
+
+
+# A response_url takes five messages: the brief's first parts, and, if it is longer, a last
+# message that says where to read the rest.
+MAX_SHOWN_PARTS = 5
+
+
+def _first_and_followups(
+    context: CommandContext, signal: Signal
+) -> tuple[Message, tuple[Message, ...]]:
+    parts = context.renderer.render_brief(signal)
+    if len(parts) <= MAX_SHOWN_PARTS:
+        return parts[0], tuple(parts[1:])
+    shown = parts[: MAX_SHOWN_PARTS - 1]
+    more = len(parts) - len(shown)
+    where = f" Read it whole at {signal.url}" if signal.url else ""
+    rest = context.notice(
+        ":page_facing_up:", f"This brief goes on for {more} more messages' worth.{where}"
+    ).message
+    return shown[0], (*shown[1:], rest)
 
 
 def share(context: CommandContext, signal_id: str, where: ChannelRef, publish: Publisher) -> Reply:

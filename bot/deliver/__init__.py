@@ -65,7 +65,12 @@ class Deliverer:
         self.limits = limits = limits or DeliveryLimits()
         self.clock = clock = clock or SystemClock()
         self.worker = worker or new_worker_id()
-        self.sender = Sender(poster, renderer, limits.history_margin)
+        self.sender = Sender(
+            poster,
+            renderer,
+            limits.history_margin,
+            posts_per_attempt=max(int(limits.channel_pace.burst), 1),
+        )
         self.settler = Settler(limits, self.worker)
         self.presence = Presence(sessions, self.worker, limits.worker_timeout, clock)
         self.bucket = WorkspaceBucket(limits.workspace_bucket(1), clock.monotonic())

@@ -22,6 +22,7 @@ class Verdict(StrEnum):
     PAUSE = "pause"  # the channel cannot take messages: pause its subscriptions
     FAIL = "fail"  # this message will never go through (e.g. Slack rejected its blocks)
     STOP = "stop"  # the workspace's token is dead: send nothing more until it is fixed
+    MORE = "more"  # some parts of a long brief went out; the rest follow at the channel's pace
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +33,11 @@ class Outcome:
     retry_after: float | None = None  # seconds, from a 429's Retry-After
     # The request may have reached Slack (a dropped connection, a 5xx): look before resending.
     ambiguous: bool = False
+    # A brief in parts: the ts of each part posted so far, the post first (None: not known).
+    parts: tuple[str, ...] | None = None
+    # Slack refused the rendering and a short fallback went out instead: why, with the sizes.
+    fallback: str | None = None
+    writes: int = 1  # chat.* writes the attempt made: each takes a token of the channel's pace
 
     @classmethod
     def sent(cls, ts: str) -> Outcome:
@@ -73,9 +79,11 @@ class DeliveryLimits:
         return Pace(self.channel_pace.per_second * self.pace_margin, self.channel_pace.burst)
 
     def workspace_bucket(self, live_workers: int) -> Pace:
-        """This worker's share of the workspace-wide cap (with the margin)."""
-        per_second = self.workspace_per_minute / 60 * self.pace_margin / max(live_workers, 1)
-        return Pace(per_second, self.workspace_burst)
+        """This worker's share of the workspace-wide cap (with the margin): of its rate and of
+        its burst, or live workers starting together would each burst the whole allowance."""
+        share = 1 / max(live_workers, 1)
+        per_second = self.workspace_per_minute / 60 * self.pace_margin * share
+        return Pace(per_second, max(1.0, self.workspace_burst * share))
 
     def backoff(self, attempts: int) -> timedelta:
         """Exponential backoff with jitter, so retries from many rows spread out."""
@@ -83,18 +91,48 @@ class DeliveryLimits:
         return ceiling * random.uniform(0.5, 1.0)
 
 
+@dataclass(frozen=True, slots=True)
+class Thread:
+    """What a brief's thread holds: the ts of each continuation part (by part number, the post
+    being 0) and the revisions already noted in it."""
+
+    parts: dict[int, str]
+    noted_revisions: frozenset[int]
+
+
 class Poster(Protocol):
     """Where messages go: Slack's Web API, or the terminal in local mode."""
 
-    def post(self, channel_id: str, message: Message, metadata: dict[str, object]) -> Outcome: ...
+    def post(
+        self,
+        channel_id: str,
+        message: Message,
+        metadata: dict[str, object],
+        thread_ts: str | None = None,
+    ) -> Outcome:
+        """Post `message`, as a threaded reply under `thread_ts` if given."""
+        ...
 
     def edit(self, channel_id: str, ts: str, message: Message) -> Outcome: ...
 
-    def reply_in_thread(self, channel_id: str, thread_ts: str, text: str) -> Outcome: ...
+    def delete(self, channel_id: str, ts: str) -> Outcome:
+        """SENT when the message is gone (also when it was gone already)."""
+        ...
+
+    def reply_in_thread(
+        self, channel_id: str, thread_ts: str, text: str, metadata: dict[str, object] | None = None
+    ) -> Outcome: ...
 
     def find_posted(self, channel_id: str, signal_key: str, oldest: float) -> Outcome | None:
         """SENT with the ts of a message carrying `signal_key`; None if there is none;
         another verdict when the history could not be read."""
+        ...
+
+    def find_thread(
+        self, channel_id: str, thread_ts: str, signal_key: str
+    ) -> Thread | Outcome | None:
+        """The parts and revision notes under a post; an Outcome when the thread could not be
+        read; None when this Poster keeps no history (the stored part ts are then the truth)."""
         ...
 
     def check_auth(self) -> Outcome:

@@ -1,4 +1,5 @@
-"""Sending one claimed delivery: render it, then post it, or edit it and note the revision."""
+"""Sending one claimed delivery: render it (once per revision and format), then post or edit
+its parts (bot.deliver.parts)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,7 @@ import threading
 from datetime import timedelta
 
 from bot.deliver.outcome import Outcome, Poster, Verdict
-from bot.deliver.revisions import revision_note
-from bot.deliver.slack_poster import signal_metadata
+from bot.deliver.parts import PartsAttempt
 from bot.render import Message, Renderer
 from bot.store.outbox import Claimed
 
@@ -20,48 +20,51 @@ RENDER_CACHE_SIZE = 256
 class Sender:
     """Turns a claimed delivery into Slack calls; one signal is rendered once for all channels."""
 
-    def __init__(self, poster: Poster, renderer: Renderer, history_margin: timedelta) -> None:
+    def __init__(
+        self,
+        poster: Poster,
+        renderer: Renderer,
+        history_margin: timedelta,
+        *,
+        posts_per_attempt: int = 3,
+    ) -> None:
         self.poster = poster
+        # A long brief's parts go out a channel's burst at a time, then wait for its pace.
+        self.posts_per_attempt = posts_per_attempt
         self.renderer = renderer
         self.history_margin = history_margin
-        self._rendered: dict[tuple[str, int], Message] = {}
+        self._rendered: dict[tuple[str, int, str], list[Message]] = {}
         self._lock = threading.Lock()
 
     def send(self, job: Claimed) -> Outcome:
         """One attempt; the outcome says what happens to the row next."""
         try:
-            message = self._message(job)
+            parts = self._parts(job)
         except Exception as error:  # a template bug fails this row loudly, not the worker
             log.exception("rendering %s failed", job.signal_id)
             return Outcome(Verdict.FAIL, error=f"render error: {error}")
-        if job.editing and job.message_ts:
-            return self._edit(job, job.message_ts, message)
-        if job.maybe_posted and (found := self._already_posted(job)) is not None:
-            return found
-        return self.poster.post(job.channel_id, message, signal_metadata(job.signal.key))
+        attempt = PartsAttempt(
+            self.poster,
+            job,
+            parts,
+            fallback=lambda: self.renderer.render_fallback(job.signal),
+            find_post=lambda: self._already_posted(job),
+            post_budget=self.posts_per_attempt,
+        )
+        return attempt.run()
 
-    def _message(self, job: Claimed) -> Message:
-        key = (job.signal_id, job.revision)
+    def _parts(self, job: Claimed) -> list[Message]:
+        key = (job.signal_id, job.revision, job.format)
         with self._lock:
             cached = self._rendered.get(key)
         if cached is not None:
             return cached
-        message = self.renderer.render_signal(job.signal)
+        parts = self.renderer.render_brief(job.signal, job.format)
         with self._lock:
             if len(self._rendered) >= RENDER_CACHE_SIZE:
                 self._rendered.clear()
-            self._rendered[key] = message
-        return message
-
-    def _edit(self, job: Claimed, ts: str, message: Message) -> Outcome:
-        outcome = self.poster.edit(job.channel_id, ts, message)
-        if outcome.verdict is not Verdict.SENT:
-            return outcome
-        note = revision_note(job.posted_fields, job.signal, job.revision)
-        noted = self.poster.reply_in_thread(job.channel_id, ts, note)
-        if noted.verdict is not Verdict.SENT:
-            log.warning("revision note in %s not posted: %s", job.channel_id, noted.error)
-        return Outcome.sent(ts)
+            self._rendered[key] = parts
+        return parts
 
     def _already_posted(self, job: Claimed) -> Outcome | None:
         """SENT if the channel already holds the message; None to post; else retry later."""

@@ -68,12 +68,21 @@ class _Settling:
 
     def apply(self, row: Delivery, job: Claimed, outcome: Outcome) -> None:
         row.last_error = _error_text(outcome)
+        if outcome.parts:  # also on failure: the parts that did go out are never posted again
+            row.part_ts = list(outcome.parts)
+            row.message_ts = outcome.parts[0] or row.message_ts
+            if not job.editing:  # an edit cut short still owes its revision note
+                row.posted_revision = job.revision
+        if outcome.fallback:
+            row.fallback_reason = outcome.fallback
         if outcome.verdict is Verdict.SENT:
             self._sent(row, job, outcome)
         elif outcome.verdict is Verdict.RETRY:
             self._retry(row, job, outcome)
         elif outcome.verdict is Verdict.PAUSE:
             self._pause(row, outcome)
+        elif outcome.verdict is Verdict.MORE:
+            self._more(row, job, outcome)
         elif outcome.verdict is Verdict.STOP:
             _back_in_line(row, job, self.now, refund=True)
             slack_state.stop_workspace(self.session, stop_reason(outcome), now=self.now)
@@ -86,9 +95,11 @@ class _Settling:
         row.sent_at = self.now
         row.posted_revision = job.revision
         row.posted_fields = field_digests(job.signal)
+        if job.editing:  # an edit renders every part again: its fallbacks are the whole story
+            row.fallback_reason = outcome.fallback
         if row.signal.revision > job.revision:  # revised while in flight: the copy is stale
             row.state, row.next_attempt_at, row.attempts = "edit", self.now, 0
-        self._took_token(job)
+        self._took_token(job, outcome.writes)
 
     def _retry(self, row: Delivery, job: Claimed, outcome: Outcome) -> None:
         if outcome.rate_limited:
@@ -105,7 +116,13 @@ class _Settling:
             _fail(row, outcome)
             return
         _back_in_line(row, job, self.now + self.limits.backoff(row.attempts))
-        self._took_token(job)
+        self._took_token(job, outcome.writes)
+
+    def _more(self, row: Delivery, job: Claimed, outcome: Outcome) -> None:
+        """Parts went out and more are to come: back in line, due when the channel's pace says
+        (the parts sent took its tokens); not a failed attempt."""
+        _back_in_line(row, job, self.now, refund=True)
+        self._took_token(job, outcome.writes)
 
     def _pause(self, row: Delivery, outcome: Outcome) -> None:
         reason = CHANNEL_PAUSE_REASONS.get(outcome.error or "", outcome.error or "unknown")
@@ -119,7 +136,7 @@ class _Settling:
         )
         log.warning("paused channel %s: %s", row.channel_id, reason)
 
-    def _took_token(self, job: Claimed) -> None:
+    def _took_token(self, job: Claimed, writes: int) -> None:
         pace = self.limits.channel_bucket
         stored = self.paces.get(job.channel_id)
         bucket = (
@@ -127,7 +144,7 @@ class _Settling:
             if stored
             else ChannelBucket.full(pace, self.started_at)
         )
-        self._save_pace(job.channel_id, bucket.after_send(pace, self.started_at))
+        self._save_pace(job.channel_id, bucket.after_send(pace, self.started_at, cost=writes))
 
     def _save_pace(self, channel_id: str, bucket: ChannelBucket) -> None:
         row = self.paces.get(channel_id)

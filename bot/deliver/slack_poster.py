@@ -10,12 +10,18 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse
 
-from bot.deliver.outcome import Outcome, Verdict
+from bot.deliver.outcome import Outcome, Thread, Verdict
 from bot.render import Message
 
 log = logging.getLogger(__name__)
 
 SIGNAL_EVENT_TYPE = "signal_posted"
+REVISION_EVENT_TYPE = "signal_revised"
+# Slack refusing the message we built (as opposed to the channel or the token).
+RENDERING_REFUSALS = frozenset(
+    {"msg_blocks_too_long", "invalid_blocks", "invalid_blocks_format", "msg_too_long"}
+    | {"invalid_attachments"}
+)
 CHANNEL_PAUSE_REASONS = {
     "is_archived": "the channel is archived",
     "channel_not_found": "the channel no longer exists, or the bot cannot see it",
@@ -34,9 +40,19 @@ TRANSIENT_ERRORS = {"ratelimited", "internal_error", "fatal_error", "service_una
 HISTORY_PAGES = 20
 
 
-def signal_metadata(signal_key: str) -> dict[str, object]:
-    """The message metadata that marks a post as carrying one signal (CONTRACT.md)."""
-    return {"event_type": SIGNAL_EVENT_TYPE, "event_payload": {"signal_key": signal_key}}
+def signal_metadata(signal_key: str, part: int = 0) -> dict[str, object]:
+    """The message metadata that marks a post as carrying one signal (CONTRACT.md); its
+    threaded continuations also carry their part number (1, 2, …)."""
+    payload: dict[str, object] = {"signal_key": signal_key}
+    if part:
+        payload["part"] = part
+    return {"event_type": SIGNAL_EVENT_TYPE, "event_payload": payload}
+
+
+def revision_metadata(signal_key: str, revision: int) -> dict[str, object]:
+    """The metadata of the note that says a brief was revised: it is posted once per revision."""
+    payload = {"signal_key": signal_key, "revision": revision}
+    return {"event_type": REVISION_EVENT_TYPE, "event_payload": payload}
 
 
 class SlackPoster:
@@ -49,10 +65,20 @@ class SlackPoster:
             token=client.token, base_url=client.base_url, timeout=client.timeout, retry_handlers=[]
         )
 
-    def post(self, channel_id: str, message: Message, metadata: dict[str, object]) -> Outcome:
+    def post(
+        self,
+        channel_id: str,
+        message: Message,
+        metadata: dict[str, object],
+        thread_ts: str | None = None,
+    ) -> Outcome:
         def send() -> SlackResponse:
             return self.client.chat_postMessage(
-                channel=channel_id, metadata=metadata, unfurl_links=False, **message.as_kwargs()
+                channel=channel_id,
+                metadata=metadata,
+                unfurl_links=False,
+                thread_ts=thread_ts,
+                **message.as_kwargs(),
             )
 
         return self._joining_if_needed(channel_id, send)
@@ -63,10 +89,43 @@ class SlackPoster:
 
         return self._joining_if_needed(channel_id, send)
 
-    def reply_in_thread(self, channel_id: str, thread_ts: str, text: str) -> Outcome:
+    def delete(self, channel_id: str, ts: str) -> Outcome:
+        outcome = self._call(lambda: self.client.chat_delete(channel=channel_id, ts=ts))
+        return Outcome.sent(ts) if outcome.error == "message_not_found" else outcome
+
+    def reply_in_thread(
+        self, channel_id: str, thread_ts: str, text: str, metadata: dict[str, object] | None = None
+    ) -> Outcome:
         return self._call(
-            lambda: self.client.chat_postMessage(channel=channel_id, thread_ts=thread_ts, text=text)
+            lambda: self.client.chat_postMessage(
+                channel=channel_id, thread_ts=thread_ts, text=text, metadata=metadata
+            )
         )
+
+    def find_thread(self, channel_id: str, thread_ts: str, signal_key: str) -> Thread | Outcome:
+        """The parts and revision notes under the post `thread_ts`, from conversations.replies."""
+        parts: dict[int, str] = {}
+        noted: set[int] = set()
+        cursor = None
+        for _page in range(HISTORY_PAGES):
+            try:
+                response = self.client.conversations_replies(
+                    channel=channel_id,
+                    ts=thread_ts,
+                    include_all_metadata=True,
+                    limit=200,
+                    cursor=cursor,
+                )
+            except SlackApiError as error:
+                return classify_error(error.response)
+            except (URLError, OSError) as error:
+                return Outcome(Verdict.RETRY, error=f"connection error: {error}")
+            for message in response.get("messages") or []:
+                _note_thread_message(message, signal_key, parts, noted)
+            cursor = (response.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return Thread(parts, frozenset(noted))
+        return Outcome(Verdict.RETRY, error="thread too long to read")
 
     def find_posted(self, channel_id: str, signal_key: str, oldest: float) -> Outcome | None:
         """The message a crashed or cut-off attempt may have posted, from the channel history."""
@@ -120,13 +179,34 @@ class SlackPoster:
         return Outcome.sent(str(response.get(ts_key, "")) if ts_key else "")
 
 
+def _payload(message: dict[str, object], event_type: str, signal_key: str) -> dict[str, object]:
+    """The message's metadata payload if it is `event_type` about `signal_key`, else {}."""
+    metadata = message.get("metadata")
+    if not isinstance(metadata, dict) or metadata.get("event_type", event_type) != event_type:
+        return {}
+    payload = metadata.get("event_payload")
+    if not isinstance(payload, dict) or payload.get("signal_key") != signal_key:
+        return {}
+    return payload
+
+
 def _ts_carrying(messages: list[dict[str, object]], signal_key: str) -> str | None:
     for message in messages:
-        metadata = message.get("metadata")
-        payload = metadata.get("event_payload") if isinstance(metadata, dict) else None
-        if isinstance(payload, dict) and payload.get("signal_key") == signal_key:
+        payload = _payload(message, SIGNAL_EVENT_TYPE, signal_key)
+        if payload and not payload.get("part"):
             return str(message["ts"])
     return None
+
+
+def _note_thread_message(
+    message: dict[str, object], signal_key: str, parts: dict[int, str], noted: set[int]
+) -> None:
+    part = _payload(message, SIGNAL_EVENT_TYPE, signal_key).get("part")
+    if isinstance(part, int) and part > 0:
+        parts.setdefault(part, str(message["ts"]))
+    revision = _payload(message, REVISION_EVENT_TYPE, signal_key).get("revision")
+    if isinstance(revision, int):
+        noted.add(revision)
 
 
 def classify_error(response: SlackResponse) -> Outcome:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TextIO
 from urllib.parse import quote
 
-from bot.deliver.outcome import Outcome
+from bot.deliver.outcome import Outcome, Thread
 from bot.render import Message
 from bot.terminal import message_to_text
 
@@ -26,22 +26,39 @@ class TerminalPoster:
         self._lock = threading.Lock()
         self._sequence = itertools.count(1)
 
-    def post(self, channel_id: str, message: Message, metadata: dict[str, object]) -> Outcome:
+    def post(
+        self,
+        channel_id: str,
+        message: Message,
+        metadata: dict[str, object],
+        thread_ts: str | None = None,
+    ) -> Outcome:
         ts = self._next_ts()
-        self._print(f"#{channel_id}", message, ts)
+        where = f"#{channel_id}" + (f" (in the thread of {thread_ts})" if thread_ts else "")
+        self._print(where, message, ts)
         return Outcome.sent(ts)
 
     def edit(self, channel_id: str, ts: str, message: Message) -> Outcome:
         self._print(f"#{channel_id} (edited)", message, ts)
         return Outcome.sent(ts)
 
-    def reply_in_thread(self, channel_id: str, thread_ts: str, text: str) -> Outcome:
+    def delete(self, channel_id: str, ts: str) -> Outcome:
+        with self._lock:
+            print(f"  ✕ #{channel_id}: message {ts} deleted", file=self.out, flush=True)
+        return Outcome.sent(ts)
+
+    def reply_in_thread(
+        self, channel_id: str, thread_ts: str, text: str, metadata: dict[str, object] | None = None
+    ) -> Outcome:
         with self._lock:
             print(f"  ↳ {text}", file=self.out, flush=True)
         return Outcome.sent(self._next_ts())
 
     def find_posted(self, channel_id: str, signal_key: str, oldest: float) -> Outcome | None:
         return None  # the terminal keeps no history; a re-print after a crash is harmless
+
+    def find_thread(self, channel_id: str, thread_ts: str, signal_key: str) -> Thread | None:
+        return None  # no history: the stored part ts are the truth
 
     def check_auth(self) -> Outcome:
         return Outcome.sent("")

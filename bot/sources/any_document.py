@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bot.redaction import redact_url, url_without_secrets
 from bot.sources.brief_format import decode_utf8, parse_brief
 from bot.sources.document import ParsedItem
 from bot.sources.feed import parse_feed
@@ -19,7 +20,10 @@ def read_location(location: str, fetcher: Fetcher) -> list[ParsedItem]:
         fetched = fetcher.fetch(location.strip())
         assert fetched.body is not None  # no validators were sent, so no 304
         return items_from_document(
-            fetched.body, name=location, url=fetched.url, content_type=fetched.content_type
+            fetched.body,
+            name=redact_url(location.strip()),
+            url=url_without_secrets(fetched.url),
+            content_type=fetched.content_type,
         )
     # No size cap for a local file: an archive too big to read at once is streamed instead
     # (bot.sources.stream); the cap is for bodies that come over the network.

@@ -2,6 +2,10 @@
 
 FetchError (a SignalBotError) covers every way a fetch fails; `retry_after` is set when the
 server asked us to wait (429/503 with Retry-After), `status` when it answered at all.
+
+Redirects are followed here, hop by hop, so each target can be checked: a source on a public
+address may not redirect to an internal one (addresses.py). Bodies are decompressed here too,
+a bounded piece at a time (decoding.py), so the size cap counts the bytes that reach memory.
 """
 
 from __future__ import annotations
@@ -15,7 +19,10 @@ import httpx
 
 from bot import __version__
 from bot.errors import SignalBotError
+from bot.redaction import redact_url
 from bot.signal import as_utc
+from bot.sources.addresses import Resolver, internal_address, resolve
+from bot.sources.decoding import ACCEPTED_ENCODINGS, BoundedDecoder, DecodingError
 
 USER_AGENT = f"signal-bot/{__version__} (Slack signal feed poller; httpx/{httpx.__version__})"
 ACCEPT = (
@@ -79,14 +86,22 @@ class Fetcher:
     """One pooled HTTP client per process, shared by every source's polls."""
 
     def __init__(
-        self, limits: FetchLimits | None = None, *, transport: httpx.BaseTransport | None = None
+        self,
+        limits: FetchLimits | None = None,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        resolver: Resolver = resolve,
     ) -> None:
         self.limits = limits or FetchLimits()
+        self.resolver = resolver
         self._client = httpx.Client(
             timeout=httpx.Timeout(self.limits.read_timeout, connect=self.limits.connect_timeout),
-            follow_redirects=True,
-            max_redirects=self.limits.max_redirects,
-            headers={"User-Agent": USER_AGENT, "Accept": ACCEPT},
+            follow_redirects=False,
+            headers={
+                "User-Agent": USER_AGENT,
+                "Accept": ACCEPT,
+                "Accept-Encoding": ACCEPTED_ENCODINGS,
+            },
             transport=transport,
         )
 
@@ -94,21 +109,36 @@ class Fetcher:
         """GET `url`, conditionally when `validators` are given; raises FetchError."""
         headers = (validators or Validators()).request_headers()
         try:
-            with self._client.stream("GET", url, headers=headers) as response:
-                return self._answer(response, validators or Validators())
-        except httpx.TooManyRedirects:
-            raise FetchError(f"more than {self.limits.max_redirects} redirects") from None
+            request = self._client.build_request("GET", url, headers=headers)
+            may_go_internal = internal_address(request.url.host, self.resolver) is not None
+            for _ in range(self.limits.max_redirects + 1):
+                response = self._client.send(request, stream=True)
+                try:
+                    if response.next_request is None:
+                        return self._answer(response, validators or Validators())
+                    request = response.next_request
+                finally:
+                    response.close()
+                if not may_go_internal:
+                    self._refuse_internal(request.url)
+            raise FetchError(f"more than {self.limits.max_redirects} redirects")
         except httpx.TimeoutException as error:
             raise FetchError(f"timed out ({type(error).__name__})") from None
-        except httpx.DecodingError as error:
-            raise FetchError(f"undecodable response body: {error}") from None
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as error:
-            raise FetchError(f"bad URL {url!r}: {error}") from None
+            raise FetchError(f"bad URL {redact_url(url)!r}: {error}") from None
         except httpx.TransportError as error:
             raise FetchError(f"cannot reach the server: {error or type(error).__name__}") from None
 
     def close(self) -> None:
         self._client.close()
+
+    def _refuse_internal(self, target: httpx.URL) -> None:
+        internal = internal_address(target.host, self.resolver)
+        if internal is not None:
+            raise FetchError(
+                f"refused a redirect to {redact_url(str(target))}: {internal} is not a public "
+                "address, and this source's own URL is on a public one"
+            )
 
     def _answer(self, response: httpx.Response, sent: Validators) -> Fetched:
         status = response.status_code
@@ -133,13 +163,19 @@ class Fetcher:
         deadline = time.monotonic() + self.limits.total_timeout
         chunks: list[bytes] = []
         size = 0
-        for chunk in response.iter_bytes():
-            size += len(chunk)
-            if size > limit:
-                raise FetchError(f"body is over the {limit}-byte limit")
-            if time.monotonic() > deadline:
-                raise FetchError(f"body took longer than {self.limits.total_timeout:g}s")
-            chunks.append(chunk)
+        try:
+            decoder = BoundedDecoder(response.headers.get("Content-Encoding", ""))
+            for raw in response.iter_raw():
+                for piece in decoder.feed(raw):
+                    size += len(piece)
+                    if size > limit:
+                        raise FetchError(f"body is over the {limit}-byte limit (decompressed)")
+                    chunks.append(piece)
+                if time.monotonic() > deadline:
+                    raise FetchError(f"body took longer than {self.limits.total_timeout:g}s")
+            decoder.finish()
+        except DecodingError as error:
+            raise FetchError(f"undecodable response body: {error}") from None
         return b"".join(chunks)
 
 

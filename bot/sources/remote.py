@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import SourceConfig
 from bot.ingest import ingest
+from bot.redaction import redact_url, url_without_secrets
 from bot.signal import Signal
 from bot.sources.document import ParsedDocument, ParsedItem
 from bot.sources.feed import parse_feed
@@ -38,16 +39,16 @@ def read_feed(fetched: Fetched, first_seen: datetime) -> ParsedDocument:
     return parse_feed(
         fetched.body,
         first_seen=first_seen,
-        url=fetched.url,
+        url=url_without_secrets(fetched.url),
         content_type=fetched.content_type,
-        file=fetched.url,
+        file=redact_url(fetched.url),
     )
 
 
 def read_json_signals(fetched: Fetched, first_seen: datetime) -> ParsedDocument:
     """A fetched JSON list of signal objects."""
     assert fetched.body is not None
-    return parse_json_signal_list(fetched.body, file=fetched.url)
+    return parse_json_signal_list(fetched.body, file=redact_url(fetched.url))
 
 
 READERS: dict[str, Reader] = {"feed": read_feed, "json": read_json_signals}

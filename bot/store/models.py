@@ -162,6 +162,12 @@ class Delivery(Base):
     posted_revision: Mapped[int] = mapped_column(Integer, default=0)
     # A digest per field of what was posted, so a revision note can say what changed.
     posted_fields: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    # full | compact (bot.render.BRIEF_FORMATS): how the brief is split into post and replies.
+    format: Mapped[str] = mapped_column(String(16), default="full", server_default="full")
+    # The ts of each posted part, the post first: each part is posted once, and revised in place.
+    part_ts: Mapped[list[str] | None] = mapped_column(JSON)
+    # Why Slack refused the rendering, when a short fallback was sent instead.
+    fallback_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
 

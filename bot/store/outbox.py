@@ -45,6 +45,9 @@ class Claimed:
     last_error: str | None
     claimed_at: datetime
     created_at: datetime
+    format: str = "full"  # full | compact: how the brief is split into post and replies
+    part_ts: tuple[str, ...] = ()  # the ts of each part posted so far, the post first
+    posted_revision: int = 0  # the revision the posted parts show
 
     @property
     def waiting_state(self) -> str:
@@ -146,6 +149,9 @@ def _as_claimed(row: Delivery, signal: StoredSignal) -> Claimed:
         last_error=row.last_error,
         claimed_at=row.claimed_at,
         created_at=row.created_at,
+        format=row.format,
+        part_ts=tuple(row.part_ts or ()),
+        posted_revision=row.posted_revision,
     )
 
 
@@ -271,6 +277,34 @@ def deliveries(session: Session, *, state: str | None = None, limit: int = 100) 
     if state:
         query = query.where(Delivery.state == state)
     return list(session.scalars(query))
+
+
+def fallbacks(session: Session, *, limit: int = 100) -> list[Delivery]:
+    """The most recent deliveries that went out as a short fallback (Slack refused the brief)."""
+    query = (
+        select(Delivery)
+        .where(Delivery.fallback_reason.is_not(None))
+        .order_by(Delivery.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def retry_fallbacks(session: Session, *, now: datetime | None = None) -> int:
+    """Deliveries sent as a fallback are rendered again and edited in place (after a fix)."""
+    result = session.execute(
+        update(Delivery)
+        .where(Delivery.fallback_reason.is_not(None), Delivery.state == "sent")
+        .values(state="edit", attempts=0, rate_limited=0, next_attempt_at=now or utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def count_fallbacks(session: Session) -> int:
+    """How many deliveries went out as a short fallback because Slack refused their rendering."""
+    query = select(func.count()).where(Delivery.fallback_reason.is_not(None))
+    return int(session.scalar(query) or 0)
 
 
 def count_by_state(session: Session) -> dict[str, int]:
