@@ -22,10 +22,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from alembic.config import Config
+from alembic.script import ScriptDirectory
 from brief_generator import BriefGenerator
 from sqlalchemy import Connection, insert
 
-from bot.store.db import make_engine, upgrade
+from bot.store.db import make_engine, migrations_dir, upgrade
 from bot.store.models import StoredSignal
 from bot.store.signals import _new_row
 
@@ -159,6 +161,10 @@ def _fingerprint() -> str:
         ).all()
     engine.dispose()
     digest.update(repr(schema).encode())
+    # The migration head too: a corpus stamped with another revision chain cannot be upgraded.
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir()))
+    digest.update(str(ScriptDirectory.from_config(config).get_current_head()).encode())
     return digest.hexdigest()[:12]
 
 
