@@ -270,7 +270,10 @@ def clear_postgres(services: Services) -> None:
 
     with services.engine.begin() as connection:
         connection.execute(
-            text("TRUNCATE deliveries, subscriptions, signals, channel_pace, leases CASCADE")
+            text(
+                "TRUNCATE deliveries, subscriptions, signals, channel_pace, leases, digests, mutes"
+                " CASCADE"
+            )
         )
 
 

@@ -88,7 +88,7 @@ def _drop_triggers(connection: Connection) -> list[str]:
 
 
 def rebuild_index(path: Path) -> float:
-    """Build the full-text index from scratch (what migration 0006 does), in seconds."""
+    """Build the full-text index from scratch (what migration 0007 does), in seconds."""
     listed = "search_title, search_body, search_facets, search_impacts"
     with closing(sqlite3.connect(path)) as connection:
         started = time.perf_counter()

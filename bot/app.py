@@ -17,9 +17,11 @@ from bot.channels import SlackChannels
 from bot.commands import ChannelAccess, Commands, OpenChannels
 from bot.config import Settings
 from bot.deliver import Deliverer
+from bot.deliver.clock import Clock
 from bot.deliver.outcome import DeliveryLimits, Poster
 from bot.deliver.slack_poster import SlackPoster
 from bot.deliver.terminal_poster import TerminalPoster
+from bot.people import NoPeople, SlackPeople
 from bot.redaction import install_log_redaction
 from bot.render import Renderer
 from bot.store.db import make_engine, make_session_factory, upgrade
@@ -49,6 +51,7 @@ def build_services(
     out: TextIO = sys.stdout,
     migrate: bool = True,
     delivery_limits: DeliveryLimits | None = None,
+    clock: Clock | None = None,
 ) -> Services:
     """Wire the stages together for `settings` (applying pending migrations unless told not to)."""
     install_log_redaction(settings.secret_values())
@@ -76,8 +79,10 @@ def build_services(
             channels,
             sources=settings.sources,
             push_enabled=settings.signal_ingest_token is not None,
+            people=NoPeople() if client is None else SlackPeople(client),
+            clock=clock,
         ),
-        deliverer=Deliverer(sessions, poster, renderer, delivery_limits),
+        deliverer=Deliverer(sessions, poster, renderer, delivery_limits, clock=clock),
     )
 
 

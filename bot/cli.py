@@ -33,8 +33,9 @@ from bot.sources.folder import read_signal_file
 from bot.sources.http import FetchError
 from bot.sources.remote import keep_first_seen_dates
 from bot.sources.stream import Streamed, stream_kind, stream_signals
-from bot.store import outbox
+from bot.store import digests, outbox
 from bot.store.db import make_engine, transaction, upgrade
+from bot.store.models import utcnow
 from bot.store.subscriptions import ChannelRef, add_subscription, channel_subscriptions
 from bot.terminal import message_to_text
 
@@ -118,7 +119,7 @@ def _add_slash_mirrors(command: Callable[..., argparse.ArgumentParser]) -> None:
             continue
         mirror = command(sub.name, slash_mirror, f"Like `/signals {sub.usage}`. {sub.summary}")
         mirror.set_defaults(subcommand=sub.name)
-        if sub.name in {"subscribe", "unsubscribe", "list"}:
+        if sub.name in {"subscribe", "unsubscribe", "list", "mute", "unmute"}:
             mirror.add_argument("channel", help="channel ID (e.g. C0123ABCD) or `local`")
         nargs = "*" if sub.name in {"latest", "list"} else "+"
         if sub.name != "list":
@@ -257,9 +258,13 @@ def deliveries(args: argparse.Namespace) -> int:
             print(f"re-queued {count} failed deliveries")
             if fallbacks := outbox.retry_fallbacks(session):
                 print(f"rendering {fallbacks} deliveries sent as a fallback again, in place")
+            if failed_digests := digests.retry_failed(session, now=utcnow()):
+                print(f"re-queued {failed_digests} failed digests")
             return 0
         counts = outbox.count_by_state(session)
         print("deliveries: " + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none"))
+        if digest_counts := digests.count_by_state(session):
+            print("digests: " + ", ".join(f"{n} {s}" for s, n in sorted(digest_counts.items())))
         if args.state:
             _print_deliveries(outbox.deliveries(session, state=args.state))
             return 0
@@ -283,6 +288,7 @@ DELIVERY_STATES_TO_SHOW = {
     "failed": "`signal-bot deliveries retry` sends them again",
     "paused": "their channel's subscriptions are paused (see `/signals list` there)",
     "sending": "in flight; rows of a worker that died are reconciled and resent",
+    "muted": "held back by a mute (`/signals list`): never posted, still searchable",
 }
 
 

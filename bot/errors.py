@@ -3,6 +3,7 @@
 SignalBotError
  ├── ParseError      a brief or JSON signal that cannot be read (names the file and line)
  ├── FilterError     a FILTER or QUERY a person typed that does not parse (friendly text)
+ │    └── OptionError  a subscription OPTION (`digest=`, `tz=`, `format=`) or mute duration
  └── ConfigError     signal-bot.toml or the environment is wrong (names the setting)
 """
 
@@ -29,3 +30,7 @@ class FilterError(SignalBotError):
 
 class ConfigError(SignalBotError):
     """A setting or the sources file is wrong; the message names it."""
+
+
+class OptionError(FilterError):
+    """A subscription OPTION or a mute's duration that does not parse (friendly text)."""

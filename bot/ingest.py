@@ -5,14 +5,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import lru_cache
 
 from sqlalchemy.orm import Session
 
+from bot.alerts.targets import Target, route_signal
 from bot.filters import SignalFilter, parse_filter
 from bot.signal import Signal
 from bot.store import outbox
-from bot.store.models import Subscription
+from bot.store.models import Subscription, utcnow
+from bot.store.mutes import active_mutes
 from bot.store.signals import Change, upsert_signals
 from bot.store.subscriptions import active_subscriptions
 
@@ -40,10 +43,14 @@ class IngestReport:
         return self
 
 
-def ingest(session: Session, signals: Sequence[Signal], *, announce: bool) -> IngestReport:
-    """Store `signals` (already keyed to their source); queue new ones when `announce`."""
+def ingest(
+    session: Session, signals: Sequence[Signal], *, announce: bool, now: datetime | None = None
+) -> IngestReport:
+    """Store `signals` (already keyed to their source); queue new ones when `announce`, held
+    back as `muted` where a mute in force at `now` covers them."""
     report = IngestReport()
     subscriptions = active_subscriptions(session) if announce else []
+    mutes = _muted_filters(session, now or utcnow()) if announce else {}
     for upserted in upsert_signals(session, signals):
         row = upserted.row
         if upserted.change is Change.UNCHANGED:
@@ -54,23 +61,23 @@ def ingest(session: Session, signals: Sequence[Signal], *, announce: bool) -> In
         else:
             report.new.append(row.id)
             if announce:
-                targets = match_subscriptions(row.to_signal(), subscriptions)
+                targets = route_signal(row.to_signal(), subscriptions, mutes, _compiled)
                 report.queued += outbox.enqueue(session, row.id, targets)
     session.flush()
     return report
 
 
-def match_subscriptions(
-    signal: Signal, subscriptions: Sequence[Subscription]
-) -> list[tuple[str, int]]:
-    """(channel, subscription) pairs to post to: one per channel, however many filters match."""
-    targets: dict[str, int] = {}
-    for subscription in subscriptions:
-        if subscription.channel_id in targets:
-            continue
-        if _compiled(subscription.filter).matches(signal):
-            targets[subscription.channel_id] = subscription.id
-    return list(targets.items())
+def match_subscriptions(signal: Signal, subscriptions: Sequence[Subscription]) -> list[Target]:
+    """Where `signal` goes: one target per channel, however many filters match (no mutes)."""
+    return route_signal(signal, subscriptions, {}, _compiled)
+
+
+def _muted_filters(session: Session, now: datetime) -> dict[str, list[SignalFilter]]:
+    """Each channel's (or person's) mutes in force at `now`, parsed."""
+    muted: dict[str, list[SignalFilter]] = {}
+    for mute in active_mutes(session, now=now):
+        muted.setdefault(mute.channel_id, []).append(_compiled(mute.filter))
+    return muted
 
 
 @lru_cache(maxsize=4096)

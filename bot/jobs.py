@@ -1,4 +1,5 @@
-"""APScheduler wiring: poll sources and reconcile claims on the one leader; deliver everywhere.
+"""APScheduler wiring: poll sources, gather due digests and reconcile claims on the one leader;
+deliver everywhere.
 
 Every worker process runs this scheduler. Polling sources and reconciling dead workers' claims
 run only in the process holding the `poll` lease, so at most one process does them at a time
@@ -21,14 +22,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app import Services
 from bot.config import SourceConfig
+from bot.deliver.digests import gather_due_digests
 from bot.sources import poll_source
-from bot.store import leases
+from bot.store import leases, mutes
 from bot.store.db import transaction
 from bot.store.models import utcnow
 
 log = logging.getLogger(__name__)
 
 POLL_LEASE = "poll"
+MUTE_KEPT_AFTER_END = timedelta(days=7)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +41,8 @@ class WorkerTiming:
     lease_ttl: timedelta = timedelta(seconds=30)
     deliver_every: timedelta = timedelta(seconds=1)
     reconcile_every: timedelta = timedelta(seconds=10)
+    # Digest periods are due-times in the database: one indexed query per tick, however many.
+    digests_every: timedelta = timedelta(seconds=10)
 
 
 class Leadership:
@@ -107,6 +112,21 @@ def build_scheduler(services: Services, timing: WorkerTiming | None = None) -> B
         next_run_time=now,
     )
     scheduler.add_job(
+        as_leader,
+        "interval",
+        args=[leadership, gather_digests, services],
+        seconds=_seconds(timing.digests_every),
+        id="digests",
+        next_run_time=now,
+    )
+    scheduler.add_job(
+        as_leader,
+        "interval",
+        args=[leadership, forget_ended_mutes, services],
+        hours=1,
+        id="mutes",
+    )
+    scheduler.add_job(
         _keep_lease, "interval", args=[leadership], seconds=_seconds(timing.lease_ttl) / 3
     )
     scheduler.add_listener(_on_shutdown(services, leadership), EVENT_SCHEDULER_SHUTDOWN)
@@ -136,6 +156,26 @@ def deliver_pending(services: Services) -> None:
         services.deliverer.deliver_pending()
     except Exception:  # the database may be briefly away; the next tick tries again
         log.exception("delivery run failed")
+
+
+def gather_digests(services: Services) -> None:
+    """Close the digest periods that have ended; post the digests now rather than next tick."""
+    try:
+        queued = gather_due_digests(services.sessions)
+    except Exception:
+        log.exception("gathering due digests failed")
+        return
+    if queued:
+        deliver_pending(services)
+
+
+def forget_ended_mutes(services: Services) -> None:
+    """Mutes end by themselves (nothing reads an ended one); this only tidies the table."""
+    try:
+        with transaction(services.sessions) as session:
+            mutes.delete_expired(session, now=utcnow() - MUTE_KEPT_AFTER_END)
+    except Exception:
+        log.exception("forgetting ended mutes failed")
 
 
 def reconcile(services: Services) -> None:

@@ -115,6 +115,25 @@ def register_listeners(app: App, commands: Commands, workers: ThreadPoolExecutor
             replace_original=True,
         )
 
+    @app.action(re.compile(r"^mute"))
+    def mute_menu(ack: Ack, action: dict[str, Any], body: dict[str, Any], respond: Respond) -> None:
+        ack()
+        choice = str(
+            (action.get("selected_option") or {}).get("value") or action.get("value") or ""
+        )
+        where = actor_of(body)
+        answer_action(
+            lambda: commands.mute_from_menu(choice, where), respond, workers, replace_original=False
+        )
+
+    @app.action("undo_mute")
+    def undo_mute(ack: Ack, action: dict[str, Any], body: dict[str, Any], respond: Respond) -> None:
+        ack()
+        value, where = str(action.get("value", "")), actor_of(body)
+        answer_action(
+            lambda: commands.undo_mute(value, where), respond, workers, replace_original=True
+        )
+
     @app.error
     def on_error(error: Exception) -> None:
         log.exception("Bolt listener failed", exc_info=error)

@@ -112,6 +112,8 @@ class SlackState:
         self._rate_limit: RateLimit | None = None
         self._auth_error: str | None = None
         self._last_ts = Decimal(0)
+        self._users: dict[str, JsonDict] = {}
+        self._closed_dms: set[str] = set()
         self.latency = 0.0
         self.rate_limited_count = 0
         # Content real Slack would refuse (not injected faults): the `slack` fixture fails a
@@ -131,6 +133,24 @@ class SlackState:
     ) -> None:
         with self._lock:
             self._channels[id] = Channel(id, name, private, member, archived)
+
+    def add_user(self, id: str, *, tz: str | None = "UTC", deleted: bool = False) -> str:
+        """A person; returns the ID of their (future) direct message with the app."""
+        with self._lock:
+            self._users[id] = {"id": id, "name": id.lower(), "deleted": deleted, "tz": tz}
+            return "D" + id[1:]
+
+    def deactivate_user(self, id: str) -> None:
+        """As Slack does: the account is disabled and its direct messages are archived."""
+        with self._lock:
+            self._users[id]["deleted"] = True
+            if dm := self._channels.get("D" + id[1:]):
+                dm.archived = True
+
+    def close_dm(self, user_id: str) -> None:
+        """The person turned off direct messages from the app: posting there is refused."""
+        with self._lock:
+            self._closed_dms.add("D" + user_id[1:])
 
     def fail_next(
         self,
@@ -297,6 +317,23 @@ class SlackState:
             "message": message,
         }
 
+    def _api_users_info(self, params: JsonDict) -> JsonDict:
+        user = self._users.get(str(params.get("user")))
+        if user is None:
+            raise SlackError("user_not_found")
+        return {"user": dict(user)}
+
+    def _api_conversations_open(self, params: JsonDict) -> JsonDict:
+        user = self._users.get(str(params.get("users")))
+        if user is None:
+            raise SlackError("user_not_found")
+        if user["deleted"]:
+            raise SlackError("user_disabled")
+        dm = "D" + user["id"][1:]
+        if dm not in self._channels:
+            self._channels[dm] = Channel(dm, "", private=True, member=True, archived=False)
+        return {"channel": {"id": dm, "is_im": True, "user": user["id"]}}
+
     def _api_conversations_info(self, params: JsonDict) -> JsonDict:
         return {"channel": self._channel(params).info()}
 
@@ -356,6 +393,8 @@ class SlackState:
 
     def _postable_channel(self, params: JsonDict) -> Channel:
         channel = self._channel(params)
+        if channel.id in self._closed_dms:
+            raise SlackError("messages_tab_disabled")
         if channel.archived or not channel.member:
             raise SlackError("is_archived" if channel.archived else "not_in_channel")
         check_message(params, required=True)

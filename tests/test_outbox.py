@@ -35,7 +35,7 @@ def queue(sessions: Sessions, key: str, channels: list[str], *, minutes: int = 0
     signal = Signal(title=key, published=PUBLISHED + timedelta(minutes=minutes), key=key)
     with transaction(sessions) as session:
         (upserted,) = upsert_signals(session, [signal.keyed("test")])
-        outbox.enqueue(session, upserted.row.id, [(channel, None) for channel in channels])  # type: ignore[misc]
+        outbox.enqueue(session, upserted.row.id, [(channel, None) for channel in channels])
         return upserted.row.id
 
 

@@ -133,6 +133,16 @@ def assert_within_limits(message: Message) -> None:
     assert len(action_ids) == len(set(action_ids))
 
 
+def link_buttons(message: Message) -> list[dict[str, Any]]:
+    return [
+        element
+        for block in message.blocks
+        if block["type"] == "actions"
+        for element in block["elements"]
+        if element["type"] == "button"
+    ]
+
+
 def section_texts(message: Message) -> list[str]:
     return [block["text"]["text"] for block in message.blocks if block["type"] == "section"]
 
@@ -151,6 +161,7 @@ def test_seed_brief_renders_header_provenance_lede_and_sections(renderer: Render
         "section",
         "section",
         "section",
+        "actions",
     ]
     assert message.blocks[0]["text"] == {"type": "plain_text", "text": SEED_TITLE}
     provenance = message.blocks[1]["elements"][0]["text"]
@@ -167,16 +178,44 @@ def test_seed_brief_renders_header_provenance_lede_and_sections(renderer: Render
     assert_within_limits(message)
 
 
+def test_every_brief_ends_with_a_mute_menu_for_its_entity_and_topic(renderer: Renderer) -> None:
+    menu = renderer.render_signal(SEED).blocks[-1]["elements"][0]
+
+    assert menu["type"] == "overflow"
+    assert menu["action_id"].startswith("mute")
+    assert [option["text"]["text"] for option in menu["options"]] == [
+        "Mute entity Meta here for 1 day",
+        "Mute entity Meta here for 1 week",
+        "Mute topic AI Advances here for 1 day",
+        "Mute topic AI Advances here for 1 week",
+    ]
+    assert menu["options"][0]["value"] == f"entity:1d:{SEED.id}"
+
+
+def test_a_brief_with_neither_entity_nor_topic_has_no_mute_menu(renderer: Renderer) -> None:
+    message = renderer.render_signal(replace(SEED, entity="", topic=""))
+
+    assert all(block["type"] != "actions" for block in message.blocks)
+
+
+def test_a_long_entity_name_keeps_the_mute_option_within_slack_limits(renderer: Renderer) -> None:
+    message = renderer.render_signal(replace(SEED, entity="<!channel> " + "x" * 300))
+
+    menu = message.blocks[-1]["elements"][0]
+    assert all(len(option["text"]["text"]) <= 75 for option in menu["options"])
+    assert_within_limits(message)
+
+
 def test_seed_brief_without_url_has_no_button(renderer: Renderer) -> None:
     message = renderer.render_signal(SEED)
 
-    assert all(block["type"] != "actions" for block in message.blocks)
+    assert not link_buttons(message)
 
 
 def test_brief_with_url_ends_with_read_the_full_brief_button(renderer: Renderer) -> None:
     message = renderer.render_signal(replace(SEED, url=BRIEF_URL))
 
-    assert message.blocks[-1] == {
+    assert message.blocks[-2] == {
         "type": "actions",
         "elements": [
             {
@@ -245,7 +284,7 @@ def test_markup_in_the_title_is_escaped_in_header_and_fallback(renderer: Rendere
 def test_markup_in_a_url_path_gets_no_button(renderer: Renderer) -> None:
     message = renderer.render_signal(replace(SEED, url="https://x.example/<!channel>"))
 
-    assert all(block["type"] != "actions" for block in message.blocks)
+    assert not link_buttons(message)
 
 
 @pytest.mark.parametrize(
@@ -263,7 +302,7 @@ def test_markup_in_a_url_path_gets_no_button(renderer: Renderer) -> None:
 def test_unsafe_url_gets_no_button(renderer: Renderer, url: str | None) -> None:
     message = renderer.render_signal(replace(SEED, url=url))
 
-    assert all(block["type"] != "actions" for block in message.blocks)
+    assert not link_buttons(message)
 
 
 # --- Slack's limits ----------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Migrations 0004 and 0006 on a database that already holds briefs: the search columns and word
+"""Migrations 0004 and 0007 on a database that already holds briefs: the search columns and word
 levels are filled in, the index is built, and both can be undone, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from bot.store.signals import _new_row
 
 BRIEFS = [signal.keyed("optyx") for signal in HAND_WRITTEN]
 NEW_IN_0004 = {"source_slug", "keyword_text", "search_title", "search_body", "search_facets"}
-NEW_IN_0006 = {"search_impacts", "published_day"}
+NEW_IN_0007 = {"search_impacts", "published_day"}
 
 
 def migrate(engine: Engine, revision: str, *, down: bool = False) -> None:
@@ -34,7 +34,7 @@ def insert_as_0003_did(engine: Engine) -> None:
     before = [
         column
         for column in StoredSignal.__table__.columns
-        if column.key not in NEW_IN_0004 | NEW_IN_0006 and column.key != "seq"
+        if column.key not in NEW_IN_0004 | NEW_IN_0007 and column.key != "seq"
     ]
     old_table = table("signals", *(column_of(c.key, c.type) for c in before))
     rows = []
@@ -51,7 +51,7 @@ def test_upgrade_fills_existing_rows_and_downgrade_undoes_it(database_url: str) 
     migrate(engine, "0003")
     insert_as_0003_did(engine)
 
-    upgrade(engine)  # to head: 0004 and 0006 fill in the new columns and build the index
+    upgrade(engine)  # to head: 0004 and 0007 fill in the new columns and build the index
     sessions = make_session_factory(engine)
     with transaction(sessions) as session:
         rows = session.execute(text("SELECT key, search_body, search_impacts FROM signals"))

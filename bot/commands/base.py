@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import SourceConfig
+from bot.deliver.clock import Clock, SystemClock
+from bot.people import NoPeople, People
 from bot.render import Message, Renderer
+from bot.store.models import is_user_id
 from bot.store.subscriptions import ChannelRef
 
 
@@ -48,10 +51,27 @@ class CommandContext:
     channels: ChannelAccess
     sources: Sequence[SourceConfig] = ()
     push_enabled: bool = False
+    people: People = field(default_factory=NoPeople)
+    clock: Clock = field(default_factory=SystemClock)
 
     def notice(self, emoji: str, *lines: str) -> Reply:
         return Reply(self.renderer.render("notice.json.j2", emoji=emoji, lines=list(lines)))
 
 
 def channel_label(where: ChannelRef) -> str:
+    if is_user_id(where.channel_id):
+        return "You"
     return f"#{where.channel_name}" if where.channel_name else "This channel"
+
+
+def personal_target(args: str, where: ChannelRef) -> tuple[ChannelRef, str]:
+    """`me …` anywhere, or anything typed in a DM with the app, is about the person who typed
+    it: their user ID stands in for the channel. Returns (target, the rest of the words)."""
+    first, _, rest = args.strip().partition(" ")
+    said_me = first.lower() == "me"
+    if not said_me and not where.channel_id.startswith("D"):
+        return where, args
+    person = ChannelRef(
+        channel_id=where.user_id, channel_name="", team_id=where.team_id, user_id=where.user_id
+    )
+    return person, rest.strip() if said_me else args

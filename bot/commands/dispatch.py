@@ -8,10 +8,12 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.commands import admin, search, subscriptions
+from bot.commands import admin, mutes, search, subscriptions
 from bot.commands.base import ChannelAccess, CommandContext, Reply
 from bot.config import SourceConfig
+from bot.deliver.clock import Clock, SystemClock
 from bot.errors import FilterError
+from bot.people import NoPeople, People
 from bot.render import Renderer
 from bot.sharing import Publisher
 from bot.store.subscriptions import ChannelRef
@@ -33,21 +35,35 @@ SUBCOMMANDS = (
     Subcommand("help", "help", "Show this help."),
     Subcommand(
         "subscribe",
-        "subscribe FILTER",
-        "Post new briefs matching FILTER in this channel.",
+        "subscribe FILTER [OPTION…]",
+        "Post new briefs matching FILTER in this channel (`subscribe me …`: to you by DM), at "
+        "once or in a digest (`digest=daily@08:00 tz=Europe/London`), full or `format=compact`.",
         subscriptions.subscribe,
     ),
     Subcommand(
         "unsubscribe",
         "unsubscribe ID|FILTER",
-        "Remove one of this channel's subscriptions.",
+        "Remove one of this channel's subscriptions (`unsubscribe me …`: one of yours).",
         subscriptions.unsubscribe,
     ),
     Subcommand(
         "list",
         "list",
-        "This channel's subscriptions, with IDs and state.",
+        "This channel's subscriptions with options and state, and its mutes (`list me`: yours).",
         subscriptions.list_subscriptions,
+    ),
+    Subcommand(
+        "mute",
+        "mute FILTER for DURATION|until YYYY-MM-DD",
+        "Post nothing matching FILTER here until then (`mute me …`: to you); DURATION is "
+        "30m, 6h, 1d, 2w…",
+        mutes.mute,
+    ),
+    Subcommand(
+        "unmute",
+        "unmute ID|all",
+        "End a mute early (`list` shows them; `unmute me …` for yours).",
+        mutes.unmute,
     ),
     Subcommand(
         "search",
@@ -83,8 +99,18 @@ class Commands:
         *,
         sources: Sequence[SourceConfig] = (),
         push_enabled: bool = False,
+        people: People | None = None,
+        clock: Clock | None = None,
     ) -> None:
-        self.context = CommandContext(sessions, renderer, channels, sources, push_enabled)
+        self.context = CommandContext(
+            sessions,
+            renderer,
+            channels,
+            sources,
+            push_enabled,
+            people=people or NoPeople(),
+            clock=clock or SystemClock(),
+        )
 
     def signals(self, text: str, where: ChannelRef) -> Reply:
         """`/signals SUBCOMMAND ARGS`."""
@@ -119,6 +145,13 @@ class Commands:
         if kind == "latest":
             return self._answer(lambda: search.latest(self.context, query_text, offset=offset))
         return self._answer(lambda: search.search(self.context, query_text, offset=offset))
+
+    def mute_from_menu(self, choice: str, where: ChannelRef) -> Reply:
+        """A choice from a posted brief's mute menu."""
+        return self._answer(lambda: mutes.mute_from_menu(self.context, choice, where))
+
+    def undo_mute(self, mute_id: str, where: ChannelRef) -> Reply:
+        return self._answer(lambda: mutes.undo_mute(self.context, mute_id, where))
 
     def share(self, signal_id: str, where: ChannelRef, publish: Publisher) -> Reply:
         """Post a brief in the channel for everyone, once per (brief, channel)."""

@@ -1,70 +1,134 @@
-"""`subscribe`, `unsubscribe` and `list`: a channel's standing orders for briefs."""
+"""`subscribe`, `unsubscribe` and `list`: a channel's (or a person's) standing orders for briefs.
+
+`subscribe_to` is the one path that creates or edits a subscription: the slash command, the
+subscribe modal and App Home all go through it.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from bot import search as search_store
-from bot.commands.base import CommandContext, Reply, channel_label
+from bot.alerts.options import AlertOptions, is_known_zone, parse_subscription
+from bot.commands.base import CommandContext, Reply, channel_label, personal_target
+from bot.commands.mutes import listed_mutes
 from bot.errors import FilterError
-from bot.filters import parse_filter
+from bot.filters import SignalFilter, parse_filter
 from bot.store.db import transaction
+from bot.store.models import is_user_id
 from bot.store.subscriptions import (
     ChannelRef,
-    add_subscription,
     channel_subscriptions,
     find_subscription,
     get_channel_subscription,
+    options_of,
     resume_channel,
+    save_subscription,
+)
+
+SUBSCRIBE_EXAMPLE = (
+    "Say what to subscribe to, e.g. `subscribe ai-advances` or "
+    "`subscribe entity:Meta digest=daily@08:00 format=compact`."
 )
 
 
 def subscribe(context: CommandContext, args: str, where: ChannelRef) -> Reply:
-    if not args:
-        raise FilterError("Say what to subscribe to, e.g. `subscribe ai-advances`.")
-    signal_filter = parse_filter(args)
-    problem = context.channels.problem_posting_in(where.channel_id)
-    if problem:
+    """`subscribe [me] FILTER [OPTION…]`."""
+    target, rest = personal_target(args, where)
+    if not rest.strip():
+        raise FilterError(SUBSCRIBE_EXAMPLE)
+    signal_filter, options = parse_subscription(rest)
+    return subscribe_to(context, signal_filter, options, target, who=where.user_id)
+
+
+def subscribe_to(
+    context: CommandContext,
+    signal_filter: SignalFilter,
+    options: AlertOptions,
+    where: ChannelRef,
+    who: str,
+) -> Reply:
+    """Create the subscription of `where` (a channel, or a person by user ID) or update its
+    options; a digest without `tz=` keeps to `who`'s zone from Slack, else UTC."""
+    personal = is_user_id(where.channel_id)
+    if not personal and (problem := context.channels.problem_posting_in(where.channel_id)):
         return context.notice(":warning:", problem)
+    if options.digest is not None and options.tz is None:
+        zone = context.people.time_zone(who)
+        options = options.with_zone(zone if is_known_zone(zone) else "UTC")
     with transaction(context.sessions) as session:
-        existing = find_subscription(session, where.channel_id, signal_filter.canonical)
-        subscription = add_subscription(session, where, signal_filter.canonical)
+        saved = save_subscription(
+            session, where, signal_filter.canonical, options, context.clock.now()
+        )
         resume_channel(session, where.channel_id)
         matching = search_store.latest(session, signal_filter, limit=1)
-    verb = "was already subscribed" if existing else "is now subscribed"
+        subscription = saved.subscription
+        next_digest = subscription.next_digest_at
+    described = f"{signal_filter.describe()} (subscription #{subscription.id})"
     lines = [
-        f"{channel_label(where)} {verb} to {signal_filter.describe()} "
-        f"(subscription #{subscription.id}).",
-        "New briefs that match will be posted here as they arrive.",
+        _what_happened(where, saved.created, saved.changed, described),
+        f"{_delivered_where(where)} {options.describe()}.",
     ]
+    if next_digest is not None:
+        due = next_digest.astimezone(options.zone)
+        lines.append(
+            f"The next digest is due {due:%a %d %b %H:%M} ({options.tz or 'UTC'}); "
+            "a period without matching briefs posts nothing."
+        )
     if matching:
         lines.append(f"The latest matching brief so far: {matching[0].title}")
     return context.notice(":white_check_mark:", *lines)
 
 
+def _what_happened(where: ChannelRef, created: bool, changed: bool, described: str) -> str:
+    personal = is_user_id(where.channel_id)
+    label = channel_label(where)
+    if created:
+        return f"{label} {'are' if personal else 'is'} now subscribed to {described}."
+    if changed:
+        return f"Updated the options of the subscription to {described}."
+    return f"{label} {'were' if personal else 'was'} already subscribed to {described}."
+
+
+def _delivered_where(where: ChannelRef) -> str:
+    if is_user_id(where.channel_id):
+        return "New briefs that match will come to you by direct message,"
+    return "New briefs that match will be posted here,"
+
+
 def unsubscribe(context: CommandContext, args: str, where: ChannelRef) -> Reply:
-    if not args:
+    """`unsubscribe [me] ID|FILTER`."""
+    target, rest = personal_target(args, where)
+    if not rest:
         raise FilterError("Say which subscription to remove: `unsubscribe ID` (see `list`).")
+    whose = "You have" if is_user_id(target.channel_id) else "This channel has"
     with transaction(context.sessions) as session:
-        if args.lstrip("#").isdigit():
-            found = get_channel_subscription(session, where.channel_id, int(args.lstrip("#")))
+        if rest.lstrip("#").isdigit():
+            found = get_channel_subscription(session, target.channel_id, int(rest.lstrip("#")))
         else:
-            canonical = parse_filter(args).canonical
-            found = find_subscription(session, where.channel_id, canonical)
+            canonical = parse_filter(rest).canonical
+            found = find_subscription(session, target.channel_id, canonical)
         if found is None:
             return context.notice(
                 ":grey_question:",
-                f"This channel has no subscription matching “{args}”.",
-                "Type `/signals list` to see its subscriptions and their IDs.",
+                f"{whose} no subscription matching “{rest}”.",
+                f"Type `/signals list{_me(target)}` to see them and their IDs.",
             )
         description = parse_filter(found.filter).describe()
         session.delete(found)
+    who = "you" if is_user_id(target.channel_id) else "this channel"
     return context.notice(
-        ":white_check_mark:", f"Unsubscribed this channel from {description} (#{found.id})."
+        ":white_check_mark:", f"Unsubscribed {who} from {description} (#{found.id})."
     )
 
 
+def _me(target: ChannelRef) -> str:
+    return " me" if is_user_id(target.channel_id) else ""
+
+
 def list_subscriptions(context: CommandContext, args: str, where: ChannelRef) -> Reply:
+    """`list [me]`: subscriptions with their options and state, then the mutes in force."""
+    target, _ = personal_target(args, where)
     with transaction(context.sessions) as session:
         listed = [
             ListedSubscription(
@@ -73,11 +137,19 @@ def list_subscriptions(context: CommandContext, args: str, where: ChannelRef) ->
                 description=parse_filter(row.filter).describe(),
                 state=row.state,
                 paused_reason=row.paused_reason,
+                options=options_of(row).describe(),
             )
-            for row in channel_subscriptions(session, where.channel_id)
+            for row in channel_subscriptions(session, target.channel_id)
         ]
+        mutes = listed_mutes(session, target.channel_id, context.clock.now())
     message = context.renderer.render(
-        "subscriptions.json.j2", channel_name=channel_label(where), subscriptions=listed
+        "subscriptions.json.j2",
+        channel_name=channel_label(target)
+        if is_user_id(target.channel_id)
+        else channel_label(where),
+        subscriptions=listed,
+        mutes=mutes,
+        personal=is_user_id(target.channel_id),
     )
     return Reply(message)
 
@@ -89,3 +161,4 @@ class ListedSubscription:
     description: str
     state: str
     paused_reason: str | None
+    options: str = ""

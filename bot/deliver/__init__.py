@@ -8,6 +8,7 @@ settle.py       an outcome -> the row's next state (sent, retry, paused, stopped
 reconcile.py    claims left by dead workers go back in line, marked unconfirmed
 presence.py     each worker's lease: who is alive, and how the workspace cap is shared
 revisions.py    what changed in a revised brief
+digests.py      due digest periods -> digest rows, sent by a second fan-out on the same pacing
 slack_poster.py / terminal_poster.py   the Posters
 """
 
@@ -21,6 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.deliver.clock import Clock, SystemClock
+from bot.deliver.digests import DigestOutbox
 from bot.deliver.fanout import FanOut, FanOutTiming, Finished
 from bot.deliver.outcome import DeliveryLimits, Outcome, Poster, Verdict
 from bot.deliver.pacing import WorkspaceBucket
@@ -74,6 +76,7 @@ class Deliverer:
         self.settler = Settler(limits, self.worker)
         self.presence = Presence(sessions, self.worker, limits.worker_timeout, clock)
         self.bucket = WorkspaceBucket(limits.workspace_bucket(1), clock.monotonic())
+        self.digests = DigestOutbox(sessions, poster, renderer, limits, clock, self.worker)
         self._stopped: str | None = None
         self._auth_checked_at: float | None = None
         self._delivering = threading.Lock()
@@ -91,6 +94,9 @@ class Deliverer:
             self.bucket.reshape(share, self.clock.monotonic())
             timing = FanOutTiming(self.limits.concurrency, self.limits.linger.total_seconds())
             report.counts.update(FanOut(self, self.bucket, self.clock, timing).run())
+            if not self.stopped():
+                self.digests.resume()
+                report.counts.update(FanOut(self.digests, self.bucket, self.clock, timing).run())
         finally:
             self._delivering.release()
         return report
@@ -123,7 +129,7 @@ class Deliverer:
         """One attempt at Slack for a claimed row."""
         return self.sender.send(job)
 
-    def settle(self, finished: list[Finished]) -> None:
+    def settle(self, finished: list[Finished[Claimed]]) -> None:
         """Record a round of outcomes in one transaction (retried once if the database balks)."""
         try:
             self._settle(finished)
@@ -150,7 +156,7 @@ class Deliverer:
     def stopped(self) -> bool:
         return self._stopped is not None
 
-    def _settle(self, finished: list[Finished]) -> None:
+    def _settle(self, finished: list[Finished[Claimed]]) -> None:
         with transaction(self.sessions) as session:
             self.settler.settle(session, finished, self.clock.now())
 

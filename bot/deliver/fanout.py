@@ -16,12 +16,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
-from typing import NamedTuple, Protocol
+from typing import Generic, NamedTuple, Protocol, TypeVar
 
 from bot.deliver.clock import Clock
 from bot.deliver.outcome import Outcome, Verdict
 from bot.deliver.pacing import WorkspaceBucket
-from bot.store.outbox import Claimed
 
 log = logging.getLogger(__name__)
 
@@ -30,28 +29,40 @@ LONGEST_WAIT = 1.0  # seconds between looks at the outbox while posts are in fli
 SETTLE_WITHIN = 0.25  # seconds after a send started, its outcome is recorded at the latest
 
 
-class Finished(NamedTuple):
+class Job(Protocol):
+    """A claimed outbox item: a brief's delivery (bot.store.outbox.Claimed) or a digest."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def channel_id(self) -> str: ...
+
+
+J = TypeVar("J", bound=Job)
+
+
+class Finished(NamedTuple, Generic[J]):
     """A send that came back."""
 
-    job: Claimed
+    job: J
     outcome: Outcome
     started_at: datetime  # when the call to Slack began: the channel's token is taken then
 
 
-class Work(Protocol):
-    """What the fan-out needs from the Deliverer."""
+class Work(Protocol[J]):
+    """What the fan-out needs from the Deliverer (or the digests' outbox)."""
 
-    def claim(self, limit: int) -> list[Claimed]: ...
+    def claim(self, limit: int) -> list[J]: ...
 
-    def send(self, job: Claimed) -> Outcome:
+    def send(self, job: J) -> Outcome:
         """One attempt at Slack (runs in a pool thread)."""
         ...
 
-    def settle(self, finished: list[Finished]) -> None:
+    def settle(self, finished: list[Finished[J]]) -> None:
         """Record outcomes, in one transaction."""
         ...
 
-    def release(self, jobs: list[Claimed]) -> None:
+    def release(self, jobs: list[J]) -> None:
         """Put claimed rows that were never sent back in line."""
         ...
 
@@ -83,18 +94,18 @@ class FanOutTiming:
         return max(1, self.concurrency // 4)
 
 
-class FanOut:
+class FanOut(Generic[J]):
     """One delivery run: claims and sends until nothing is due soon, then returns the counts."""
 
-    def __init__(self, work: Work, bucket: WorkspaceBucket, clock: Clock, timing: FanOutTiming):
+    def __init__(self, work: Work[J], bucket: WorkspaceBucket, clock: Clock, timing: FanOutTiming):
         self.work = work
         self.bucket = bucket
         self.clock = clock
         self.timing = timing
         self.counts: Counter[str] = Counter()
-        self._done: queue.SimpleQueue[Finished] = queue.SimpleQueue()
-        self._finished: list[Finished] = []
-        self._claimed_ahead: deque[Claimed] = deque()  # claimed, waiting for a token
+        self._done: queue.SimpleQueue[Finished[J]] = queue.SimpleQueue()
+        self._finished: list[Finished[J]] = []
+        self._claimed_ahead: deque[J] = deque()  # claimed, waiting for a token
         self._in_flight = 0
 
     def run(self) -> Counter[str]:
@@ -141,7 +152,7 @@ class FanOut:
             return len(jobs), HeldBack.OUTBOX
         return len(jobs), HeldBack.TOKENS if tokens < free else HeldBack.THREADS
 
-    def _take_claimed(self, tokens: int, free: int) -> list[Claimed]:
+    def _take_claimed(self, tokens: int, free: int) -> list[J]:
         """`tokens` rows to send now: claimed ahead first, then claimed from the outbox."""
         jobs = [self._claimed_ahead.popleft() for _ in range(min(tokens, len(self._claimed_ahead)))]
         wanted = tokens - len(jobs)
@@ -151,7 +162,7 @@ class FanOut:
             self._claimed_ahead.extend(claimed[wanted:])
         return jobs
 
-    def _send(self, job: Claimed) -> None:
+    def _send(self, job: J) -> None:
         started_at = self.clock.now()
         try:
             outcome = self.work.send(job)

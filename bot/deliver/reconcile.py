@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.deliver.outcome import DeliveryLimits
-from bot.store import leases, outbox
+from bot.store import digests, leases, outbox
 from bot.store.db import transaction
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,12 @@ def reconcile_orphans(
             for row in orphans
             if outbox.requeue_orphan(session, row, now=now, max_attempts=limits.max_attempts)
         ]
+        digests_requeued = digests.requeue_orphans(
+            session, live_workers=live, stale_before=now - limits.stale_claim_after, now=now
+        )
         leases.forget_expired(session, before=now - limits.worker_timeout * 100)
+    if digests_requeued:
+        log.warning("%d digest(s) left sending by a stopped worker: back in line", digests_requeued)
     for row in requeued:
         log.warning(
             "delivery %s to %s was left %s by worker %s: %s",
@@ -43,4 +48,4 @@ def reconcile_orphans(
             row.claimed_by,
             "failed, out of attempts" if row.attempts >= limits.max_attempts else "back in line",
         )
-    return len(requeued)
+    return len(requeued) + digests_requeued

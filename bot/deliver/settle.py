@@ -13,7 +13,7 @@ from bot.deliver.fanout import Finished
 from bot.deliver.outcome import DeliveryLimits, Outcome, Verdict
 from bot.deliver.pacing import ChannelBucket
 from bot.deliver.revisions import field_digests
-from bot.deliver.slack_poster import CHANNEL_PAUSE_REASONS
+from bot.deliver.slack_poster import pause_reason
 from bot.store import outbox, slack_state
 from bot.store.models import Delivery
 from bot.store.outbox import UNCONFIRMED, Claimed
@@ -35,7 +35,7 @@ class Settler:
         self.limits = limits
         self.worker = worker
 
-    def settle(self, session: Session, finished: list[Finished], now: datetime) -> int:
+    def settle(self, session: Session, finished: list[Finished[Claimed]], now: datetime) -> int:
         """Record each outcome; returns how many claims were still ours to settle."""
         rows = outbox.owned_rows(session, [done.job.id for done in finished], self.worker)
         paces = slack_state.channel_paces(session, {done.job.channel_id for done in finished})
@@ -125,7 +125,7 @@ class _Settling:
         self._took_token(job, outcome.writes)
 
     def _pause(self, row: Delivery, outcome: Outcome) -> None:
-        reason = CHANNEL_PAUSE_REASONS.get(outcome.error or "", outcome.error or "unknown")
+        reason = pause_reason(outcome.error, row.channel_id)
         row.state = "paused"
         pause_channel(self.session, row.channel_id, reason)
         self.session.execute(

@@ -27,6 +27,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def is_user_id(target: str) -> bool:
+    """Slack user IDs start with U (or W on Enterprise Grid); conversations with C, G or D."""
+    return target[:1] in ("U", "W")
+
+
 class UtcDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC in and out, also on SQLite (which stores naive text)."""
 
@@ -126,10 +131,21 @@ class Subscription(Base):
     created_by: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     paused_reason: Mapped[str | None] = mapped_column(Text)
+    # Options (bot.alerts.options): None = post at once; else a schedule like `daily@08:00`.
+    digest: Mapped[str | None] = mapped_column(String(40))
+    tz: Mapped[str | None] = mapped_column(String(64))
+    format: Mapped[str] = mapped_column(String(16), default="full")
+    # When the next digest is due (UTC); set only for digest subscriptions.
+    next_digest_at: Mapped[datetime | None]
 
     @property
     def state(self) -> str:
         return "paused" if self.paused_reason else "active"
+
+    @property
+    def personal(self) -> bool:
+        """A person's own subscription: `channel_id` holds their user ID, delivered by DM."""
+        return is_user_id(self.channel_id)
 
 
 class Delivery(Base):
@@ -148,7 +164,8 @@ class Delivery(Base):
     subscription_id: Mapped[int | None] = mapped_column(
         ForeignKey("subscriptions.id", ondelete="SET NULL")
     )
-    # pending | edit -> sending | editing -> sent | failed | paused (bot/store/outbox.py)
+    # pending | edit -> sending | editing -> sent | failed | paused (bot/store/outbox.py);
+    # muted (a mute held it back) and digest -> digested (listed in a digest) are never posted.
     state: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     # 429s are counted apart from failures: Slack said when to come back, but not forever.
@@ -170,6 +187,7 @@ class Delivery(Base):
     fallback_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+    digest_id: Mapped[int | None] = mapped_column(ForeignKey("digests.id", ondelete="SET NULL"))
 
     signal: Mapped[StoredSignal] = relationship(lazy="joined")
 

@@ -18,6 +18,7 @@ from datetime import datetime
 from sqlalchemy import Subquery, case, func, or_, select, true, update
 from sqlalchemy.orm import Session, lazyload
 
+from bot.alerts.targets import Target
 from bot.signal import Signal
 from bot.store.models import Delivery, StoredSignal, utcnow
 from bot.store.slack_state import ChannelPace
@@ -60,11 +61,22 @@ class Claimed:
         return not self.editing and (self.last_error or "").startswith(UNCONFIRMED)
 
 
-def enqueue(session: Session, signal_id: str, targets: Iterable[tuple[str, int]]) -> int:
-    """One pending delivery per (channel, subscription) target; returns how many."""
+def enqueue(
+    session: Session, signal_id: str, targets: Iterable[Target | tuple[str, int | None]]
+) -> int:
+    """One delivery per target, in the state routing chose (bot.alerts.targets), or pending
+    for a plain (channel, subscription) pair; returns how many."""
     rows = [
-        Delivery(signal_id=signal_id, channel_id=channel_id, subscription_id=subscription_id)
-        for channel_id, subscription_id in targets
+        Delivery(
+            signal_id=signal_id,
+            channel_id=target.channel_id,
+            subscription_id=target.subscription_id,
+            state=target.state,
+            format=target.format,
+        )
+        if isinstance(target, Target)
+        else Delivery(signal_id=signal_id, channel_id=target[0], subscription_id=target[1])
+        for target in targets
     ]
     session.add_all(rows)
     return len(rows)

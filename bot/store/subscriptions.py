@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.alerts.options import AlertOptions
+from bot.alerts.schedule import parse_schedule
 from bot.store.models import Subscription
 
 
@@ -35,6 +38,41 @@ def add_subscription(session: Session, channel: ChannelRef, canonical_filter: st
     session.add(subscription)
     session.flush()
     return subscription
+
+
+@dataclass(frozen=True, slots=True)
+class Saved:
+    subscription: Subscription
+    created: bool
+    changed: bool  # an existing subscription got new options
+
+
+def save_subscription(
+    session: Session, where: ChannelRef, canonical_filter: str, options: AlertOptions, now: datetime
+) -> Saved:
+    """Subscribe `where` (a channel, or a person by user ID) with `options`; subscribing the
+    same filter again updates its options. A digest's first due time is set from `now`."""
+    subscription = find_subscription(session, where.channel_id, canonical_filter)
+    created = subscription is None
+    if subscription is None:
+        subscription = add_subscription(session, where, canonical_filter)
+    before = (subscription.digest, subscription.tz, subscription.format)
+    subscription.digest = options.digest.canonical if options.digest else None
+    subscription.tz = options.tz
+    subscription.format = options.format
+    changed = not created and before != (subscription.digest, subscription.tz, subscription.format)
+    if options.digest is None:
+        subscription.next_digest_at = None
+    elif created or changed or subscription.next_digest_at is None:
+        subscription.next_digest_at = options.digest.next_after(now, options.zone)
+    session.flush()
+    return Saved(subscription, created, changed)
+
+
+def options_of(subscription: Subscription) -> AlertOptions:
+    """The stored options, parsed back."""
+    schedule = parse_schedule(subscription.digest) if subscription.digest else None
+    return AlertOptions(digest=schedule, tz=subscription.tz, format=subscription.format)
 
 
 def find_subscription(session: Session, channel_id: str, canonical: str) -> Subscription | None:

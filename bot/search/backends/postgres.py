@@ -1,4 +1,4 @@
-"""PostgreSQL full text for search: generated tsvectors with GIN indexes (migrations 0004, 0006):
+"""PostgreSQL full text for search: generated tsvectors with GIN indexes (migrations 0004, 0007):
 `search_vector` (the whole brief), `search_title_vector` (its title) and `search_impacts_vector`
 (each word with its level, bot.search.document). FILTER fields, keywords and dates are column
 conditions; briefs come newest first by the (`published_day`, `seq`) index.

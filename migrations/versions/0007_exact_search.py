@@ -6,8 +6,8 @@
 over the levels and a (published_day, seq) index. Facets no longer carry day tokens (a date range
 is a rowid range now). Existing rows are filled in here.
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-11-27
 """
 
@@ -22,8 +22,8 @@ from alembic import op
 from bot.search.document import search_columns
 from bot.signal import Section, Signal
 
-revision = "0006"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
