@@ -18,9 +18,9 @@ from sqlalchemy import select
 
 from bot.app import Services
 from bot.jobs import build_scheduler, poll_and_deliver
+from bot.search.store import count_signals
 from bot.store.db import transaction
 from bot.store.models import StoredSignal
-from bot.store.search import count_signals
 
 AI_CHANNEL = "C0AI"
 

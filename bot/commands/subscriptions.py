@@ -12,12 +12,12 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from bot import search as search_store
 from bot.alerts.options import AlertOptions, is_known_zone, parse_subscription
 from bot.commands.base import CommandContext, Reply, channel_label, personal_target
 from bot.commands.mutes import listed_mutes
 from bot.errors import FilterError
 from bot.filters import SignalFilter, parse_filter
-from bot.store import search as search_store
 from bot.store.db import transaction
 from bot.store.history import record_change
 from bot.store.models import Subscription, is_user_id

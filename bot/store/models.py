@@ -67,6 +67,8 @@ class StoredSignal(Base):
         Index("ix_signals_entity_published", "entity_slug", "published"),
         Index("ix_signals_category_published", "category_slug", "published"),
         Index("ix_signals_source_published", "source_slug", "published"),
+        # Ranked search reads matches newest day first (bot.search.backends.postgres).
+        Index("ix_signals_day_seq", "published_day", "seq"),
     )
 
     # An integer rowid keeps SQLite's FTS5 index (keyed by rowid) stable across VACUUM.
@@ -86,12 +88,14 @@ class StoredSignal(Base):
     sections: Mapped[list[list[str]]] = mapped_column(JSON, default=list)
     # The sections flattened (kept for older readers; search uses the columns below).
     body_text: Mapped[str] = mapped_column(Text, default="")
-    # Derived for search and filters by bot.search_document.search_columns.
+    # Derived for search and filters by bot.search.document.search_columns.
     source_slug: Mapped[str] = mapped_column(String(200), default="")
     keyword_text: Mapped[str] = mapped_column(Text, default="")
     search_title: Mapped[str] = mapped_column(Text, default="")
     search_body: Mapped[str] = mapped_column(Text, default="")
     search_facets: Mapped[str] = mapped_column(Text, default="")
+    search_impacts: Mapped[str] = mapped_column(Text, default="")
+    published_day: Mapped[int] = mapped_column(Integer, default=0)
     url: Mapped[str | None] = mapped_column(Text)
     content_hash: Mapped[str] = mapped_column(String(64))
     revision: Mapped[int] = mapped_column(Integer, default=1)
