@@ -1,5 +1,8 @@
-"""Ingestion at scale: `python benchmarks/bench_ingest.py` prints
+"""Ingestion at scale: `python benchmarks/bench_ingest.py [--archive-briefs N]` prints
 
+0. an archive of N generated briefs (NDJSON, default 100,000) through `signal-bot ingest`, streamed
+   (signals/s, peak memory), against loading the same archive as one JSON array with
+   `json.load` and storing it in one go (at most NAIVE_ARCHIVE_BRIEFS of them);
 1. a folder of 10,000 briefs ingested cold (signals/s, peak memory);
 2. a feed of 5,000 entries ingested cold, batched, against a naive one-transaction-per-entry
    baseline (signals/s, peak memory);
@@ -52,6 +55,8 @@ BRIEFS = 10_000
 FEEDS = 200
 CHANGED_FEEDS = 10
 POLL_THREADS = 10  # APScheduler's default thread pool
+ARCHIVE_VARIABLE = "SIGNAL_BOT_BENCH_ARCHIVE_BRIEFS"
+NAIVE_ARCHIVE_BRIEFS = 50_000
 
 
 def main() -> None:
@@ -59,6 +64,7 @@ def main() -> None:
     parser.add_argument("--scenario", help=argparse.SUPPRESS)
     parser.add_argument("--publisher", help=argparse.SUPPRESS)
     parser.add_argument("--database-url", help="an empty database (default: a fresh SQLite file)")
+    parser.add_argument("--archive-briefs", type=int, default=100_000, help="archive size")
     args = parser.parse_args()
     if args.scenario:
         print(
@@ -67,6 +73,7 @@ def main() -> None:
             )
         )
         return
+    os.environ[ARCHIVE_VARIABLE] = str(args.archive_briefs)  # read by the scenario processes
     publisher, base_url = start_publisher()
     try:
         results = {name: _run_child(name, base_url, args.database_url) for name in SCENARIOS}
@@ -79,7 +86,7 @@ def _run_child(name: str, base_url: str, database_url: str | None) -> dict[str, 
     command = [sys.executable, __file__, "--scenario", name, "--publisher", base_url]
     if database_url:
         command += ["--database-url", database_url]
-    done = subprocess.run(command, capture_output=True, text=True, check=True, timeout=600)
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -110,6 +117,61 @@ def _timed(work: Callable[[], int]) -> dict[str, float]:
         "peak_rss_mb": round(_peak_rss_mb()),
         "rss_growth_mb": round(_peak_rss_mb() - rss_before),
     }
+
+
+def _archive_objects(count: int) -> Any:
+    from brief_generator import BriefGenerator
+
+    for signal in BriefGenerator(7, count).briefs(0, count):
+        yield {
+            "title": signal.title,
+            "published": signal.published.isoformat(),
+            "key": signal.key,
+            "entity": signal.entity,
+            "category": signal.category,
+            "topic": signal.topic,
+            "summary": signal.summary,
+            "url": signal.url,
+            "sections": [{"heading": s.heading, "body": s.body} for s in signal.sections],
+        }
+
+
+def archive_streamed(database_url: str, _: str) -> dict[str, Any]:
+    """`signal-bot ingest archive.ndjson`: the command a user runs, streamed."""
+    from bot.cli import main as signal_bot
+
+    count = int(os.environ[ARCHIVE_VARIABLE])
+    archive = Path(tempfile.mkdtemp(prefix="archive-")) / "archive.ndjson"
+    with archive.open("w", encoding="utf-8") as out:
+        for item in _archive_objects(count):
+            out.write(json.dumps(item) + "\n")
+    os.environ["DATABASE_URL"] = database_url
+    for name in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET"):
+        os.environ.pop(name, None)
+    with open(os.devnull, "w") as quiet:
+        sys.stdout = quiet
+        try:
+            figures = _timed(lambda: count if signal_bot(["ingest", str(archive)]) == 0 else 0)
+        finally:
+            sys.stdout = sys.__stdout__
+    return {**figures, "archive_mb": round(archive.stat().st_size / 1e6)}
+
+
+def archive_naive(database_url: str, _: str) -> dict[str, Any]:
+    """Baseline: the archive as one JSON array, `json.load`-ed whole, stored in one go."""
+    from bot.sources.json_signals import parse_json_signals
+
+    count = min(int(os.environ[ARCHIVE_VARIABLE]), NAIVE_ARCHIVE_BRIEFS)
+    archive = Path(tempfile.mkdtemp(prefix="archive-")) / "archive.json"
+    archive.write_text(json.dumps(list(_archive_objects(count))), encoding="utf-8")
+    sessions = _sessions(database_url)
+
+    def work() -> int:
+        signals = parse_json_signals(archive.read_text(encoding="utf-8"))
+        with transaction(sessions) as session:
+            return len(ingest(session, [s.keyed("cli") for s in signals], announce=True).new)
+
+    return _timed(work)
 
 
 def folder_cold(database_url: str, _: str) -> dict[str, Any]:
@@ -195,6 +257,10 @@ def poll_cycle_naive(database_url: str, publisher: str) -> dict[str, Any]:
 
 
 SCENARIOS: dict[str, Callable[[str, str], dict[str, Any]]] = {
+    "archive (NDJSON) through `signal-bot ingest`, streamed": archive_streamed,
+    f"archive as one JSON array, json.load + one transaction (<= {NAIVE_ARCHIVE_BRIEFS:,})": (
+        archive_naive
+    ),
     "folder of 10,000 briefs, cold": folder_cold,
     "feed of 5,000 entries, cold, batched": feed_cold,
     "feed of 5,000 entries, cold, naive (1 transaction per entry)": feed_cold_naive,

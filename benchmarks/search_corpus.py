@@ -1,8 +1,10 @@
 """The benchmark corpus: N generated briefs stored exactly as the app stores them, cached in /tmp.
 
 Rows come from the app's own code (`bot.store.signals._new_row`, which derives the search
-columns), are inserted through the migrated schema's triggers, and the file is kept under
-CACHE_DIR, named after everything that shapes it, so a second run starts at once.
+columns), and the file is kept under CACHE_DIR, named after everything that shapes it, so a second
+run starts at once. Storage order is shuffled against dates (chunks in a random order, rows
+shuffled within each), as a backfill of old briefs would leave it: `seq` says nothing of age.
+`postgres_copy` loads the same rows, same `seq`s, into a PostgreSQL database.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
+import random
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -19,10 +22,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from alembic.config import Config
+from alembic.script import ScriptDirectory
 from brief_generator import BriefGenerator
 from sqlalchemy import Connection, insert
 
-from bot.store.db import make_engine, upgrade
+from bot.store.db import make_engine, migrations_dir, upgrade
 from bot.store.models import StoredSignal
 from bot.store.signals import _new_row
 
@@ -83,10 +88,15 @@ def _drop_triggers(connection: Connection) -> list[str]:
 
 
 def rebuild_index(path: Path) -> float:
-    """Build the full-text index from scratch (what migration 0004 does), in seconds."""
+    """Build the full-text index from scratch (what migration 0007 does), in seconds."""
+    listed = "search_title, search_body, search_facets, search_impacts"
     with closing(sqlite3.connect(path)) as connection:
         started = time.perf_counter()
-        connection.execute("INSERT INTO signals_fts(signals_fts) VALUES ('rebuild')")
+        connection.execute("DELETE FROM signals_fts")
+        connection.execute(
+            f"INSERT INTO signals_fts(rowid, {listed}) "
+            f"SELECT published_day * 4294967296 + seq, {listed} FROM signals"
+        )
         connection.execute("INSERT INTO signals_fts(signals_fts) VALUES ('optimize')")
         connection.commit()
         elapsed = time.perf_counter() - started
@@ -109,6 +119,7 @@ def _generated_rows(briefs: int, seed: int) -> Iterator[list[dict[str, Any]]]:
     chunks = [
         (start, min(start + CHUNK, briefs), seed, briefs) for start in range(0, briefs, CHUNK)
     ]
+    random.Random(seed).shuffle(chunks)
     with multiprocessing.Pool(max(1, (os.cpu_count() or 2))) as pool:
         yield from pool.imap(_rows_of_chunk, chunks)
 
@@ -116,7 +127,9 @@ def _generated_rows(briefs: int, seed: int) -> Iterator[list[dict[str, Any]]]:
 def _rows_of_chunk(chunk: tuple[int, int, int, int]) -> list[dict[str, Any]]:
     start, stop, seed, total = chunk
     generator = _generator(seed, total)
-    return [_row_values(signal) for signal in generator.briefs(start, stop)]
+    rows = [_row_values(signal) for signal in generator.briefs(start, stop)]
+    random.Random(seed + start).shuffle(rows)
+    return rows
 
 
 _GENERATORS: dict[tuple[int, int], BriefGenerator] = {}
@@ -148,4 +161,49 @@ def _fingerprint() -> str:
         ).all()
     engine.dispose()
     digest.update(repr(schema).encode())
+    # The migration head too: a corpus stamped with another revision chain cannot be upgraded.
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir()))
+    digest.update(str(ScriptDirectory.from_config(config).get_current_head()).encode())
     return digest.hexdigest()[:12]
+
+
+COPIED_COLUMNS = tuple(column.key for column in StoredSignal.__table__.columns)
+
+
+def postgres_copy(built: Corpus, database_url: str, *, log: Any = print) -> float:
+    """Copy the corpus into an empty, migrated PostgreSQL database (COPY), in seconds."""
+    import psycopg
+
+    engine = make_engine(database_url)
+    upgrade(engine)
+    engine.dispose()
+    dsn = database_url.replace("postgresql+psycopg://", "postgresql://")
+    started = time.perf_counter()
+    listed = ", ".join(COPIED_COLUMNS)
+    with psycopg.connect(dsn) as target, closing(sqlite3.connect(built.path)) as source:
+        if target.execute("SELECT count(*) FROM signals").fetchone() != (0,):
+            log("postgres: signals already loaded")
+            return 0.0
+        target.execute("SET timezone = 'UTC'")  # SQLite holds naive UTC times
+        target.execute("SET maintenance_work_mem = '512MB'")
+        # Indexes are built once after the load (as a restore does), not row by row.
+        indexes = target.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'signals' "
+            "AND indexname NOT IN ('signals_pkey', 'signals_id_key', 'uq_signals_source_key')"
+        ).fetchall()
+        for name, _ in indexes:
+            target.execute(f"DROP INDEX {name}")
+        rows = source.execute(f"SELECT {listed} FROM signals ORDER BY seq")
+        with target.cursor().copy(f"COPY signals ({listed}) FROM STDIN") as copy:
+            for done, row in enumerate(rows, start=1):
+                copy.write_row(row)
+                if done % 100_000 == 0:
+                    log(f"postgres: {done:,} of {built.briefs:,} briefs copied")
+        target.execute("SELECT setval('signals_seq_seq', (SELECT max(seq) FROM signals))")
+        for _, definition in indexes:
+            target.execute(definition)
+        target.commit()
+        target.autocommit = True
+        target.execute("VACUUM ANALYZE signals")
+    return time.perf_counter() - started

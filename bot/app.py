@@ -22,9 +22,11 @@ from bot.deliver.outcome import DeliveryLimits, Poster, TeamPosters
 from bot.deliver.slack_poster import SlackPoster
 from bot.deliver.terminal_poster import TerminalPoster
 from bot.installs import InstalledPosters, TeamChannels, WorkspaceInstallations
+from bot.managers import ManagerPolicy, Permissions
 from bot.people import NoPeople, SlackPeople
 from bot.redaction import install_log_redaction
 from bot.render import Renderer
+from bot.slack.roles import SlackRoles
 from bot.store.db import make_engine, make_session_factory, upgrade
 
 log = logging.getLogger(__name__)
@@ -67,6 +69,7 @@ def build_services(
     client = make_slack_client(settings)
     poster: Poster | TeamPosters
     channels: ChannelAccess
+    policy = ManagerPolicy.parse(settings.signal_bot_managers)
     installations = None
     if settings.multi_workspace:
         assert client is not None
@@ -77,8 +80,10 @@ def build_services(
         channels = TeamChannels(poster, SlackChannels(client) if client.token else None)
     elif client is None:
         poster, channels = TerminalPoster(out, PREVIEW_DIR), OpenChannels()
+        permissions = Permissions(policy)
     else:
         poster, channels = SlackPoster(client), SlackChannels(client)
+        permissions = Permissions(policy, SlackRoles(client).is_workspace_admin)
     return Services(
         settings=settings,
         engine=engine,
@@ -91,6 +96,7 @@ def build_services(
             channels,
             sources=settings.sources,
             push_enabled=settings.signal_ingest_token is not None,
+            permissions=permissions,
             people=NoPeople() if client is None else SlackPeople(client),
             clock=clock,
         ),

@@ -13,9 +13,12 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
+from tqdm import tqdm
 
 from bot import __version__
 from bot.app import LOCAL_CHANNEL, Services, build_services
+from bot.bulk_ingest import bulk_ingest
+from bot.cli_manage import audit, export_subscriptions, import_subscriptions
 from bot.commands import SUBCOMMANDS, Reply, split_cli_words
 from bot.config import Settings
 from bot.errors import ConfigError, ParseError, SignalBotError
@@ -32,6 +35,7 @@ from bot.sources.document import ParsedItem
 from bot.sources.folder import read_signal_file
 from bot.sources.http import FetchError
 from bot.sources.remote import keep_first_seen_dates
+from bot.sources.stream import Streamed, stream_kind, stream_signals
 from bot.store import digests, outbox
 from bot.store.db import make_engine, transaction, upgrade
 from bot.store.models import utcnow
@@ -89,9 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
         "upgrade", help="Apply pending migrations."
     ).set_defaults(handler=db_upgrade)
     ingest_parser = command(
-        "ingest", ingest_file, "Ingest a brief, a JSON signal file, or a feed file or URL."
+        "ingest",
+        ingest_file,
+        "Ingest a brief, JSON signals, a feed (file or URL), or an archive of any size: "
+        "a JSON array, NDJSON, or a folder.",
     )
-    ingest_parser.add_argument("path", help="a file path or an http(s) URL")
+    ingest_parser.add_argument("path", help="a file or folder path, or an http(s) URL")
     ingest_parser.add_argument("--source", default=CLI_SOURCE, help="source name (default: cli)")
     preview = command("preview", preview_file, "Render a brief or JSON signal file as a message.")
     preview.add_argument("path", type=Path, help="the file to render")
@@ -110,6 +117,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     deliveries_parser.add_argument("action", nargs="?", choices=["list", "retry"], default="list")
     deliveries_parser.add_argument("--state", help="only deliveries in this state (e.g. failed)")
+    audit_parser = command("audit", audit, "Every change to subscriptions and mutes, newest first.")
+    audit_parser.add_argument("--channel", help="only this channel's changes (a channel ID)")
+    audit_parser.add_argument("--limit", type=int, default=100, help="how many (default 100)")
+    transfer = command(
+        "subscriptions",
+        lambda _: parser.error("say `signal-bot subscriptions export` or `... import FILE`"),
+        "Export every subscription as YAML, or import such a file.",
+    )
+    actions = transfer.add_subparsers(metavar="ACTION", required=True)
+    actions.add_parser(
+        "export", help="Print every subscription as YAML (comments name the channels)."
+    ).set_defaults(handler=export_subscriptions)
+    importer = actions.add_parser(
+        "import", help="Apply a YAML file idempotently; nothing is applied if any entry is bad."
+    )
+    importer.add_argument("file", type=Path, help="a file as `subscriptions export` prints it")
+    importer.add_argument("--dry-run", action="store_true", help="print the changes, apply none")
+    importer.set_defaults(handler=import_subscriptions)
     _add_slash_mirrors(command)
     return parser
 
@@ -120,10 +145,10 @@ def _add_slash_mirrors(command: Callable[..., argparse.ArgumentParser]) -> None:
             continue
         mirror = command(sub.name, slash_mirror, f"Like `/signals {sub.usage}`. {sub.summary}")
         mirror.set_defaults(subcommand=sub.name)
-        if sub.name in {"subscribe", "unsubscribe", "list", "mute", "unmute"}:
+        if sub.name in {"subscribe", "unsubscribe", "list", "mute", "unmute", "history"}:
             mirror.add_argument("channel", help="channel ID (e.g. C0123ABCD) or `local`")
         nargs = "*" if sub.name in {"latest", "list"} else "+"
-        if sub.name != "list":
+        if sub.name not in {"list", "topics", "history"}:
             mirror.add_argument("words", nargs=nargs, help=sub.usage.partition(" ")[2])
 
 
@@ -148,6 +173,11 @@ def db_upgrade(_: argparse.Namespace) -> int:
 
 def ingest_file(args: argparse.Namespace) -> int:
     services = build_services(Settings())
+    local = Path(args.path)
+    if not args.path.lower().startswith(("http://", "https://")) and local.exists():
+        kind = stream_kind(local)
+        if kind != "document":
+            return ingest_archive(services, local, kind, args.source)
     try:
         found = read_location(args.path, shared_fetcher())
     except (ParseError, FetchError, OSError) as error:
@@ -164,6 +194,37 @@ def ingest_file(args: argparse.Namespace) -> int:
         print("signal-bot: stored nothing: every signal was already stored", file=sys.stderr)
         return 1
     return 0
+
+
+def ingest_archive(services: Services, path: Path, kind: str, source: str) -> int:
+    """Stream an archive into the store with a progress bar; exit 1 if any item failed."""
+    total = len(list(path.iterdir())) if kind == "folder" else path.stat().st_size
+    with tqdm(
+        total=total,
+        unit="B" if kind != "folder" else " files",
+        unit_scale=kind != "folder",
+        disable=None,
+        file=sys.stderr,
+        desc=f"ingest {path.name}",
+    ) as bar:
+
+        def advance(item: Streamed) -> None:
+            bar.update(item.position - bar.n)
+
+        def failed(failure: str) -> None:
+            tqdm.write(f"signal-bot: skipped {failure}", file=sys.stderr)
+
+        items = stream_signals(path, kind)
+        report = bulk_ingest(
+            services.sessions, items, source=source, on_item=advance, on_failure=failed
+        )
+    print(
+        f"read {report.read:,}: {report.new:,} new, {report.revised:,} revised, "
+        f"{report.unchanged:,} unchanged, {report.failed:,} failed; "
+        f"{report.queued:,} posts queued"
+    )
+    services.deliverer.deliver_pending()
+    return 1 if report.failed or not (report.new or report.revised) else 0
 
 
 def _change_of(signal_id: str, report: IngestReport) -> str:

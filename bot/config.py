@@ -133,6 +133,9 @@ class Settings(BaseSettings):
     slack_client_id: str | None = None
     slack_client_secret: SecretStr | None = None
     slack_state_secret: SecretStr | None = None
+    # Who may change channel subscriptions and mutes: `everyone`, `admins`, or user IDs
+    # (workspace admins and owners always may). See bot.managers.
+    signal_bot_managers: str = "everyone"
 
     @property
     def local_mode(self) -> bool:

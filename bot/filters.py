@@ -1,5 +1,5 @@
 """The subscription FILTER grammar (CONTRACT.md, "Slash commands") and the tokenizer it shares
-with the search QUERY grammar (`bot.query`).
+with the search QUERY grammar (`bot.search.grammar`).
 
 A FILTER is a list of terms separated by whitespace:
 
@@ -90,7 +90,7 @@ LONE_MINUS_MESSAGE = (
 )
 
 
-# --- tokenizer (shared with bot.query) ----------------------------------------------------------
+# --- tokenizer (shared with bot.search.grammar) ------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,7 @@
 """Multi-workspace mode: installs through Slack's OAuth v2 flow, a token per workspace.
 
 slack-sdk's SQLAlchemy installation and OAuth state stores keep their tables in the app's own
-database (created by migration 0007). Everything done for a workspace uses its own token:
+database (created by migration 0009). Everything done for a workspace uses its own token:
 `InstalledPosters` hands delivery a Poster per team, `TeamChannels` checks channels with the
 team's client. Bolt itself finds the team's token for each request it handles.
 """

@@ -18,6 +18,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from bot.commands import Commands, Reply
 from bot.render import Message
 from bot.sharing import PostFailed, Publisher
+from bot.slack import listeners as management_listeners
 from bot.store.subscriptions import ChannelRef
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,8 @@ def build_bolt_app(
     )
     # Two per core: more only adds GIL contention, and SQLite connections past the pool's five.
     workers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="command")
+    # First: a bare `/signals subscribe` opens the form before the generic listener sees it.
+    management_listeners.register(app, commands, client, workers)
     register_listeners(app, commands, workers)
     register_removal_events(app, on_app_removed or (lambda reason, team: None))
     return app

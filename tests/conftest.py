@@ -19,6 +19,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from waitress.server import create_server
 
+from bot import slack_app
 from bot.app import Services, build_services
 from bot.cli import main
 from bot.config import Settings
@@ -81,6 +82,15 @@ def throwaway_postgres_database(server_url: str) -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture(autouse=True)
+def patient_slack_answers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Real Slack wants a slash command's answer within 3 s, so the app answers through
+    response_url whatever takes longer than its budget. The fake has no such deadline, and a
+    loaded test machine can miss the budget, which would turn a direct answer into a deferred
+    one at random: tests wait for the answer itself. The test of the deferred path sets its own."""
+    monkeypatch.setattr(slack_app, "ANSWER_BUDGET_SECONDS", 60.0)
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ __all__ = ["Call", "FakeSlack", "read_by_slack"]
 
 # In a form post these are JSON strings; slack-sdk posts chat.postMessage, chat.update and
 # chat.postEphemeral as JSON bodies, where they are real lists and dicts. Accept both.
-JSON_ENCODED_FIELDS = ("blocks", "attachments", "metadata")
+JSON_ENCODED_FIELDS = ("blocks", "attachments", "metadata", "view")
 
 
 def parse_api_params(query: str, body: bytes, content_type: str) -> JsonDict | None:

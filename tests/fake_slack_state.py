@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from fake_slack_blocks import CONTENT_ERRORS, ContentRefused, check_message, stored_text
+from fake_slack_views import ViewError, Views
 
 JsonDict = dict[str, Any]
 T = TypeVar("T")
@@ -101,10 +102,11 @@ def in_window(ts: str, params: JsonDict) -> bool:
     return oldest < stamp < latest
 
 
-class SlackState:
+class SlackState(Views):
     """One fake workspace: channels, messages, recorded calls and injected faults."""
 
     def __init__(self) -> None:
+        self._init_views()
         self._lock = threading.Condition()
         self._channels: dict[str, Channel] = {}
         self._calls: list[Call] = []
@@ -144,10 +146,20 @@ class SlackState:
         with self._lock:
             self._channels[id] = Channel(id, name, private, member, archived)
 
-    def add_user(self, id: str, *, tz: str | None = "UTC", deleted: bool = False) -> str:
-        """A person; returns the ID of their (future) direct message with the app."""
+    def add_user(
+        self,
+        id: str,
+        *,
+        tz: str | None = "UTC",
+        deleted: bool = False,
+        admin: bool = False,
+        owner: bool = False,
+    ) -> str:
+        """A person (a workspace admin or owner if said); returns the ID of their (future)
+        direct message with the app."""
         with self._lock:
             self._users[id] = {"id": id, "name": id.lower(), "deleted": deleted, "tz": tz}
+            self._users[id] |= {"is_admin": admin, "is_owner": owner, "is_primary_owner": False}
             return "D" + id[1:]
 
     def deactivate_user(self, id: str) -> None:
@@ -322,7 +334,7 @@ class SlackState:
             return Reply({"ok": False, "error": "unknown_method", "req_method": method})
         try:
             return Reply({"ok": True, **handler(params)})
-        except (SlackError, ContentRefused) as error:
+        except (SlackError, ContentRefused, ViewError) as error:
             name, *details = error.args
             if name in CONTENT_ERRORS:
                 self.refusals.append((method, name))
@@ -470,9 +482,15 @@ class SlackState:
         return {"messages": page, "has_more": len(found) > limit}
 
     def _channel(self, params: JsonDict) -> Channel:
-        if (channel := self._channels.get(str(params.get("channel")))) is None:
+        wanted = str(params.get("channel"))
+        if wanted in self._users:  # posting to a user ID posts in their DM with the app
+            self._open_direct_message(wanted := "D" + wanted[1:], str(params.get("channel")))
+        if (channel := self._channels.get(wanted)) is None:
             raise SlackError("channel_not_found")
         return channel
+
+    def _open_direct_message(self, channel_id: str, user_id: str) -> None:
+        self._channels.setdefault(channel_id, Channel(channel_id, user_id, True, True, False))
 
     def _postable_channel(self, params: JsonDict) -> Channel:
         channel = self._channel(params)

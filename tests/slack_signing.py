@@ -48,3 +48,22 @@ def slash_command_body(
 def block_actions_body(payload: dict[str, object]) -> bytes:
     """Interactivity requests carry the JSON payload in a single `payload` form field."""
     return urlencode({"payload": json.dumps(payload)}).encode()
+
+
+def interactive_body(payload: dict[str, object]) -> bytes:
+    """view_submission, block_suggestion: the same single `payload` form field as block_actions."""
+    return block_actions_body(payload)
+
+
+def event_body(event: dict[str, object], *, event_id: str = "Ev0001") -> bytes:
+    """An Events API callback (JSON), e.g. app_home_opened."""
+    envelope = {
+        "token": "legacy-verification-token",
+        "team_id": "T0FAKE",
+        "api_app_id": "A0FAKE",
+        "type": "event_callback",
+        "event_id": event_id,
+        "event_time": int(time.time()),
+        "event": event,
+    }
+    return json.dumps(envelope).encode()

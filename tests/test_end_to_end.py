@@ -18,9 +18,9 @@ from sqlalchemy import select
 
 from bot.app import Services
 from bot.jobs import build_scheduler, poll_and_deliver
+from bot.search.store import count_signals
 from bot.store.db import transaction
 from bot.store.models import StoredSignal
-from bot.store.search import count_signals
 
 AI_CHANNEL = "C0AI"
 
@@ -160,9 +160,8 @@ def test_forged_and_stale_signatures_get_401(slack: FakeSlack, web_url: str) -> 
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("", "subscribe FILTER"),
+        ("", "subscribe [FILTER]"),
         ("frobnicate", "frobnicate"),
-        ("subscribe", "subscribe"),
         ('subscribe "unbalanced', "quote"),
         ("subscribe colour:red", "colour"),
         ("search", "look for"),
@@ -225,7 +224,7 @@ def test_show_latest_and_help_answer(
     shown = reply_text(slash(web_url, slack, "/signals", f"show {signal_id}"))
     assert "AI Governance Impact" in shown
     helped = reply_text(slash(web_url, slack, "/signals", "help"))
-    for usage in ("subscribe FILTER", "unsubscribe", "list", "search QUERY", "latest", "show ID"):
+    for usage in ("subscribe [FILTER]", "unsubscribe", "list", "search QUERY", "latest", "show ID"):
         assert usage in helped
 
 

@@ -11,18 +11,19 @@ from hypothesis import strategies as st
 
 from bot.errors import FilterError
 from bot.filters import MAX_TEXT_LENGTH, parse_filter
-from bot.query import (
+from bot.search.backends import TermAt
+from bot.search.backends.postgres import tsquery_text
+from bot.search.backends.sqlite import term_expression
+from bot.search.grammar import (
     SearchQuery,
     Term,
     TextTerm,
-    fts5_match,
     no_hit_hints,
     parse_query,
     text_terms,
-    tsquery_text,
 )
-from bot.search_rank import hits, padded
-from bot.search_text import document, tokens
+from bot.search.rank import BODY_LEVEL, TITLE_LEVEL, occurs
+from bot.search.tokens import document, tokens
 
 W, P, X = "word", "phrase", "prefix"
 # Any code point, lone surrogates included: JSON can carry them as `\ud800` escapes.
@@ -179,14 +180,19 @@ def test_text_terms(text: str, expected: list[tuple[tuple[str, ...], bool]]) -> 
     assert text_terms(parse_query(text)) == tuple(TextTerm(t, p) for t, p in expected)
 
 
-def test_fts5_match_and_tsquery_text() -> None:
-    terms = text_terms(parse_query('muse "closed source" gpt-4*'))
-    assert fts5_match(terms, ["search_title"]) == (
-        '{search_title} : ("muse" "closed source" "gpt 4" *)'
+def test_fts5_and_tsquery_text_of_each_term() -> None:
+    muse, closed_source, gpt4 = text_terms(parse_query('muse "closed source" gpt-4*'))
+    anywhere = "{search_title search_body} : "
+    assert term_expression(TermAt(closed_source)) == anywhere + '"closed source"'
+    assert term_expression(TermAt(gpt4)) == anywhere + '"gpt 4" *'
+    assert term_expression(TermAt(muse, 7)) == '{search_impacts} : "i7muse"'
+    assert term_expression(TermAt(gpt4, TITLE_LEVEL)) == '{search_title} : "gpt 4" *'
+    assert term_expression(TermAt(closed_source, BODY_LEVEL)) == (
+        '({search_body} : "closed source") NOT ({search_title} : "closed source")'
     )
-    assert tsquery_text(terms) == "'muse' & ('closed' <-> 'source') & ('gpt' <-> '4':*)"
-    assert fts5_match((), ["search_title"]) is None
-    assert tsquery_text(()) is None
+    assert tsquery_text(muse) == "'muse'"
+    assert tsquery_text(closed_source) == "('closed' <-> 'source')"
+    assert tsquery_text(gpt4) == "('gpt' <-> '4':*)"
 
 
 @pytest.mark.parametrize(
@@ -234,7 +240,7 @@ queries = st.lists(
 def fts5_index(texts: list[str]) -> sqlite3.Connection:
     connection = sqlite3.connect(":memory:")
     connection.execute(
-        "CREATE VIRTUAL TABLE signals_fts USING fts5(search_title, search_body, "
+        "CREATE VIRTUAL TABLE signals_fts USING fts5(search_title, search_body, search_impacts, "
         "tokenize='ascii', prefix='2 3')"
     )
     connection.executemany(
@@ -253,7 +259,7 @@ def test_fts5_matches_exactly_where_ranking_finds_every_term(
     if query is None:
         return
     terms = text_terms(query)
-    expression = fts5_match(terms, ["search_title", "search_body"])
+    expression = " AND ".join(f"({term_expression(TermAt(term))})" for term in terms)
     with fts5_index(texts) as connection:
         rows = connection.execute(
             "SELECT rowid FROM signals_fts WHERE signals_fts MATCH ? ORDER BY rowid", (expression,)
@@ -261,7 +267,7 @@ def test_fts5_matches_exactly_where_ranking_finds_every_term(
     expected = [
         rowid
         for rowid, text in enumerate(texts, start=1)
-        if all(hits(padded(" ".join(tokens(text))), term) for term in terms)
+        if all(occurs(term, " ".join(tokens(text))) for term in terms)
     ]
     assert [rowid for (rowid,) in rows] == expected
 
@@ -311,17 +317,18 @@ def test_fts5_match_of_any_text_finds_exactly_the_rows_holding_its_terms(text: s
     expected = [
         rowid
         for rowid, indexed in enumerate(FTS_TEXTS, start=1)
-        if all(hits(padded(" ".join(tokens(indexed))), term) for term in terms)
+        if all(occurs(term, " ".join(tokens(indexed))) for term in terms)
     ]
-    for columns in (["search_title"], ["search_title", "search_body"]):
-        expression = fts5_match(terms, columns)
-        if expression is None:
-            assert not terms, "only a query without free text has no MATCH"
-            continue
+    if terms:
+        expression = " AND ".join(f"({term_expression(TermAt(term))})" for term in terms)
         rows = FTS.execute(
             "SELECT rowid FROM signals_fts WHERE signals_fts MATCH ? ORDER BY rowid", (expression,)
         ).fetchall()
         assert [rowid for (rowid,) in rows] == expected, expression
+    for term in terms:  # the class expressions are valid FTS5 too, whatever the text
+        for level in (TITLE_LEVEL, BODY_LEVEL, 3):
+            expression = term_expression(TermAt(term, level))
+            FTS.execute("SELECT rowid FROM signals_fts WHERE signals_fts MATCH ?", (expression,))
 
 
 @settings(max_examples=300)

@@ -1,5 +1,5 @@
-"""Migration 0004 on a database that already holds briefs: the search columns are filled in, the
-index is built, and it can be undone, on SQLite and PostgreSQL."""
+"""Migrations 0004 and 0007 on a database that already holds briefs: the search columns and word
+levels are filled in, the index is built, and both can be undone, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -9,15 +9,16 @@ from search_corpus import HAND_WRITTEN
 from sqlalchemy import Engine, insert, table, text
 from sqlalchemy import column as column_of
 
-from bot.query import parse_query
-from bot.search_document import search_columns
+from bot.search.document import search_columns
+from bot.search.grammar import parse_query
+from bot.search.store import search
 from bot.store.db import make_engine, make_session_factory, migrations_dir, transaction, upgrade
 from bot.store.models import StoredSignal
-from bot.store.search import search
 from bot.store.signals import _new_row
 
 BRIEFS = [signal.keyed("optyx") for signal in HAND_WRITTEN]
 NEW_IN_0004 = {"source_slug", "keyword_text", "search_title", "search_body", "search_facets"}
+NEW_IN_0007 = {"search_impacts", "published_day"}
 
 
 def migrate(engine: Engine, revision: str, *, down: bool = False) -> None:
@@ -33,7 +34,7 @@ def insert_as_0003_did(engine: Engine) -> None:
     before = [
         column
         for column in StoredSignal.__table__.columns
-        if column.key not in NEW_IN_0004 and column.key != "seq"
+        if column.key not in NEW_IN_0004 | NEW_IN_0007 and column.key != "seq"
     ]
     old_table = table("signals", *(column_of(c.key, c.type) for c in before))
     rows = []
@@ -50,16 +51,19 @@ def test_upgrade_fills_existing_rows_and_downgrade_undoes_it(database_url: str) 
     migrate(engine, "0003")
     insert_as_0003_did(engine)
 
-    upgrade(engine)  # to head: 0004 fills in the new columns and builds the index
+    upgrade(engine)  # to head: 0004 and 0007 fill in the new columns and build the index
     sessions = make_session_factory(engine)
     with transaction(sessions) as session:
-        stored = {
-            key: body for key, body in session.execute(text("SELECT key, search_body FROM signals"))
-        }
+        rows = session.execute(text("SELECT key, search_body, search_impacts FROM signals"))
+        stored = {key: (body, levels) for key, body, levels in rows}
         found = search(session, parse_query("muse spark"))
-    assert stored == {s.key: search_columns(s)["search_body"] for s in BRIEFS}
+    columns = {s.key: search_columns(s) for s in BRIEFS}
+    assert stored == {key: (c["search_body"], c["search_impacts"]) for key, c in columns.items()}
     assert [hit.signal.key for hit in found.hits] == [BRIEFS[0].key]
 
+    migrate(engine, "0004", down=True)
+    with transaction(sessions) as session:  # 0004's external-content index, rebuilt
+        assert session.execute(text("SELECT count(*) FROM signals")).scalar() == len(BRIEFS)
     migrate(engine, "0003", down=True)
     with engine.connect() as connection:
         columns = connection.execute(text("SELECT * FROM signals LIMIT 1")).keys()

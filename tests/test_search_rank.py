@@ -1,19 +1,33 @@
-"""Ranking (BM25F over index tokens, then recency) and snippets, as plain functions."""
+"""The declared ranking (word levels + recency), the class walk that finds its exact top k, and
+snippets, as plain functions."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import random
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.query import TextTerm, parse_query, text_terms
-from bot.search_document import FIELDS_OF_BODY, search_columns
-from bot.search_rank import FIELDS, Candidate, hits, padded, rank
-from bot.search_text import run_spans, run_tokens
-from bot.signal import Section, Signal
-from bot.snippets import (
+from bot.search.document import FIELDS_OF_BODY, impacts, search_columns
+from bot.search.grammar import TextTerm, parse_query, text_terms
+from bot.search.rank import (
+    BODY_LEVEL,
+    FIELDS,
+    RECENCY,
+    TITLE_LEVEL,
+    IndexedBrief,
+    Scored,
+    best_first,
+    day_number,
+    occurs,
+    recency,
+    score,
+    word_level,
+    word_levels,
+)
+from bot.search.snippets import (
     HIT_END,
     HIT_START,
     SNIPPET_WORDS,
@@ -22,84 +36,171 @@ from bot.snippets import (
     brief_snippet,
     snippet,
 )
+from bot.search.tokens import run_spans, run_tokens
+from bot.search.topk import classes_by_sum, possible_levels, top_k
+from bot.signal import Section, Signal
 
 NOW = datetime(2026, 4, 23, tzinfo=UTC)
+TODAY = day_number(NOW.date())
 
 
-def candidate(
-    seq: int, title: str, summary: str = "", days_ago: int = 0, **fields: str
-) -> Candidate:
+def indexed(
+    seq: int, title: str, summary: str = "", days_ago: int = 0, **fields: object
+) -> IndexedBrief:
     signal = Signal(
-        title=title, published=NOW - timedelta(days=days_ago), summary=summary, **fields
+        title=title,
+        published=NOW - timedelta(days=days_ago),
+        summary=summary,
+        **fields,  # type: ignore[arg-type]
     )
     columns = search_columns(signal)
-    return Candidate.from_columns(
-        seq, signal.published, columns["search_title"], columns["search_body"]
+    return IndexedBrief(
+        seq, columns["published_day"], columns["search_title"], columns["search_body"]
     )
 
 
-def order(
-    candidates: list[Candidate], query: str, frequencies: dict[str, float] | None = None
-) -> list[int]:
+def order(briefs: list[IndexedBrief], query: str) -> list[int]:
     terms = text_terms(parse_query(query))
-    df = {term: (frequencies or {}).get(" ".join(term.tokens), 1.0) for term in terms}
-    return [found.seq for found in rank(candidates, terms, df, total_documents=1000)]
+    found = [scored for brief in briefs if (scored := score(terms, brief, TODAY))]
+    return [scored.seq for scored in best_first(found)]
 
 
 def test_fields_are_the_title_then_the_body_lines() -> None:
-    assert tuple(name for name, _, _ in FIELDS) == ("title", *FIELDS_OF_BODY)
+    assert tuple(field.name for field in FIELDS) == ("title", *FIELDS_OF_BODY)
 
 
-def test_a_title_hit_beats_a_summary_hit_whatever_the_date() -> None:
-    in_summary = candidate(1, "Quarterly update", "The model ships.", days_ago=0)
-    in_title = candidate(2, "Model ships", "Quarterly update.", days_ago=300)
-    assert order([in_summary, in_title], "model") == [2, 1]
+def test_a_title_holding_every_word_beats_one_section_mention_whatever_the_dates() -> None:
+    in_section = indexed(1, "Update", sections=(Section("News", "The muse spark model."),))
+    in_title = indexed(2, "Muse Spark ships", "Quarterly update.", days_ago=3650)
+    assert order([in_section, in_title], "muse spark") == [2, 1]
+    phrase_in_section = indexed(3, "Update", sections=(Section("News", "muse spark"),))
+    phrase_in_title = indexed(4, "Muse spark", days_ago=3650)
+    assert order([phrase_in_section, phrase_in_title], '"muse spark"') == [4, 3]
+
+
+def test_recency_lifts_a_new_brief_over_a_slightly_more_relevant_old_one() -> None:
+    old = indexed(1, "Update", "model model", days_ago=3 * 365)
+    new = indexed(2, "Update", "model", days_ago=0)
+    terms = text_terms(parse_query("model"))
+    old_level = score(terms, old, TODAY)
+    new_level = score(terms, new, TODAY)
+    assert old_level is not None
+    assert new_level is not None
+    relevance = [
+        found.score - recency(found.published_day, TODAY) for found in (old_level, new_level)
+    ]
+    assert relevance[0] == relevance[1] + 1  # one level apart
+    assert order([old, new], "model") == [2, 1]
 
 
 def test_the_entity_counts_more_than_the_sections() -> None:
-    named = candidate(1, "Update", entity="Mistral")
-    mentioned = candidate(2, "Update", sections=(Section("News", "Mistral said so."),))
+    named = indexed(1, "Update", entity="Mistral")
+    mentioned = indexed(2, "Update", sections=(Section("News", "Mistral said so."),))
     assert order([mentioned, named], "mistral") == [1, 2]
 
 
-def test_more_mentions_rank_higher_and_equals_go_newest_first() -> None:
-    once = candidate(1, "A", "security", days_ago=1)
-    twice = candidate(2, "B", "security security", days_ago=5)
-    same_as_once_newer = candidate(3, "C", "security", days_ago=0)
-    assert order([once, twice, same_as_once_newer], "security") == [2, 3, 1]
+def test_equal_scores_go_to_the_newer_day_then_the_later_stored() -> None:
+    assert order([indexed(1, "Tie"), indexed(2, "Tie")], "tie") == [2, 1]
+    assert order([indexed(2, "Tie", days_ago=1), indexed(1, "Tie")], "tie") == [1, 2]
 
 
-def test_equal_score_and_date_go_by_storage_order() -> None:
-    assert order([candidate(1, "Tie"), candidate(2, "Tie")], "tie") == [2, 1]
+def test_phrases_and_prefixes_count_one_mention_where_they_are() -> None:
+    brief = indexed(1, "Llama models", "the closed source model")
+    levels = [
+        (term, score((term,), brief, TODAY))
+        for term in text_terms(parse_query('llam* "closed source" "source model"'))
+    ]
+    relevance = [found.score - RECENCY for _, found in levels if found]
+    assert relevance == [TITLE_LEVEL, BODY_LEVEL, BODY_LEVEL]
 
 
-def test_a_rare_word_outweighs_a_common_one() -> None:
-    common_in_title = candidate(1, "Model model model", "a quokka was seen")
-    rare_in_title = candidate(2, "Quokka spotted", "a model was seen")
-    rare = {"model": 900.0, "quokka": 2.0}
-    assert order([common_in_title, rare_in_title], "model quokka", rare) == [2, 1]
+def test_recency_is_bounded_and_halves_each_year() -> None:
+    assert recency(TODAY, TODAY) == RECENCY
+    assert recency(TODAY + 30, TODAY) == RECENCY  # a date in the future counts as today
+    assert recency(TODAY - 365, TODAY) == pytest.approx(RECENCY / 2)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    title=st.text(alphabet="ab c", max_size=30),
+    summary=st.text(alphabet="ab cd", max_size=120),
+    body=st.text(alphabet="abd c", max_size=400),
+)
+def test_stored_levels_are_the_levels_ranking_computes(title: str, summary: str, body: str) -> None:
+    brief = indexed(1, title or "x", summary, sections=(Section("h", body),))
+    stored = dict((token[2:], int(token[1])) for token in impacts(brief.title, brief.body).split())
+    fields = brief.field_tokens()
+    assert stored == word_levels(fields)
+    assert all(word_level(token, fields) == level for token, level in stored.items())
 
 
 @pytest.mark.parametrize(
-    ("field", "term", "count"),
+    ("text", "term", "found"),
     [
-        ("muse spark muse spark", TextTerm(("muse", "spark")), 2),
-        ("spark muse", TextTerm(("muse", "spark")), 0),
-        ("llama llamas ll", TextTerm(("llam",), prefix=True), 2),
-        ("gpt 4o gpt 4", TextTerm(("gpt", "4"), prefix=True), 2),
-        ("gpt", TextTerm(("gpt", "4"), prefix=True), 0),
-        ("amuse muses", TextTerm(("muse",)), 0),
-        ("", TextTerm(("x",)), 0),
+        ("muse spark muse spark", TextTerm(("muse", "spark")), True),
+        ("spark muse", TextTerm(("muse", "spark")), False),
+        ("llamas ll", TextTerm(("llam",), prefix=True), True),
+        ("gpt 4o", TextTerm(("gpt", "4"), prefix=True), True),
+        ("gpt", TextTerm(("gpt", "4"), prefix=True), False),
+        ("amuse muses", TextTerm(("muse",)), False),
+        ("meta\n\ncloud", TextTerm(("meta", "cloud")), True),  # body lines run on
+        ("", TextTerm(("x",)), False),
     ],
 )
-def test_hits(field: str, term: TextTerm, count: int) -> None:
-    assert hits(padded(field), term) == count
+def test_occurs(text: str, term: TextTerm, found: bool) -> None:
+    assert occurs(term, text.replace("\\n", "\n")) is found
 
 
-def test_candidates_read_back_short_bodies() -> None:
-    found = Candidate.from_columns(1, NOW, "a b", "meta")
-    assert found.fields == ("a b", "meta", "", "", "", "")
-    assert found.lengths == (2, 1, 0, 0, 0, 0)
+# --- the exact top k, class by class --------------------------------------------------------------
+
+
+def test_classes_come_highest_sum_first_each_once() -> None:
+    options = [(8, 5, 1), (7, 4)]
+    classes = list(classes_by_sum(options))
+    assert sorted(classes) == sorted((a, b) for a in options[0] for b in options[1])
+    sums = [sum(levels) for levels in classes]
+    assert sums == sorted(sums, reverse=True)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    briefs=st.lists(
+        st.tuples(st.sampled_from(range(1, 9)), st.sampled_from((TITLE_LEVEL, BODY_LEVEL)),
+                  st.integers(0, 4000)),
+        max_size=60,
+    ),
+    k=st.integers(1, 25),
+)  # fmt: skip
+def test_top_k_is_the_exact_top_of_every_brief(briefs: list[tuple[int, int, int]], k: int) -> None:
+    """Any spread of levels and dates: the class walk returns what sorting everything returns."""
+    rows = [(levels, TODAY - age, seq) for seq, (*levels, age) in enumerate(briefs, start=1)]
+
+    def read_class(levels: tuple[int, ...], limit: int) -> list[tuple[int, int]]:
+        members = [(day, seq) for found, day, seq in rows if tuple(found) == levels]
+        return sorted(members, reverse=True)[:limit]
+
+    expected = best_first(
+        [Scored(sum(levels) + recency(day, TODAY), day, seq) for levels, day, seq in rows]
+    )[:k]
+    word, phrase = possible_levels(TextTerm(("w",))), possible_levels(TextTerm(("a", "b")))
+    assert top_k([word, phrase], read_class, k, TODAY) == expected
+
+
+def test_top_k_reads_few_classes_when_the_best_are_found_early() -> None:
+    read: list[tuple[int, ...]] = []
+    rng = random.Random(5)
+
+    def read_class(levels: tuple[int, ...], limit: int) -> list[tuple[int, int]]:
+        read.append(levels)
+        return sorted(((TODAY - rng.randrange(3000), seq) for seq in range(limit)), reverse=True)
+
+    found = top_k([possible_levels(TextTerm(("the",)))], read_class, 5, TODAY)
+    assert len(found) == 5
+    assert read == [(8,), (7,)]  # level 6 plus any recency cannot reach the fifth best
+
+
+def test_day_number_counts_from_1970() -> None:
+    assert day_number(date(1970, 1, 2)) == 1
 
 
 # --- snippets ---------------------------------------------------------------------------------

@@ -17,8 +17,8 @@ from slack_signing import block_actions_body, sign, slash_command_body
 from bot import slack_app
 from bot.app import Services
 from bot.commands import Reply
+from bot.search import count_signals
 from bot.store.db import transaction
-from bot.store.search import count_signals
 from bot.store.signals import upsert_signals
 
 CHANNEL = "C0AI"

@@ -1,5 +1,5 @@
 """Search over a stored corpus, on SQLite and PostgreSQL: matching, filters, dates, ranking, paging,
-the bounded paths for common words, and arbitrary input."""
+and arbitrary input. (The ranking's promises at scale: test_search_exact.py.)"""
 
 from __future__ import annotations
 
@@ -14,12 +14,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import FilterError
 from bot.filters import parse_filter
-from bot.query import SearchQuery, TextTerm, parse_query, text_terms
-from bot.search_document import search_columns
+from bot.search.document import search_columns
+from bot.search.grammar import SearchQuery, TextTerm, parse_query, text_terms
+from bot.search.store import SearchPage, latest, latest_page, search
 from bot.signal import Signal
-from bot.store import search_ranked
 from bot.store.db import transaction
-from bot.store.search import SearchPage, latest, latest_page, search
 from bot.store.signals import upsert_signals
 
 TITLES = {signal.id: signal.title for signal in CORPUS}
@@ -161,7 +160,7 @@ def test_search_filters_match_signal_filter(sessions: sessionmaker[Session], ter
 
 
 def _mentions_word(signal: Signal, word: str) -> bool:
-    from bot.search_document import search_columns
+    from bot.search.document import search_columns
 
     columns = search_columns(signal)
     return word in f"{columns['search_title']} {columns['search_body']}".split()
@@ -221,43 +220,6 @@ def test_latest_is_newest_first(sessions: sessionmaker[Session]) -> None:
     dates = [signal.published for signal in newest + [hit.signal for hit in page_two.hits]]
     assert dates == sorted(dates, reverse=True)
     assert newest[0].title == "Meta Pivots To Closed-Source AI With 'Muse Spark'"
-
-
-# --- bounded work for common words ------------------------------------------------------------
-
-
-@pytest.fixture
-def small_limits(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Limits small enough for this corpus to hit every bound."""
-    monkeypatch.setattr(search_ranked, "K_ANY", 6)
-    monkeypatch.setattr(search_ranked, "K_TITLE", 3)
-    monkeypatch.setattr(search_ranked, "PROBE_LIMIT", 4)
-    monkeypatch.setattr(search_ranked, "SCAN_BUDGET", 10)
-    monkeypatch.setattr(search_ranked, "FIRST_LOOK", 12)
-
-
-@pytest.mark.usefixtures("small_limits")
-def test_common_words_rank_the_newest_matches(sessions: sessionmaker[Session]) -> None:
-    page = run(sessions, "model", limit=50)
-    assert page.more_than_total
-    assert 6 <= page.total <= 9  # the newest 6 anywhere, plus up to 3 with it in the title
-    assert page.searched_back_to is None
-
-
-@pytest.mark.usefixtures("small_limits")
-def test_a_rare_phrase_of_common_words_searches_only_the_newest(
-    sessions: sessionmaker[Session],
-) -> None:
-    page = run(sessions, '"security security security"')
-    assert not page.more_than_total
-    assert page.searched_back_to is not None  # older briefs were not checked, and we say so
-
-
-@pytest.mark.usefixtures("small_limits")
-def test_rare_words_still_search_everything(sessions: sessionmaker[Session]) -> None:
-    page = run(sessions, "quantum")
-    assert titles(page) == ["Quantum error correction milestone"]
-    assert (page.more_than_total, page.searched_back_to) == (False, None)
 
 
 # --- the index follows revisions, and takes any input --------------------------------------------

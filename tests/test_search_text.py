@@ -10,13 +10,9 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bot.filters import keyword_text, name_key
-from bot.search_document import (
-    date_range_tokens,
-    day_tokens,
-    facet_token,
-    search_columns,
-)
-from bot.search_text import MAX_TOKEN_LENGTH, document, run_spans, run_tokens, tokens
+from bot.search.document import facet_token, search_columns
+from bot.search.rank import day_number
+from bot.search.tokens import MAX_TOKEN_LENGTH, document, run_spans, run_tokens, tokens
 from bot.signal import Section, Signal
 
 any_text = st.text(alphabet=st.characters(codec=None), max_size=60)
@@ -102,35 +98,12 @@ def test_search_columns() -> None:
     assert facet_token("entity", "meta") in facets
     assert facet_token("topic", "ai-advances") in facets
     assert facet_token("source", "optyx-feed") in facets
-    assert day_tokens(date(2026, 4, 23)) == ["y2026", "m202604", "d20260423"]
-    assert set(day_tokens(date(2026, 4, 23))) <= set(facets)
+    assert columns["published_day"] == day_number(date(2026, 4, 23))
+    impacts = columns["search_impacts"].split()
+    assert "i8meta" in impacts  # the title and the entity
+    assert {"i7pivots", "i7muse", "i5weights"} <= set(impacts)  # title, summary, a section
 
 
 def test_empty_names_have_no_facet() -> None:
     facets = search_columns(Signal(title="t", published=SIGNAL.published)).get("search_facets")
-    assert facets == "y2026 m202604 d20260423"
-
-
-@pytest.mark.parametrize(
-    ("first", "last", "expected"),
-    [
-        (date(2026, 4, 30), date(2026, 6, 1), ["d20260430", "m202605", "d20260601"]),
-        (date(2016, 1, 1), date(2017, 12, 31), ["y2016", "y2017"]),
-        (date(2025, 12, 1), date(2026, 1, 1), ["m202512", "d20260101"]),
-        (date(2026, 2, 1), date(2026, 2, 28), ["m202602"]),
-        (date(2026, 2, 2), date(2026, 2, 1), []),
-        (date(9999, 12, 1), date(9999, 12, 31), ["m999912"]),
-    ],
-)
-def test_date_ranges_take_the_fewest_tokens(first: date, last: date, expected: list[str]) -> None:
-    assert date_range_tokens(first, last) == expected
-
-
-@settings(max_examples=200)
-@given(st.dates(date(2000, 1, 1), date(2040, 12, 31)), st.integers(0, 800), st.integers(0, 900))
-def test_date_range_tokens_cover_exactly_the_range(first: date, length: int, probe: int) -> None:
-    last = date.fromordinal(first.toordinal() + length)
-    day = date.fromordinal(first.toordinal() - 50 + probe)
-    covered = set(date_range_tokens(first, last)) & set(day_tokens(day))
-    assert bool(covered) == (first <= day <= last)
-    assert len(covered) <= 1
+    assert facets == ""

@@ -1,4 +1,4 @@
-"""Migration 0007 on a database that already has an outbox: each row gets its subscription's
+"""Migration 0009 on a database that already has an outbox: each row gets its subscription's
 team, slack-sdk's stores get their tables, and it can be undone, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ NOW = datetime(2026, 4, 23, tzinfo=UTC).isoformat()
 
 def test_rows_learn_their_team_and_the_stores_work(database_url: str) -> None:
     engine = make_engine(database_url)
-    migrate(engine, "0006")
+    migrate(engine, "0008")
     with engine.begin() as connection:
         connection.execute(
             text(
@@ -63,7 +63,7 @@ def test_rows_learn_their_team_and_the_stores_work(database_url: str) -> None:
     assert states.consume(state)
     assert not states.consume(state), "a state is good once"
 
-    migrate(engine, "0006", down=True)
+    migrate(engine, "0008", down=True)
     tables = inspect(engine).get_table_names()
     assert not {"slack_installations", "slack_bots", "slack_oauth_states"} & set(tables)
     assert "team_id" not in {c["name"] for c in inspect(engine).get_columns("deliveries")}

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -10,9 +12,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import SourceConfig
 from bot.deliver.clock import Clock, SystemClock
+from bot.managers import EVERYONE, Permissions
 from bot.people import NoPeople, People
 from bot.render import Message, Renderer
 from bot.store.models import is_user_id
+from bot.store.overview import is_personal
 from bot.store.subscriptions import ChannelRef
 
 
@@ -43,6 +47,30 @@ class OpenChannels:
         return None
 
 
+log = logging.getLogger(__name__)
+
+
+class ChangeNotifier:
+    """Tells whoever listens (the App Home) that a user changed subscriptions or mutes."""
+
+    def __init__(self) -> None:
+        self._listeners: list[Callable[[str], None]] = []
+        self._lock = threading.Lock()
+
+    def listen(self, listener: Callable[[str], None]) -> None:
+        with self._lock:
+            self._listeners.append(listener)
+
+    def changed_by(self, user_id: str) -> None:
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener(user_id)
+            except Exception:  # a listener's failure must not undo or hide the change itself
+                log.exception("change listener failed")
+
+
 @dataclass(frozen=True)
 class CommandContext:
     """The database, the renderer and Slack, passed to every command."""
@@ -54,6 +82,18 @@ class CommandContext:
     push_enabled: bool = False
     people: People = field(default_factory=NoPeople)
     clock: Clock = field(default_factory=SystemClock)
+    permissions: Permissions = EVERYONE
+    changes: ChangeNotifier = field(default_factory=ChangeNotifier)
+
+    def refusal(self, where: ChannelRef) -> Reply | None:
+        """A friendly refusal when the user may not change this channel's subscriptions."""
+        if is_personal(where.channel_id):
+            return None  # a DM with the app: the user's own, personal subscriptions
+        refused = self.permissions.refusal(where.user_id)
+        if refused is None:
+            return None
+        text = f":no_entry: {refused}"  # already mrkdwn, with the managers' mentions
+        return Reply(Message(text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]))
 
     def notice(self, emoji: str, *lines: str) -> Reply:
         return Reply(self.renderer.render("notice.json.j2", emoji=emoji, lines=list(lines)))

@@ -8,11 +8,12 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.commands import admin, mutes, search, subscriptions
-from bot.commands.base import ChannelAccess, CommandContext, Reply
+from bot.commands import admin, history, mutes, search, subscriptions, topics
+from bot.commands.base import ChangeNotifier, ChannelAccess, CommandContext, Reply
 from bot.config import SourceConfig
 from bot.deliver.clock import Clock, SystemClock
 from bot.errors import FilterError
+from bot.managers import EVERYONE, Permissions
 from bot.people import NoPeople, People
 from bot.render import Renderer
 from bot.sharing import Publisher
@@ -35,9 +36,10 @@ SUBCOMMANDS = (
     Subcommand("help", "help", "Show this help."),
     Subcommand(
         "subscribe",
-        "subscribe FILTER [OPTION…]",
+        "subscribe [FILTER] [OPTION…]",
         "Post new briefs matching FILTER in this channel (`subscribe me …`: to you by DM), at "
-        "once or in a digest (`digest=daily@08:00 tz=Europe/London`), full or `format=compact`.",
+        "once or in a digest (`digest=daily@08:00 tz=Europe/London`), full or `format=compact`; "
+        "with nothing after it, a form to pick from.",
         subscriptions.subscribe,
     ),
     Subcommand(
@@ -64,6 +66,18 @@ SUBCOMMANDS = (
         "unmute ID|all",
         "End a mute early (`list` shows them; `unmute me …` for yours).",
         mutes.unmute,
+    ),
+    Subcommand(
+        "topics",
+        "topics",
+        "Topics, entities and categories of the last 30 days, most frequent first.",
+        topics.topics,
+    ),
+    Subcommand(
+        "history",
+        "history",
+        "The last 20 changes to this channel's subscriptions and mutes, and who made them.",
+        history.history,
     ),
     Subcommand(
         "search",
@@ -101,6 +115,7 @@ class Commands:
         push_enabled: bool = False,
         people: People | None = None,
         clock: Clock | None = None,
+        permissions: Permissions = EVERYONE,
     ) -> None:
         self.context = CommandContext(
             sessions,
@@ -110,6 +125,8 @@ class Commands:
             push_enabled,
             people=people or NoPeople(),
             clock=clock or SystemClock(),
+            permissions=permissions,
+            changes=ChangeNotifier(),
         )
 
     def signals(self, text: str, where: ChannelRef) -> Reply:
@@ -156,6 +173,12 @@ class Commands:
     def share(self, signal_id: str, where: ChannelRef, publish: Publisher) -> Reply:
         """Post a brief in the channel for everyone, once per (brief, channel)."""
         return search.share(self.context, signal_id, where, publish)
+
+    def edit_subscription(self, subscription_id: int, text: str, where: ChannelRef) -> Reply:
+        """Give one of the channel's subscriptions a new FILTER (the modal's edit mode)."""
+        return self._answer(
+            lambda: subscriptions.edit_subscription(self.context, subscription_id, text, where)
+        )
 
     def _answer(self, compute: Callable[[], Reply]) -> Reply:
         """The reply, or usage help naming what was malformed."""

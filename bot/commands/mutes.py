@@ -15,7 +15,9 @@ from bot.alerts.options import is_known_zone
 from bot.commands.base import CommandContext, Reply, channel_label, personal_target
 from bot.errors import FilterError
 from bot.filters import SignalFilter, normalized_value, parse_filter
+from bot.store.alert_models import Mute
 from bot.store.db import transaction
+from bot.store.history import record_change
 from bot.store.models import StoredSignal, is_user_id
 from bot.store.mutes import active_mutes, add_mute, remove_mutes
 from bot.store.subscriptions import ChannelRef
@@ -42,6 +44,8 @@ def mute(context: CommandContext, args: str, where: ChannelRef) -> Reply:
         raise FilterError(f"Say what to mute and for how long: {MUTE_EXAMPLE}.")
     zone = _zone_of(context, where.user_id) if " until " in f" {rest.lower()} " else ZoneInfo("UTC")
     request = parse_mute(rest, now=context.clock.now(), zone=zone)
+    if refusal := context.refusal(target):
+        return refusal
     return _muted(context, request.signal_filter, request.until, target, where.user_id)
 
 
@@ -51,6 +55,8 @@ def unmute(context: CommandContext, args: str, where: ChannelRef) -> Reply:
     word = rest.strip().lstrip("#").lower()
     if word != "all" and not word.isdigit():
         raise FilterError("Say which mute to end: `unmute ID` (see `list`) or `unmute all`.")
+    if refusal := context.refusal(target):
+        return refusal
     with transaction(context.sessions) as session:
         ended = remove_mutes(
             session,
@@ -58,7 +64,10 @@ def unmute(context: CommandContext, args: str, where: ChannelRef) -> Reply:
             None if word == "all" else int(word),
             now=context.clock.now(),
         )
+        for row in ended:
+            _record(session, target, where.user_id, "unmuted", row, ended=True)
         described = [f"{parse_filter(row.filter).describe()} (#{row.id})" for row in ended]
+    context.changes.changed_by(where.user_id)
     if not described:
         return context.notice(
             ":grey_question:", "No mute in force matches that. `list` shows them."
@@ -82,6 +91,8 @@ def mute_from_menu(context: CommandContext, choice: str, where: ChannelRef) -> R
         include={field: frozenset({normalized})}, labels={(field, normalized): value}
     )
     target, _ = personal_target("", where)
+    if refusal := context.refusal(target):
+        return refusal
     until = context.clock.now() + parse_duration(duration)
     return _muted(context, signal_filter, until, target, where.user_id, undo=True)
 
@@ -90,9 +101,14 @@ def undo_mute(context: CommandContext, value: str, where: ChannelRef) -> Reply:
     """The Undo button under a mute's answer."""
     target, _ = personal_target("", where)
     mute_id = int(value) if value.isdigit() else -1
+    if refusal := context.refusal(target):
+        return refusal
     with transaction(context.sessions) as session:
         ended = remove_mutes(session, target.channel_id, mute_id, now=context.clock.now())
+        for row in ended:
+            _record(session, target, where.user_id, "unmuted", row, ended=True)
         described = [parse_filter(row.filter).describe() for row in ended]
+    context.changes.changed_by(where.user_id)
     if not described:
         return context.notice(":grey_question:", "That mute has already ended.")
     return context.notice(":loud_sound:", f"Undone: {described[0]} will be posted again.")
@@ -124,6 +140,8 @@ def _muted(
             team_id=target.team_id,
         )
         mute_id, until = row.id, row.until
+        _record(session, target, who, "muted", row)
+    context.changes.changed_by(who)
     here = "for you" if is_user_id(target.channel_id) else f"in {channel_label(target)}"
     message = context.renderer.render(
         "mute.json.j2",
@@ -143,3 +161,20 @@ def _sentence_case(text: str) -> str:
 def _zone_of(context: CommandContext, user_id: str) -> ZoneInfo:
     zone = context.people.time_zone(user_id)
     return ZoneInfo(zone) if zone and is_known_zone(zone) else ZoneInfo("UTC")
+
+
+def _record(
+    session: Session, target: ChannelRef, who: str, action: str, row: Mute, *, ended: bool = False
+) -> None:
+    typed = f"{row.filter} until {row.until:%Y-%m-%d %H:%M} UTC"
+    record_change(
+        session,
+        channel_id=target.channel_id,
+        team_id=target.team_id,
+        actor=who,
+        action=action,
+        subject="mute",
+        subject_id=row.id,
+        before=typed if ended else None,
+        after=None if ended else typed,
+    )

@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot import metrics
+from bot import search as search_store
 from bot.commands.base import CommandContext, Reply
 from bot.errors import FilterError
 from bot.filters import parse_filter
-from bot.query import no_hit_hints, parse_query
 from bot.render import Message
+from bot.search.grammar import no_hit_hints, parse_query
 from bot.sharing import Publisher, share_brief, share_notice
 from bot.signal import Signal
-from bot.store import search as search_store
 from bot.store.db import transaction
 from bot.store.signals import get_signal
 from bot.store.subscriptions import ChannelRef

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.errors import ParseError
 from bot.redaction import redact_url, url_without_secrets
 from bot.sources.brief_format import decode_utf8, parse_brief
 from bot.sources.document import ParsedItem
@@ -26,12 +25,9 @@ def read_location(location: str, fetcher: Fetcher) -> list[ParsedItem]:
             url=url_without_secrets(fetched.url),
             content_type=fetched.content_type,
         )
-    path = Path(location)
-    with path.open("rb") as stream:
-        body = stream.read(fetcher.limits.max_bytes + 1)
-    if len(body) > fetcher.limits.max_bytes:
-        raise ParseError(f"file is larger than {fetcher.limits.max_bytes} bytes", file=location)
-    return items_from_document(body, name=location)
+    # No size cap for a local file: an archive too big to read at once is streamed instead
+    # (bot.sources.stream); the cap is for bodies that come over the network.
+    return items_from_document(Path(location).read_bytes(), name=location)
 
 
 def items_from_document(

@@ -67,6 +67,8 @@ class StoredSignal(Base):
         Index("ix_signals_entity_published", "entity_slug", "published"),
         Index("ix_signals_category_published", "category_slug", "published"),
         Index("ix_signals_source_published", "source_slug", "published"),
+        # Ranked search reads matches newest day first (bot.search.backends.postgres).
+        Index("ix_signals_day_seq", "published_day", "seq"),
     )
 
     # An integer rowid keeps SQLite's FTS5 index (keyed by rowid) stable across VACUUM.
@@ -86,12 +88,14 @@ class StoredSignal(Base):
     sections: Mapped[list[list[str]]] = mapped_column(JSON, default=list)
     # The sections flattened (kept for older readers; search uses the columns below).
     body_text: Mapped[str] = mapped_column(Text, default="")
-    # Derived for search and filters by bot.search_document.search_columns.
+    # Derived for search and filters by bot.search.document.search_columns.
     source_slug: Mapped[str] = mapped_column(String(200), default="")
     keyword_text: Mapped[str] = mapped_column(Text, default="")
     search_title: Mapped[str] = mapped_column(Text, default="")
     search_body: Mapped[str] = mapped_column(Text, default="")
     search_facets: Mapped[str] = mapped_column(Text, default="")
+    search_impacts: Mapped[str] = mapped_column(Text, default="")
+    published_day: Mapped[int] = mapped_column(Integer, default=0)
     url: Mapped[str | None] = mapped_column(Text)
     content_hash: Mapped[str] = mapped_column(String(64))
     revision: Mapped[int] = mapped_column(Integer, default=1)
@@ -142,6 +146,27 @@ class Subscription(Base):
     def personal(self) -> bool:
         """A person's own subscription: `channel_id` holds their user ID, delivered by DM."""
         return is_user_id(self.channel_id)
+
+
+class SubscriptionChange(Base):
+    """One change to a subscription or mute: the history `/signals history` and audits show."""
+
+    __tablename__ = "subscription_changes"
+    __table_args__ = (Index("ix_subscription_changes_channel", "channel_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    team_id: Mapped[str] = mapped_column(String(32), default="")
+    channel_id: Mapped[str] = mapped_column(String(64))
+    # A Slack user ID, or who acted outside Slack: `cli`, `import`, `signal-bot`.
+    actor: Mapped[str] = mapped_column(String(64))
+    # subscribed | unsubscribed | edited | paused | resumed | muted | unmuted
+    action: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[str] = mapped_column(String(16), default="subscription")  # or "mute"
+    subject_id: Mapped[int | None] = mapped_column(Integer)
+    # The subscription as a person would type it (FILTER and options), before and after.
+    before: Mapped[str | None] = mapped_column(Text)
+    after: Mapped[str | None] = mapped_column(Text)
 
 
 class Delivery(Base):

@@ -10,7 +10,7 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from bot.filters import name_key
-from bot.search_document import search_columns
+from bot.search.document import search_columns
 from bot.signal import Signal
 from bot.store.models import StoredSignal, utcnow
 

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from bot.alerts.options import AlertOptions
 from bot.alerts.schedule import parse_schedule
+from bot.store.history import ACTOR_BOT, record_change
 from bot.store.models import Subscription
 
 
@@ -109,10 +110,30 @@ def pause_channel(session: Session, channel_id: str, reason: str) -> int:
     """Pause every subscription of a channel Slack will not take messages for."""
     subscriptions = channel_subscriptions(session, channel_id)
     for subscription in subscriptions:
+        if subscription.paused_reason != reason:
+            _record_state(session, subscription, ACTOR_BOT, "paused", f"paused: {reason}")
         subscription.paused_reason = reason
     return len(subscriptions)
 
 
-def resume_channel(session: Session, channel_id: str) -> None:
+def resume_channel(session: Session, channel_id: str, actor: str = ACTOR_BOT) -> None:
     for subscription in channel_subscriptions(session, channel_id):
+        if subscription.paused_reason is not None:
+            _record_state(session, subscription, actor, "resumed", "active")
         subscription.paused_reason = None
+
+
+def _record_state(
+    session: Session, subscription: Subscription, actor: str, action: str, after: str
+) -> None:
+    before = f"paused: {subscription.paused_reason}" if subscription.paused_reason else "active"
+    record_change(
+        session,
+        channel_id=subscription.channel_id,
+        team_id=subscription.team_id,
+        actor=actor,
+        action=action,
+        before=before,
+        after=after,
+        subject_id=subscription.id,
+    )

@@ -1,7 +1,7 @@
 """Search at scale: one tokenization for SQLite and PostgreSQL, facets, keyword text, shares.
 
 The index no longer reads the brief's own text: `search_title`, `search_body` and `search_facets`
-hold tokens made by bot.search_text (see bot.search_document), which SQLite's FTS5 (`ascii`
+hold tokens made by bot.search.tokens (see bot.search.document), which SQLite's FTS5 (`ascii`
 tokenizer, prefix indexes for 2 and 3 characters) and PostgreSQL (`simple` configuration, one
 GIN index for the whole brief, one for its title) index as they are. Existing rows are filled in
 here. FILTER indexes become (field, published).
@@ -19,8 +19,8 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-from bot.search_document import search_columns
-from bot.search_text import MAX_TOKEN_LENGTH
+from bot.search.document import search_columns
+from bot.search.tokens import MAX_TOKEN_LENGTH
 from bot.signal import Section, Signal
 
 revision = "0004"
@@ -171,8 +171,10 @@ def _backfill() -> None:
         connection.execute(statement, updates)
 
 
-def _prefixed(values: dict[str, str]) -> dict[str, str]:
-    return {f"new_{name}": value for name, value in values.items()}
+def _prefixed(values: dict[str, object]) -> dict[str, object]:
+    # Only the columns this revision adds: search_columns grew more in later ones.
+    added = {name for name, _ in NEW_COLUMNS}
+    return {f"new_{name}": value for name, value in values.items() if name in added}
 
 
 def _batches(connection: sa.Connection) -> Iterator[Sequence[sa.Row[Any]]]:

@@ -1,6 +1,6 @@
 """Snippets: the stretch of a brief with the most query words, those words marked.
 
-Words are found with the index's own tokenizer (`bot.search_text`), so what is highlighted is
+Words are found with the index's own tokenizer (`bot.search.tokens`), so what is highlighted is
 what matched, whether the brief is stored in SQLite or PostgreSQL.
 """
 
@@ -10,8 +10,8 @@ import re
 from collections.abc import Sequence
 from functools import lru_cache
 
-from bot.query import TextTerm
-from bot.search_text import is_plain_ascii, run_spans, run_tokens
+from bot.search.grammar import TextTerm
+from bot.search.tokens import is_plain_ascii, run_spans, run_tokens
 from bot.signal import Signal
 
 HIT_START, HIT_END = "\ue000", "\ue001"
@@ -81,7 +81,7 @@ def _occurs(term: TextTerm, tokens: list[str]) -> bool:
 @lru_cache(maxsize=256)
 def _ascii_pattern(term: TextTerm) -> re.Pattern[str]:
     """A regex for the term's occurrences in text where every run is one token
-    (bot.search_text.is_plain_ascii): its tokens as whole runs, in a row."""
+    (bot.search.tokens.is_plain_ascii): its tokens as whole runs, in a row."""
     words = r"[^A-Za-z0-9]+".join(re.escape(token) for token in term.tokens)
     end = "" if term.prefix else "(?![A-Za-z0-9])"
     return re.compile(rf"(?<![A-Za-z0-9]){words}{end}", re.IGNORECASE)

@@ -1,4 +1,4 @@
-"""The search QUERY grammar (CONTRACT.md, "Slash commands"), and safe full-text expressions for it.
+"""The search QUERY grammar (CONTRACT.md, "Slash commands"): text in, SearchQuery out, no SQL.
 
 A QUERY is free text plus the FILTER field terms (same tokenizer, `bot.filters.tokenize`):
 
@@ -13,17 +13,14 @@ Decisions a caller should know:
   `AND`, `OR`, `NOT`, `NEAR(` are ordinary words.
 - Free-text terms with no letter or digit (`&`, `--`) are dropped; a query left with nothing
   at all is an error. A lone `*` or `-` is an error.
-- Free text is matched by index tokens (`text_terms`, `bot.search_text`): a word, or a phrase of
-  several, the last one maybe a prefix. `fts5_match` and `tsquery_text` write them for SQLite
-  FTS5 and a PostgreSQL tsquery; only tokens ([a-z0-9]+) reach either, so user text never acts
-  as syntax. Neither covers `filter` (field constraints, excluded keywords) or the dates: the
-  search layer applies those itself (see SignalFilter's docstring).
+- Free text is matched by index tokens (`text_terms`, `bot.search.tokens`): a word, or a phrase of
+  several, the last one maybe a prefix. Only the backends (`bot.search.backends`) write SQL or
+  full-text syntax, from tokens ([a-z0-9]+) alone, so user text never acts as syntax.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Literal
@@ -41,7 +38,7 @@ from bot.filters import (
     join_alternatives,
     tokenize,
 )
-from bot.search_text import tokens
+from bot.search.tokens import tokens
 
 QUERY_FIELDS = (*FIELDS, *DATE_FIELDS)
 MAX_QUERY_TERMS = 40
@@ -222,7 +219,7 @@ def no_hit_hints(query: SearchQuery) -> list[str]:
 
 
 def has_token_chars(text: str) -> bool:
-    """True when the text has a word the search index would see (`bot.search_text.tokens`)."""
+    """True when the text has a word the search index would see (`bot.search.tokens.tokens`)."""
     return bool(tokens(text))
 
 
@@ -246,31 +243,3 @@ def text_terms(query: SearchQuery) -> tuple[TextTerm, ...]:
         if term_tokens:
             found.setdefault(TextTerm(term_tokens, prefix=term.kind == "prefix"))
     return tuple(found)
-
-
-def fts5_match(terms: Sequence[TextTerm], columns: Sequence[str]) -> str | None:
-    """An FTS5 MATCH expression requiring every term in one of `columns`; None without terms."""
-    if not terms:
-        return None
-    phrases = " ".join(_fts5_phrase(term) for term in terms)
-    return "{" + " ".join(columns) + "} : (" + phrases + ")"
-
-
-def _fts5_phrase(term: TextTerm) -> str:
-    # Tokens are [a-z0-9]+ (bot.search_text), so quoting them cannot go wrong.
-    quoted = '"' + " ".join(term.tokens) + '"'
-    return f"{quoted} *" if term.prefix else quoted
-
-
-def tsquery_text(terms: Sequence[TextTerm]) -> str | None:
-    """A PostgreSQL tsquery (`CAST(... AS tsquery)`) requiring every term; None without terms."""
-    if not terms:
-        return None
-    return " & ".join(_tsquery_phrase(term) for term in terms)
-
-
-def _tsquery_phrase(term: TextTerm) -> str:
-    lexemes = [f"'{token}'" for token in term.tokens]
-    if term.prefix:
-        lexemes[-1] += ":*"
-    return lexemes[0] if len(lexemes) == 1 else "(" + " <-> ".join(lexemes) + ")"

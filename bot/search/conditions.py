@@ -1,16 +1,20 @@
-"""FILTER fields and dates as SQL, meaning exactly what SignalFilter.matches and bot.query do."""
+"""FILTER fields and dates as SQL, meaning exactly what SignalFilter.matches and the QUERY do."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import ColumnElement, not_, or_
 
 from bot.filters import SignalFilter
 from bot.signal import as_utc
 from bot.store.models import StoredSignal
+
+if TYPE_CHECKING:
+    from bot.search.backends import Constraints
 
 SLUG_COLUMNS = {
     "topic": StoredSignal.topic_slug,
@@ -79,3 +83,13 @@ def date_conditions(since: date | None, until: date | None) -> list[ColumnElemen
 def slug_condition(name: str, values: frozenset[str]) -> ColumnElement[bool]:
     """The row has one of these name keys in field `name`."""
     return SLUG_COLUMNS[name].in_(sorted(values))
+
+
+def keyword_conditions(constraints: Constraints) -> list[ColumnElement[bool]]:
+    """`keyword:` and `-keyword:` as row tests on `keyword_text`."""
+    tests = []
+    if constraints.keywords:
+        tests.append(mentions_any(constraints.keywords))
+    if constraints.excluded_keywords:
+        tests.append(not_(mentions_any(constraints.excluded_keywords)))
+    return tests

@@ -5,16 +5,16 @@ The three tables are those of slack-sdk's SQLAlchemyInstallationStore and
 SQLAlchemyOAuthStateStore (slack-sdk 3.48), under their default names, written out here so
 that the schema does not change when the library does.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-11-27
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,101 @@
+"""SQLite FTS5 for search: the contentless table `signals_fts` over `search_title`, `search_body`,
+`search_facets` and `search_impacts` (migration 0007), whose rowid is the brief's `published_day`
+shifted left 32 bits plus its `seq`. So FTS5 reads any posting list newest day first without
+sorting, a date range is a rowid range, and FILTER fields are facet tokens in the MATCH
+expression: FTS5 intersects posting lists instead of testing rows. Only `keyword:` (a substring)
+is tested per row, through a join.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import ColumnElement, column, select, table, text
+from sqlalchemy.orm import Session
+
+from bot.search.backends import Constraints, TermAt
+from bot.search.conditions import keyword_conditions
+from bot.search.document import facet_token, impact_token
+from bot.search.grammar import TextTerm
+from bot.search.rank import TITLE_LEVEL, day_number
+from bot.search.topk import is_word
+from bot.store.models import StoredSignal
+
+DAY_SHIFT = 2**32
+_FTS = table("signals_fts", column("rowid"))
+_ANYWHERE = "{search_title search_body}"
+
+
+def split_rowid(rowid: int) -> tuple[int, int]:
+    """(published_day, seq) of an index rowid."""
+    return divmod(rowid, DAY_SHIFT)
+
+
+class SqliteIndex:
+    """One FTS5 MATCH expression for terms and FILTER names; dates as rowid bounds."""
+
+    def __init__(self, session: Session, constraints: Constraints) -> None:
+        self.session = session
+        self.constraints = constraints
+        self._keywords = keyword_conditions(constraints)
+
+    def newest(self, terms: Sequence[TermAt], limit: int) -> list[tuple[int, int]]:
+        rowid = _FTS.c.rowid
+        matched = text("signals_fts MATCH :expression").bindparams(
+            expression=self.match_expression(terms)
+        )
+        query = select(rowid).select_from(_FTS).where(matched, *self._rowid_bounds())
+        if self._keywords:
+            seq = rowid.op("&")(DAY_SHIFT - 1)
+            query = query.join(StoredSignal, StoredSignal.seq == seq).where(*self._keywords)
+        rows = self.session.scalars(query.order_by(rowid.desc()).limit(limit))
+        return [split_rowid(value) for value in rows]
+
+    def some(self, terms: Sequence[TermAt], limit: int) -> list[tuple[int, int]]:
+        return self.newest(terms, limit)  # newest first costs FTS5 nothing more
+
+    def levels_present(self, term: TextTerm, levels: Sequence[int]) -> set[int]:
+        return {level for level in levels if self.newest([TermAt(term, level)], 1)}
+
+    def match_expression(self, terms: Sequence[TermAt]) -> str:
+        """The MATCH text: every term where it must be, every included FILTER name."""
+        required = [term_expression(term) for term in terms]
+        required += [_any_facet(name, values) for name, values in self.constraints.include.items()]
+        expression = " AND ".join(f"({part})" for part in required)
+        excluded = [_any_facet(name, values) for name, values in self.constraints.exclude.items()]
+        if excluded:
+            expression = f"({expression}) NOT (" + " OR ".join(excluded) + ")"
+        return expression
+
+    def _rowid_bounds(self) -> list[ColumnElement[bool]]:
+        rowid = _FTS.c.rowid
+        bounds = []
+        if self.constraints.since:
+            bounds.append(rowid >= day_number(self.constraints.since) * DAY_SHIFT)
+        if self.constraints.until:
+            bounds.append(rowid < (day_number(self.constraints.until) + 1) * DAY_SHIFT)
+        return bounds
+
+
+def term_expression(term_at: TermAt) -> str:
+    """FTS5 syntax for one term where it must be (anywhere, or at a level: bot.search.rank)."""
+    term, level = term_at.term, term_at.level
+    if level is None:
+        return f"{_ANYWHERE} : {_phrase(term)}"
+    if is_word(term):
+        return '{search_impacts} : "' + impact_token(term.tokens[0], level) + '"'
+    in_title = "{search_title} : " + _phrase(term)
+    if level == TITLE_LEVEL:
+        return in_title
+    return f"({{search_body}} : {_phrase(term)}) NOT ({in_title})"
+
+
+def _phrase(term: TextTerm) -> str:
+    # Tokens are [a-z0-9]+ (bot.search.tokens), so quoting them cannot go wrong.
+    quoted = '"' + " ".join(term.tokens) + '"'
+    return f"{quoted} *" if term.prefix else quoted
+
+
+def _any_facet(name: str, values: frozenset[str]) -> str:
+    tokens = [facet_token(name, value) for value in sorted(values)]
+    return "{search_facets} : (" + " OR ".join(f'"{token}"' for token in tokens) + ")"

@@ -1,0 +1,70 @@
+"""What a brief stores for search, derived from the Signal alone (see `bot.search.tokens`).
+
+- `search_title`, `search_body`: the index text of the title, and of entity, category, topic,
+  summary and sections (one line each, in FIELDS_OF_BODY order), which ranking reads back.
+- `search_impacts`: every word of the brief with its level (`bot.search.rank`), as `i7model`:
+  the index can then hand out the briefs where a word has a given level, newest first.
+- `search_facets`: one token per filterable value (`e` + hex of the entity's name key, `t` topic,
+  `c` category, `s` source), so SQLite applies FILTER fields inside the full-text index.
+- `published_day`: days since 1970 (UTC), which orders the index: newest day first.
+- `keyword_text`: `bot.filters.keyword_text`, so `keyword:` in SQL is exactly SignalFilter's.
+- `source_slug`: the source's name key, as filters compare it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.filters import keyword_text, name_key
+from bot.search.rank import day_number, word_levels
+from bot.search.tokens import document
+from bot.signal import Signal, as_utc
+
+TITLE_TOKENS = 200
+FIELDS_OF_BODY = ("entity", "category", "topic", "summary", "sections")
+FACET_PREFIXES = {"topic": "t", "entity": "e", "category": "c", "source": "s"}
+IMPACT_PREFIX = "i"
+
+
+def search_columns(signal: Signal) -> dict[str, Any]:
+    """Column values a stored signal needs for search and filters."""
+    sections = " ".join(f"{section.heading} {section.body}" for section in signal.sections)
+    body_fields = (signal.entity, signal.category, signal.topic, signal.summary, sections)
+    title = document([signal.title], budget=TITLE_TOKENS)
+    body = document(body_fields)
+    return {
+        "source_slug": name_key(signal.source),
+        "keyword_text": keyword_text(signal),
+        "search_title": title,
+        "search_body": body,
+        "search_facets": " ".join(facet_tokens(signal)),
+        "search_impacts": impacts(title, body),
+        "published_day": day_number(as_utc(signal.published).date()),
+    }
+
+
+def impacts(title: str, body: str) -> str:
+    """Every token of the index text with its level: `i8model i5the …`."""
+    fields = [title.split(), *(line.split() for line in body.split("\n"))]
+    fields += [[]] * (1 + len(FIELDS_OF_BODY) - len(fields))
+    levels = word_levels(fields[: 1 + len(FIELDS_OF_BODY)])
+    return " ".join([f"{IMPACT_PREFIX}{level}{token}" for token, level in levels.items()])
+
+
+def impact_token(token: str, level: int) -> str:
+    """The index token for a word at a level: `model`, 7 -> `i7model`."""
+    return f"{IMPACT_PREFIX}{level}{token}"
+
+
+def facet_tokens(signal: Signal) -> list[str]:
+    """The tokens that let the full-text index filter by FILTER fields."""
+    return [
+        facet_token(field, name_key(getattr(signal, field)))
+        for field in FACET_PREFIXES
+        if getattr(signal, field).strip()
+    ]
+
+
+def facet_token(field: str, slug: str) -> str:
+    """The token for one FILTER value: `entity` + `meta` -> `e6d657461`."""
+    return FACET_PREFIXES[field] + slug.encode("utf-8", "surrogatepass").hex()

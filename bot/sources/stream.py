@@ -1,0 +1,197 @@
+"""Archives of any size, read one signal at a time: a JSON array, NDJSON, or a folder of files.
+
+`stream_signals(path)` yields `Streamed` records in order, each a signal or the error that kept
+one from being read, with the line (or file) it came from, and how many bytes are behind it (for
+a progress bar). Memory holds one READ_CHUNK of text and the item being decoded, whatever the
+size of the file. Which format a file is comes from its first character: `[` is a JSON array;
+`{` is NDJSON (one object a line) when a second object follows the first, else one document.
+A malformed item is reported and skipped; JSON that breaks the array itself ends the stream
+with an error there.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from pydantic import ValidationError
+
+from bot.errors import ParseError
+from bot.signal import Signal
+from bot.sources.any_document import items_from_document
+from bot.sources.json_signals import format_error_location, signals_from_payload
+
+READ_CHUNK = 1 << 20
+# An element still undecoded after this many characters is broken, not cut off by the window.
+MAX_ITEM_CHARS = 16 << 20
+FOLDER_SUFFIXES = (".txt", ".json", ".xml", ".rss", ".atom")
+_DECODER = json.JSONDecoder()
+_SPACE = " \t\r\n"
+
+
+@dataclass(frozen=True, slots=True)
+class Streamed:
+    """One item of an archive: its signal, or why it could not be read; where it was."""
+
+    where: str
+    signal: Signal | None = None
+    error: str = ""
+    position: int = 0
+
+
+def stream_kind(path: Path) -> str:
+    """`folder`, `array`, `ndjson` or `document` (a single brief, JSON signal or feed)."""
+    if path.is_dir():
+        return "folder"
+    with path.open(encoding="utf-8-sig", errors="replace") as stream:
+        head = stream.read(READ_CHUNK).lstrip(_SPACE)
+    if head.startswith("["):
+        return "array"
+    if head.startswith("{"):
+        first_line, _, rest = head.partition("\n")
+        if rest.lstrip(_SPACE).startswith("{") and _is_json_object(first_line):
+            return "ndjson"
+    return "document"
+
+
+def _is_json_object(text: str) -> bool:
+    try:
+        return isinstance(json.loads(text), dict)
+    except json.JSONDecodeError:
+        return False
+
+
+def stream_signals(path: Path, kind: str) -> Iterator[Streamed]:
+    """The signals of an archive of kind `array`, `ndjson` or `folder` (stream_kind)."""
+    readers = {"array": stream_array, "ndjson": stream_ndjson, "folder": stream_folder}
+    return readers[kind](path)
+
+
+def stream_folder(path: Path) -> Iterator[Streamed]:
+    """Every brief, JSON signal file or feed file in a folder (not its subfolders), by name."""
+    files = sorted(
+        child for child in path.iterdir() if child.is_file() and child.suffix in FOLDER_SUFFIXES
+    )
+    for number, child in enumerate(files, start=1):
+        try:
+            body = child.read_bytes()
+            items = items_from_document(body, name=str(child))
+        except (ParseError, OSError) as error:
+            yield Streamed(str(child), error=str(error), position=number)
+            continue
+        for item in items:
+            yield Streamed(str(child), signal=item.signal, position=number)
+
+
+def stream_ndjson(path: Path) -> Iterator[Streamed]:
+    """One signal per non-blank line."""
+    position = 0
+    with path.open("rb") as stream:
+        for number, raw in enumerate(stream, start=1):
+            position += len(raw)
+            line = raw.decode("utf-8", errors="replace").removeprefix("\ufeff").strip()
+            if line:
+                yield _item(f"{path}:{number}", _decoded(line), position)
+
+
+def _decoded(text: str) -> object:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        return ParseError(f"not JSON: {error.msg} (column {error.colno})")
+
+
+def _item(where: str, payload: object, position: int) -> Streamed:
+    if isinstance(payload, ParseError):
+        return Streamed(where, error=payload.reason, position=position)
+    if not isinstance(payload, dict):
+        return Streamed(where, error="expected a JSON object", position=position)
+    try:
+        (signal,) = signals_from_payload(payload)
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = format_error_location(tuple(first["loc"])) or "(the object)"
+        return Streamed(where, error=f"{field}: {first['msg']}", position=position)
+    return Streamed(where, signal=signal, position=position)
+
+
+def stream_array(path: Path) -> Iterator[Streamed]:
+    """The objects of a JSON array, each named by the line it starts on."""
+    with path.open(encoding="utf-8-sig", errors="replace", newline="") as stream:
+        reader = _ArrayReader(stream)
+        yield from reader.items(str(path))
+
+
+class _ArrayReader:
+    """Decodes a JSON array element by element from a bounded window of the text."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.text = ""
+        self.at = 0  # where the next element (or `,` / `]`) starts in `text`
+        self.line = 1  # the line `at` is on
+        self.consumed = 0  # characters dropped from the front of `text`
+        self.ended = False
+
+    def items(self, name: str) -> Iterator[Streamed]:
+        if self._next_char() != "[":
+            yield Streamed(f"{name}:{self.line}", error="expected a JSON array")
+            return
+        self._advance(1)
+        expect_item = True
+        while True:
+            char = self._next_char()
+            if char == "]" or (char == "" and self.ended):
+                if char == "":
+                    yield Streamed(f"{name}:{self.line}", error="the array is not closed")
+                return
+            if char == "," and not expect_item:
+                self._advance(1)
+                expect_item = True
+                continue
+            start_line = self.line
+            try:
+                payload = self._decode()
+            except json.JSONDecodeError as error:
+                yield Streamed(f"{name}:{start_line}", error=f"not JSON: {error.msg}; stopped here")
+                return
+            expect_item = False
+            yield _item(f"{name}:{start_line}", payload, self.consumed + self.at)
+
+    def _next_char(self) -> str:
+        """The next character that is not whitespace, reading more text when needed."""
+        while True:
+            stripped = len(self.text) - len(self.text[self.at :].lstrip(_SPACE))
+            self._advance(stripped - self.at)
+            if self.at < len(self.text) or not self._read_more():
+                return self.text[self.at : self.at + 1]
+
+    def _decode(self) -> object:
+        while True:
+            try:
+                payload, end = _DECODER.raw_decode(self.text, self.at)
+            except json.JSONDecodeError:
+                if len(self.text) - self.at < MAX_ITEM_CHARS and self._read_more():
+                    continue  # the element may just be cut off by the window
+                raise
+            if end == len(self.text) and self._read_more():
+                continue  # a number at the window's edge may go on
+            self._advance(end - self.at)
+            return payload
+
+    def _advance(self, count: int) -> None:
+        self.line += self.text.count("\n", self.at, self.at + count)
+        self.at += count
+
+    def _read_more(self) -> bool:
+        chunk = "" if self.ended else self.stream.read(READ_CHUNK)
+        if not chunk:
+            self.ended = True
+            return False
+        self.consumed += self.at
+        self.text = self.text[self.at :] + chunk
+        self.at = 0
+        return True

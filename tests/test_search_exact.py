@@ -1,0 +1,135 @@
+"""The ranking's promises, on SQLite and PostgreSQL, with planted briefs stored in shuffled order:
+the exact top of the declared function over every match, however old the best brief is, and
+pages as deep as there are matches. Each database is checked against the exhaustive scorer."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from datetime import date
+
+import pytest
+from search_corpus import DAY, brief, database_url, stored
+from search_reference import reference_ranking
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.search import parse_query, search
+from bot.search import ranked as ranked_module
+from bot.signal import Signal
+from bot.store.db import transaction
+from bot.store.models import StoredSignal
+
+TODAY = date(2026, 4, 24)
+MENTIONS = 260  # more than ranked.FEW: the class-by-class walk answers
+OLD_TITLE = "Muse Spark: Meta's closed model, three years on"
+
+
+def planted() -> list[Signal]:
+    """Hundreds of new briefs that mention the words once in a section, one old title match,
+    a few that mention them in the summary, all stored in a shuffled order."""
+    rng = random.Random(11)
+    briefs = [
+        brief(
+            f"Weekly digest {number}",
+            rng.randrange(0, 60),
+            summary="Other news of the week.",
+            body=f"Item {number}: a muse spark demo was shown, among {rng.randrange(99)} others.",
+        )
+        for number in range(MENTIONS)
+    ]
+    long_summary = "A muse spark note. " + "Other words fill a long summary here. " * 8
+    briefs += [
+        brief(f"Ignition notes {n}", rng.randrange(0, 400), summary=long_summary) for n in range(12)
+    ]
+    briefs.append(brief(OLD_TITLE, 3 * 365, summary="A look back.", entity="Meta"))
+    briefs += [
+        brief(f"Unrelated {n}", rng.randrange(0, 900), summary="Nothing here.") for n in range(40)
+    ]
+    rng.shuffle(briefs)
+    return briefs
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def sessions(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[sessionmaker[Session]]:
+    urls = database_url(request.param, tmp_path_factory.mktemp(request.param), request)
+    engine, factory = stored(next(urls), planted())
+    yield factory
+    engine.dispose()
+    next(urls, None)
+
+
+def page_titles(sessions: sessionmaker[Session], text: str, offset: int = 0) -> list[str]:
+    with transaction(sessions) as session:
+        page = search(session, parse_query(text), limit=5, offset=offset, today=TODAY)
+    return [hit.signal.title for hit in page.hits]
+
+
+def reference_titles(sessions: sessionmaker[Session], text: str) -> list[str]:
+    with transaction(sessions) as session:
+        ranked = reference_ranking(session, parse_query(text), TODAY)
+        rows = session.execute(select(StoredSignal.seq, StoredSignal.title))
+        titles = {seq: title for seq, title in rows}
+    return [titles[scored.seq] for scored in ranked]
+
+
+def test_an_old_title_match_comes_first_among_hundreds_of_newer_mentions(
+    sessions: sessionmaker[Session],
+) -> None:
+    assert page_titles(sessions, "muse spark")[0] == OLD_TITLE
+    assert page_titles(sessions, '"muse spark"')[0] == OLD_TITLE
+    assert page_titles(sessions, "muse spar*")[0] == OLD_TITLE
+
+
+def test_summary_mentions_come_before_section_mentions(sessions: sessionmaker[Session]) -> None:
+    second_to_sixth = page_titles(sessions, "muse spark")[1:] + page_titles(
+        sessions, "muse spark", 5
+    )
+    assert all(title.startswith("Ignition notes") for title in second_to_sixth)
+
+
+@pytest.mark.parametrize("query", ["muse spark", '"muse spark"', "demo", "spark -keyword:ignition"])
+def test_every_page_is_the_exhaustive_scorers_down_to_the_last_match(
+    sessions: sessionmaker[Session], query: str
+) -> None:
+    expected = reference_titles(sessions, query)
+    assert len(expected) >= MENTIONS
+    paged = [
+        title
+        for offset in range(0, len(expected) + 5, 5)
+        for title in page_titles(sessions, query, offset)
+    ]
+    assert paged == expected
+
+
+@pytest.mark.parametrize("few", [0, 3, 10_000])
+def test_both_paths_give_the_same_exact_answer(
+    sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch, few: int
+) -> None:
+    """Scoring every match and walking the classes are two ways to the same top."""
+    monkeypatch.setattr(ranked_module, "FEW", few)
+    for query in ("muse spark", "weekly demo", '"muse spark" demo', "spark since:2026-03-01"):
+        assert (
+            page_titles(sessions, query, 0) + page_titles(sessions, query, 5)
+            == (reference_titles(sessions, query)[:10])
+        )
+
+
+def test_the_count_is_exact_up_to_few_then_a_floor(sessions: sessionmaker[Session]) -> None:
+    with transaction(sessions) as session:
+        common = search(session, parse_query("muse spark"), today=TODAY)
+        rare = search(session, parse_query("ignition"), today=TODAY)
+    assert (common.total, common.more_than_total) == (ranked_module.FEW, True)
+    assert (rare.total, rare.more_than_total) == (12, False)
+
+
+def test_the_day_orders_the_index_not_storage(sessions: sessionmaker[Session]) -> None:
+    with transaction(sessions) as session:
+        rows = session.execute(select(StoredSignal.seq, StoredSignal.published)).all()
+    by_storage = [published for _, published in sorted(rows)]
+    assert by_storage != sorted(by_storage)  # the planted briefs really are shuffled
+    assert DAY.date() < TODAY
