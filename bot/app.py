@@ -78,6 +78,8 @@ def build_services(
         single = SlackPoster(client) if client.token else None
         poster = InstalledPosters(installations, client, fallback=single)
         channels = TeamChannels(poster, SlackChannels(client) if client.token else None)
+        # Admin look-ups use SLACK_BOT_TOKEN's workspace only (not yet each workspace's token).
+        permissions = Permissions(policy, SlackRoles(client).is_workspace_admin)
     elif client is None:
         poster, channels = TerminalPoster(out, PREVIEW_DIR), OpenChannels()
         permissions = Permissions(policy)
