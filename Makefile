@@ -8,7 +8,7 @@ lint:
 	mypy
 
 test:
-	pytest
+	pytest -n 2
 
 quick:
 	pytest -m "not slow"
