@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from bot.render import Message
@@ -21,8 +22,16 @@ def message_to_text(message: Message) -> str:
     return "\n\n".join(text for text in shown if text)
 
 
+# Our templates' own Slack markup (brief text cannot hold a raw `<`: it arrives escaped).
+_DATE_TOKEN = re.compile(r"<!date\^[^|>]*\|([^>]*)>")
+_LABELLED_LINK = re.compile(r"<([^|<>]+)\|([^<>]+)>")
+
+
 def display_text(escaped: str) -> str:
-    """Undo Slack's `&amp;` `&lt;` `&gt;` escaping and drop control characters."""
+    """Slack's date tokens and labelled links as their text, `&amp;` `&lt;` `&gt;` undone,
+    control characters dropped."""
+    escaped = _DATE_TOKEN.sub(r"\1", escaped)
+    escaped = _LABELLED_LINK.sub(r"\2 (\1)", escaped)
     unescaped = escaped.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
     return unescaped.translate(_CONTROL_CHARACTERS)
 

@@ -129,3 +129,11 @@ def test_local_mode_prints_threaded_parts_and_deletions(renderer: Renderer) -> N
     assert f"→ #local (in the thread of {parent})" in printed
     assert "#local: message 1.000002 deleted" in printed
     assert poster.find_thread("local", str(parent), "k") is None
+
+
+def test_slack_date_tokens_and_labelled_links_read_as_their_text() -> None:
+    shown = display_text(
+        "until <!date^1795876983^{date_short_pretty} at {time}|2026-11-28 14:43 UTC> · "
+        "<https://example.com/b|the brief> · &lt;!channel&gt;"
+    )
+    assert shown == "until 2026-11-28 14:43 UTC · the brief (https://example.com/b) · <!channel>"
