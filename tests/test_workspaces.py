@@ -20,6 +20,7 @@ from conftest import (
     _serve_until_closed,
     clear_slack_environment,
     run_cli,
+    wait_until,
 )
 from fake_slack import FakeSlack
 from pydantic import SecretStr
@@ -144,14 +145,6 @@ def keys_in(slack: FakeSlack, channel: str) -> list[str]:
     ]
 
 
-def wait_for(condition: object, what: str, timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
 @pytest.fixture
 def two_workspaces(installs: Services, app_url: str, slack: FakeSlack) -> str:
     """Both workspaces installed, each with one channel subscribed to the same topic."""
@@ -169,7 +162,7 @@ def test_each_workspace_gets_the_brief_with_its_own_token(
     two_workspaces: str, slack: FakeSlack, installs: Services
 ) -> None:
     push(two_workspaces, "both-1", installs)
-    wait_for(lambda: all(keys_in(slack, c) == ["both-1"] for c in CHANNELS.values()), "posts")
+    wait_until(lambda: all(keys_in(slack, c) == ["both-1"] for c in CHANNELS.values()), 10, "posts")
 
     for team, channel in CHANNELS.items():
         assert tokens_used(slack, channel) == {TEAMS[team]}
@@ -201,7 +194,7 @@ def test_uninstalling_stops_that_workspace_only(
 ) -> None:
     assert event(two_workspaces, "TALPHA", "app_uninstalled").status_code == 200
     push(two_workspaces, "after-1", installs)
-    wait_for(lambda: keys_in(slack, "CBETA") == ["after-1"], "the other workspace's post")
+    wait_until(lambda: keys_in(slack, "CBETA") == ["after-1"], 10, "the other workspace's post")
 
     assert keys_in(slack, "CALPHA") == []
     health = httpx.get(f"{two_workspaces}/healthz", timeout=10).json()
@@ -214,7 +207,7 @@ def test_uninstalling_stops_that_workspace_only(
     # Installing again resumes it: what waited is sent.
     assert install(two_workspaces, slack, "TALPHA").status_code == 200
     installs.deliverer.deliver_pending()  # (the fixture's limits: each run asks Slack again)
-    wait_for(lambda: keys_in(slack, "CALPHA") == ["after-1"], "the waiting post")
+    wait_until(lambda: keys_in(slack, "CALPHA") == ["after-1"], 10, "the waiting post")
 
 
 def test_a_dead_token_in_one_workspace_leaves_the_other_sending(
@@ -223,14 +216,14 @@ def test_a_dead_token_in_one_workspace_leaves_the_other_sending(
     slack.revoke_team("TALPHA")
     push(two_workspaces, "dead-1", installs)
     push(two_workspaces, "dead-2", installs)
-    wait_for(lambda: keys_in(slack, "CBETA") == ["dead-1", "dead-2"], "the other's posts")
+    wait_until(lambda: keys_in(slack, "CBETA") == ["dead-1", "dead-2"], 10, "the other's posts")
 
     stopped = installs.deliverer.stopped_reason
-    wait_for(lambda: "TALPHA" in (stopped() or ""), "alpha's stop to be recorded")
+    wait_until(lambda: "TALPHA" in (stopped() or ""), 10, "alpha's stop to be recorded")
     assert "TBETA" not in (stopped() or "")
     assert keys_in(slack, "CALPHA") == []
     # Nothing lost: alpha's rows wait for its token to work again.
-    wait_for(lambda: states_of(installs, "TALPHA") == ["pending", "pending"], "alpha's rows")
+    wait_until(lambda: states_of(installs, "TALPHA") == ["pending", "pending"], 10, "alpha's rows")
 
 
 def states_of(services: Services, team: str) -> list[str]:
@@ -253,11 +246,11 @@ def test_one_workspace_rate_limited_does_not_slow_the_other(
     slack.limit_rate(per_channel_per_second=100, burst=1, global_per_minute=1, team="TALPHA")
     push(two_workspaces, "busy-1", installs)
 
-    wait_for(lambda: all(keys_in(slack, c) == ["busy-1"] for c in [*beta, "CBETA"]), "beta")
+    wait_until(lambda: all(keys_in(slack, c) == ["busy-1"] for c in [*beta, "CBETA"]), 10, "beta")
     assert slack.rate_limited_by_team.get("TBETA", 0) == 0
     throttle = installs.deliverer.throttle
     cap = 1200 * 0.97
-    wait_for(lambda: throttle.per_minute("TALPHA") < cap, "alpha's rate to come down")
+    wait_until(lambda: throttle.per_minute("TALPHA") < cap, 10, "alpha's rate to come down")
     assert slack.rate_limited_by_team.get("TALPHA", 0) >= 1
     assert throttle.per_minute("TBETA") == pytest.approx(cap), "beta keeps the cap"
     sent_alpha = sum(1 for c in [*alpha, "CALPHA"] if keys_in(slack, c))
