@@ -270,11 +270,19 @@ def _ts_rank_top5(session: Session, query: str) -> None:
 
 
 def report_load(result: LoadResult) -> None:
-    print(f"\n== signed /brief over HTTP: {result.requests} requests, {result.concurrency} clients")
+    print(
+        f"\n== signed /brief over HTTP ({result.label}): {result.requests} requests, "
+        f"{result.concurrency} clients"
+    )
     print(
         f"   answered in the HTTP response: {result.answered}; via response_url: {result.deferred}"
     )
     print(f"   errors: {result.errors}; throughput: {result.per_second:,.0f} requests/s")
+    print(
+        f"   CPU per request: server {result.server_cpu_ms_per_request:.1f} ms, "
+        f"load generator {result.client_cpu_ms_per_request:.1f} ms; "
+        f"machine load (1, 5, 15 min) {result.load_average}"
+    )
     _print_percentiles("/brief", result.latencies_ms, quantiles=(50, 95, 99))
 
 

@@ -136,6 +136,8 @@ class Settings(BaseSettings):
     # Who may change channel subscriptions and mutes: `everyone`, `admins`, or user IDs
     # (workspace admins and owners always may). See bot.managers.
     signal_bot_managers: str = "everyone"
+    # `signal-bot web` processes sharing $PORT (bot.web_workers); `--workers N` overrides.
+    signal_bot_web_workers: int = Field(default=1, ge=1, le=64)
 
     @property
     def local_mode(self) -> bool:
