@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 STOP_BUDGET = 10.0  # seconds the posts in flight get to finish
 # Waitress's threads, each holding one request while it waits for its answer; the answers
 # themselves are computed by the Bolt app's own few workers (bot.slack_app).
-HTTP_THREADS = 8
+HTTP_THREADS = 32
 
 
 class StopRequest(threading.Event):
