@@ -41,9 +41,11 @@ log = logging.getLogger(__name__)
 LISTEN_FD_VARIABLE = "SIGNAL_BOT_LISTEN_FD"  # set by the parent for its workers only
 LISTEN_BACKLOG = 1024
 MAX_WEB_WORKERS = 64  # as SIGNAL_BOT_WEB_WORKERS allows
-# A worker that exits sooner than this after starting counts as failing to start.
-EARLY_EXIT_SECONDS = 10.0
-MAX_EARLY_EXITS = 3
+# What `signal-bot` exits with when its configuration is wrong: starting again cannot help.
+CONFIGURATION_STATUS = 2
+# Workers that die this many times, each within EARLY_EXIT_SECONDS of starting, stop the parent.
+EARLY_EXIT_SECONDS = 30.0
+MAX_EARLY_EXITS = 5
 
 
 def inherited_listener() -> socket.socket | None:
@@ -135,6 +137,8 @@ class WorkerPool:
     def _replace(self, dead: _Worker) -> _Worker:
         code = dead.process.returncode
         self._forget(dead.process.pid)
+        if code == CONFIGURATION_STATUS:
+            raise ConfigError("a web worker could not start: its reason is in the log above")
         if time.monotonic() - dead.started < EARLY_EXIT_SECONDS:
             self.early_exits += 1
             if self.early_exits >= MAX_EARLY_EXITS:
