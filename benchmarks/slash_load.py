@@ -111,9 +111,7 @@ def _start_server(
     return subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL)
 
 
-def _wait_until_serving(
-    port: int, server: subprocess.Popen[bytes], timeout: float = 120.0
-) -> None:
+def _wait_until_serving(port: int, server: subprocess.Popen[bytes], timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.poll() is not None:

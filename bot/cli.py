@@ -98,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_worker_count,
         metavar="N",
         help="processes serving $PORT together, about one per core "
-        "(default: SIGNAL_BOT_WEB_WORKERS, else 1)",
+        "(default: SIGNAL_BOT_WEB_WORKERS, else WEB_CONCURRENCY, else 1)",
     )
     command("worker", worker, "The scheduler alone: polls sources and delivers the outbox.")
     db = command("db", lambda _: parser.error("say `signal-bot db upgrade`"), "Database tasks.")

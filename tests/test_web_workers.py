@@ -18,6 +18,8 @@ from fake_slack import FakeSlack
 from slack_signing import sign, slash_command_body
 from test_metrics import free_port, sample
 
+from bot.config import Settings
+
 PUSH_TOKEN = "push-secret"  # conftest's settings
 FORM = "application/x-www-form-urlencoded"
 BRIEF = {
@@ -177,10 +179,24 @@ def test_workers_must_be_a_whole_number_from_1_to_64(
             run_cli(capsys, "web", "--workers", given)
         assert exited.value.code == 2
         assert "expected a whole number from 1 to 64" in capsys.readouterr().err
-    monkeypatch.setenv("SIGNAL_BOT_WEB_WORKERS", "0")
-    code, _out, err = run_cli(capsys, "web")
-    assert code == 2
-    assert "SIGNAL_BOT_WEB_WORKERS" in err
+    for variable in ("SIGNAL_BOT_WEB_WORKERS", "WEB_CONCURRENCY"):
+        monkeypatch.setenv(variable, "0")
+        code, _out, err = run_cli(capsys, "web")
+        assert code == 2
+        assert "SIGNAL_BOT_WEB_WORKERS: Input should be greater than or equal to 1" in err
+        monkeypatch.delenv(variable)
+
+
+def test_signal_bot_web_workers_wins_over_web_concurrency(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("WEB_CONCURRENCY", "4")
+    assert Settings(_env_file=None).signal_bot_web_workers == 4
+    monkeypatch.setenv("SIGNAL_BOT_WEB_WORKERS", "2")
+    assert Settings(_env_file=None).signal_bot_web_workers == 2
+    monkeypatch.delenv("SIGNAL_BOT_WEB_WORKERS")
+    monkeypatch.delenv("WEB_CONCURRENCY")
+    assert Settings(_env_file=None).signal_bot_web_workers == 1
 
 
 @pytest.mark.slow
