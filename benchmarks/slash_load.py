@@ -226,10 +226,11 @@ def _status_and_length(head: bytes) -> tuple[int, int]:
 
 
 class _FakeSlackApi:
-    """Answers Bolt's one `auth.test`, and any response_url post, with `{"ok": true}`."""
+    """Answers Bolt's `auth.test` (each worker's first requests ask at once), and any
+    response_url post, with `{"ok": true}`."""
 
     def __init__(self) -> None:
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _OkHandler)
+        self.server = _ManyAtOnce(("127.0.0.1", 0), _OkHandler)
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
 
@@ -240,6 +241,10 @@ class _FakeSlackApi:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class _ManyAtOnce(ThreadingHTTPServer):
+    request_queue_size = 128  # socketserver's 5 resets the rest of a burst
 
 
 class _OkHandler(BaseHTTPRequestHandler):
