@@ -1,9 +1,12 @@
 """Each database against the exhaustive scorer, on the test corpus: the same briefs in the same
 order as scoring every stored brief in Python (tests/search_reference.py), and the same snippets.
-Neither database is compared with the other: both are compared with the declared function."""
+Neither database is compared with the other: both are compared with the declared function.
+PostgreSQL is checked twice: with its level index as migrated (RUM where the extension is
+installed, as it is wherever `.ci/run` ran) and rebuilt as GIN, the fallback without it."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import date
 
@@ -17,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import FilterError
 from bot.search import ranked
+from bot.search.backends.level_index import level_index_kind, rebuild_level_index
 from bot.search.grammar import parse_query
 from bot.search.store import search
 from bot.search.tokens import document, tokens
@@ -37,14 +41,21 @@ QUERIES = (
 )  # fmt: skip
 
 
+DATABASES = ("sqlite", "postgresql", "postgresql-gin")
+POSTGRESQL = 1
+EVERY_DATABASE = pytest.mark.parametrize("database", [0, 1, 2], ids=DATABASES)
+
+
 @pytest.fixture(scope="module")
 def both(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[list[sessionmaker[Session]]]:
-    """The corpus stored in a SQLite file and in a PostgreSQL database."""
+    """The corpus stored in a SQLite file, a PostgreSQL database, and one with a GIN index."""
     folder = tmp_path_factory.mktemp("parity")
-    urls = [database_url(kind, folder, request) for kind in ("sqlite", "postgresql")]
+    urls = [database_url(kind, folder, request) for kind in ("sqlite", *DATABASES[1:])]
     engines, factories = zip(*(stored(next(url)) for url in urls), strict=True)
+    with engines[2].begin() as connection:
+        assert rebuild_level_index(connection, use_rum=False) == "gin"
     yield list(factories)
     for engine in engines:
         engine.dispose()
@@ -73,7 +84,7 @@ def assert_exact(sessions: sessionmaker[Session], query_text: str, offset: int =
 
 
 @pytest.mark.parametrize("query_text", QUERIES)
-@pytest.mark.parametrize("database", [0, 1], ids=["sqlite", "postgresql"])
+@EVERY_DATABASE
 def test_each_database_ranks_as_the_exhaustive_scorer(
     both: list[sessionmaker[Session]], query_text: str, database: int
 ) -> None:
@@ -85,7 +96,7 @@ def test_each_database_ranks_as_the_exhaustive_scorer(
     "query_text",
     ["model", "security", '"security security"', "ma*", "model -keyword:rumour", "meta model"],
 )
-@pytest.mark.parametrize("database", [0, 1], ids=["sqlite", "postgresql"])
+@EVERY_DATABASE
 def test_the_class_walk_is_exact_too(
     both: list[sessionmaker[Session]],
     query_text: str,
@@ -134,10 +145,24 @@ def test_any_query_ranks_as_the_exhaustive_scorer(
 def test_postgres_indexes_exactly_the_tokens(both: list[sessionmaker[Session]], value: str) -> None:
     """to_tsvector('simple') of the index text keeps every token, in order (FTS5 `ascii` does)."""
     indexed = document([value])
-    with transaction(both[1]) as session:
+    with transaction(both[POSTGRESQL]) as session:
         lexemes = session.execute(
             text("SELECT lexeme, positions FROM unnest(to_tsvector('simple', :doc))"),
             {"doc": indexed},
         ).all()
     at = {position: lexeme for lexeme, positions in lexemes for position in positions}
     assert [at[position] for position in sorted(at)] == tokens(value)
+
+
+def test_postgres_reads_classes_from_rum_where_the_extension_is_installed(
+    both: list[sessionmaker[Session]],
+) -> None:
+    with transaction(both[POSTGRESQL]) as session:
+        installed = session.execute(
+            text("SELECT count(*) FROM pg_available_extensions WHERE name = 'rum'")
+        ).scalar()
+        if os.environ.get("CI") == "true":
+            assert installed, ".ci/run installs postgresql-15-rum"
+        assert level_index_kind(session.connection()) == ("rum" if installed else "gin")
+    with transaction(both[2]) as session:
+        assert level_index_kind(session.connection()) == "gin"
