@@ -1,8 +1,8 @@
 """PostgreSQL search reads each class of briefs newest first from one index (bot.search.backends.
 postgres): FILTER values join the level vector as facet tokens, a `search_order` key
 (`published_day << 32 | seq`, SQLite's FTS5 rowid) orders briefs, and the level vector is
-indexed by RUM with that key attached (an ordered index scan) where the `rum` extension can be
-created, by GIN otherwise (bot.search.backends.level_index). Nothing changes on SQLite.
+indexed by GIN and, where the `rum` extension can be created, by RUM with that key attached (an
+ordered index scan): bot.search.backends.level_index. Nothing changes on SQLite.
 
 Revision ID: 0011
 Revises: 0009
@@ -34,6 +34,8 @@ def upgrade() -> None:
     )
     op.execute("ALTER TABLE signals ALTER COLUMN search_impacts_vector SET STATISTICS 1000")
     create_level_index(op.get_bind())
+    # The planner's word statistics of the new vector: without them it guesses every word alike.
+    op.execute("ANALYZE signals")
 
 
 def downgrade() -> None:

@@ -1,12 +1,15 @@
-"""PostgreSQL's index over `search_impacts_vector` (word levels and facet tokens): RUM or GIN.
+"""PostgreSQL's indexes over `search_impacts_vector` (word levels and facet tokens).
 
-With the `rum` extension (Debian `postgresql-15-rum`) the index is RUM with `search_order`
-(`published_day << 32 | seq`) attached to every posting and postings kept in that order
-(`order_by_attach`), so `vector @@ query ORDER BY search_order <=| NEWEST LIMIT k` is an ordered
-index scan that stops after k matches: a class of briefs comes newest first without reading the
-rest of it. Without the extension (not installed, or the database role may not create it) the
-index is GIN, which hands out matches unordered: the same results, found by sorting the matches.
-Migration 0011 picks one; `level_index_kind` tells the app which it got.
+GIN (`ix_signals_search_impacts`) answers the unordered questions fast: are there more than a
+few matches, has some brief this word at this level. With the `rum` extension (Debian
+`postgresql-15-rum`) a RUM index (`ix_signals_search_levels`) sits beside it, with
+`search_order` (`published_day << 32 | seq`) attached to every posting and postings kept in that
+order (`order_by_attach`), so `vector @@ query ORDER BY search_order <=| NEWEST LIMIT k` is an
+ordered index scan that stops after k matches: a class of briefs comes newest first without
+reading the rest of it. Without the extension (not installed, not built for the running server,
+or the role may not create it) there is GIN alone, which hands out matches unordered: the same
+results, found by sorting every match of the class. Migration 0011 builds what it can;
+`level_index_kind` tells the app which it got; `signal-bot db search-index` builds it again.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from sqlalchemy.exc import DBAPIError
 log = logging.getLogger(__name__)
 
 INDEX_NAME = "ix_signals_search_levels"
+GIN_INDEX_NAME = "ix_signals_search_impacts"
 IndexKind = Literal["rum", "gin"]
 
 _RUM_INDEX = (
@@ -28,20 +32,24 @@ _RUM_INDEX = (
     "(search_impacts_vector rum_tsvector_addon_ops, search_order) "
     "WITH (attach = 'search_order', to = 'search_impacts_vector', order_by_attach = 't')"
 )
-_GIN_INDEX = f"CREATE INDEX {INDEX_NAME} ON signals USING GIN (search_impacts_vector)"
+_GIN_INDEX = f"CREATE INDEX {GIN_INDEX_NAME} ON signals USING GIN (search_impacts_vector)"
 _KINDS: WeakKeyDictionary[Engine, IndexKind] = WeakKeyDictionary()
 
 
 def create_level_index(connection: Connection, *, use_rum: bool = True) -> IndexKind:
-    """Create the index (RUM when `use_rum` and the extension can be created); which one."""
+    """Create the GIN index, and the RUM one when `use_rum` and the extension can be created:
+    `rum` when there is an ordered index, else `gin`."""
+    connection.execute(text(_GIN_INDEX))
     kind: IndexKind = "rum" if use_rum and _rum_created(connection) else "gin"
-    connection.execute(text(_RUM_INDEX if kind == "rum" else _GIN_INDEX))
+    if kind == "rum":
+        connection.execute(text(_RUM_INDEX))
     log.info("search: the level index is %s", kind.upper())
     return kind
 
 
 def drop_level_index(connection: Connection) -> None:
-    connection.execute(text(f"DROP INDEX IF EXISTS {INDEX_NAME}"))
+    for name in (INDEX_NAME, GIN_INDEX_NAME):
+        connection.execute(text(f"DROP INDEX IF EXISTS {name}"))
 
 
 def level_index_kind(connection: Connection) -> IndexKind:

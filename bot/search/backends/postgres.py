@@ -13,7 +13,6 @@ when the query has words or FILTER values too.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
@@ -32,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from bot.search.backends import Constraints, TermAt
 from bot.search.backends.level_index import level_index_kind
+from bot.search.backends.token_statistics import token_statistics
 from bot.search.conditions import keyword_conditions, slug_condition
 from bot.search.document import facet_token, impact_token
 from bot.search.grammar import TextTerm
@@ -39,8 +39,11 @@ from bot.search.rank import LEVELS, TITLE_LEVEL, day_number
 from bot.search.topk import is_word
 from bot.store.models import StoredSignal
 
-DAY_SHIFT = 2**32
-NEWEST = 2**63 - 1  # beyond every `search_order`: distance to it orders newest first
+# Beyond every `search_order`, and exact as a float8 (RUM's distances are float8, so a larger
+# bound would round distances of nearby briefs together): the distance to it orders newest first.
+NEWEST = 2**53
+# Above this many postings (about a microsecond each) the planner's way is faster than RUM's.
+RUM_POSTINGS = 10_000
 
 
 class PostgresIndex:
@@ -49,14 +52,24 @@ class PostgresIndex:
     def __init__(self, session: Session, constraints: Constraints) -> None:
         self.session = session
         self.constraints = constraints
-        self.ordered_by_index = level_index_kind(session.connection()) == "rum"
-        self._facets = _facet_query(constraints)
-        self._keywords = keyword_conditions(constraints)
+        connection = session.connection()
+        # A date range is bounded by the day index; RUM would read every posting still.
+        ordered = level_index_kind(connection) == "rum" and not (
+            constraints.since or constraints.until
+        )
+        self._statistics = token_statistics(connection) if ordered else None
+        self._required_facets = [
+            _facet_group(name, values) for name, values in constraints.include.items()
+        ]
+        self._refused_facets = [
+            _facet_group(name, values) for name, values in constraints.exclude.items()
+        ]
+        self._rows = [*_day_range(constraints), *keyword_conditions(constraints)]
 
     def newest(self, terms: Sequence[TermAt], limit: int) -> list[tuple[int, int]]:
-        query, by_index = self._matching(terms)
+        query, required = self._matching(terms)
         order: list[ColumnElement[Any]]
-        if by_index and self.ordered_by_index:
+        if self.ordered_by_index(required):
             order = [_search_order().op("<=|")(literal(NEWEST, BigInteger))]
         else:
             order = [StoredSignal.published_day.desc(), StoredSignal.seq.desc()]
@@ -73,76 +86,65 @@ class PostgresIndex:
         found = self.session.execute(select(*probes)).one()
         return {level for level, present in zip(levels, found, strict=True) if present}
 
-    def _matching(self, terms: Sequence[TermAt]) -> tuple[Select[int, int], bool]:
-        """Briefs holding the terms and meeting the constraints; whether the level index
-        answers (a word or a FILTER value is asked for), so that it can order them."""
-        levels = [_level_query(term) for term in terms if is_word(term.term)]
-        levels += self._facets.required
+    def _matching(self, terms: Sequence[TermAt]) -> tuple[Select[int, int], list[list[str]]]:
+        """Briefs holding the terms and meeting the constraints, and the token groups the level
+        vector must hold (each group OR-ed; none when the level vector does not answer)."""
+        required = [_level_group(term) for term in terms if is_word(term.term)]
+        required += self._required_facets
         conditions = [
             condition
             for term in terms
             if not is_word(term.term)
             for condition in _text_conditions(term)
         ]
-        if levels:
-            levels += self._facets.refused
-            conditions.append(_matches("search_impacts_vector", " & ".join(levels)))
+        if required:
+            parts = [_any_of(group) for group in required]
+            parts += ["!" + _any_of(group) for group in self._refused_facets]
+            conditions.append(_matches("search_impacts_vector", " & ".join(parts)))
         else:
-            conditions += self._facets.refused_rows
-        conditions += self._day_range(by_order=bool(levels) and self.ordered_by_index)
-        query = select(StoredSignal.published_day, StoredSignal.seq).where(
-            *conditions, *self._keywords
-        )
-        return query, bool(levels)
+            conditions += [
+                not_(slug_condition(name, values))
+                for name, values in self.constraints.exclude.items()
+            ]
+        query = select(StoredSignal.published_day, StoredSignal.seq).where(*conditions, *self._rows)
+        return query, required
 
-    def _day_range(self, *, by_order: bool) -> list[ColumnElement[bool]]:
-        """`since` and `until` (the UTC day of `published`, so the same briefs): on the RUM
-        index's attached key, or on `published_day`, which the day index can bound."""
-        since, until = self.constraints.since, self.constraints.until
-        bounds = []
-        if by_order:
-            key = _search_order()
-            if since:
-                bounds.append(key >= day_number(since) * DAY_SHIFT)
-            if until:
-                bounds.append(key < (day_number(until) + 1) * DAY_SHIFT)
-            return bounds
-        day = StoredSignal.published_day
-        if since:
-            bounds.append(day >= day_number(since))
-        if until:
-            bounds.append(day <= day_number(until))
-        return bounds
+    def ordered_by_index(self, required: list[list[str]]) -> bool:
+        """Whether RUM's ordered scan is the cheap way to the newest: the postings it reads."""
+        if self._statistics is None or not required:
+            return False
+        postings = sum(self._statistics.briefs(token) for group in required for token in group)
+        return postings <= RUM_POSTINGS
 
 
-@dataclass(frozen=True, slots=True)
-class _FacetQuery:
-    """FILTER names as tsquery parts over the level vector (`required`, `refused`), and the
-    excluded ones as column conditions, for a query the level vector does not answer."""
-
-    required: list[str]
-    refused: list[str]
-    refused_rows: list[ColumnElement[bool]]
-
-
-def _facet_query(constraints: Constraints) -> _FacetQuery:
-    return _FacetQuery(
-        [_any_facet(name, values) for name, values in constraints.include.items()],
-        ["!" + _any_facet(name, values) for name, values in constraints.exclude.items()],
-        [not_(slug_condition(name, values)) for name, values in constraints.exclude.items()],
-    )
+def _day_range(constraints: Constraints) -> list[ColumnElement[bool]]:
+    """`since` and `until` on `published_day` (the UTC day of `published`, so the same briefs),
+    which the (published_day, seq) index can bound: on `published` it would walk from today."""
+    day = StoredSignal.published_day
+    bounds = []
+    if constraints.since:
+        bounds.append(day >= day_number(constraints.since))
+    if constraints.until:
+        bounds.append(day <= day_number(constraints.until))
+    return bounds
 
 
-def _any_facet(name: str, values: frozenset[str]) -> str:
-    return "(" + " | ".join(f"'{facet_token(name, value)}'" for value in sorted(values)) + ")"
+def _facet_group(name: str, values: frozenset[str]) -> list[str]:
+    """The tokens of a FILTER field's values (any of them)."""
+    return [facet_token(name, value) for value in sorted(values)]
 
 
-def _level_query(term_at: TermAt) -> str:
+def _level_group(term_at: TermAt) -> list[str]:
     """A word at its level, or at any level."""
     word = term_at.term.tokens[0]
     if term_at.level is not None:
-        return f"'{impact_token(word, term_at.level)}'"
-    return "(" + " | ".join(f"'{impact_token(word, at)}'" for at in range(1, LEVELS + 1)) + ")"
+        return [impact_token(word, term_at.level)]
+    return [impact_token(word, at) for at in range(1, LEVELS + 1)]
+
+
+def _any_of(tokens: list[str]) -> str:
+    # Tokens are [a-z0-9]+ (bot.search.document): quoting them as lexemes cannot go wrong.
+    return "(" + " | ".join(f"'{token}'" for token in tokens) + ")"
 
 
 def _text_conditions(term_at: TermAt) -> list[ColumnElement[bool]]:
