@@ -35,7 +35,7 @@ from bot.search.backends.token_statistics import token_statistics
 from bot.search.conditions import keyword_conditions, slug_condition
 from bot.search.document import facet_token, impact_token
 from bot.search.grammar import TextTerm
-from bot.search.rank import LEVELS, TITLE_LEVEL, day_number
+from bot.search.rank import TITLE_LEVEL, day_number
 from bot.search.topk import is_word
 from bot.store.models import StoredSignal
 
@@ -89,14 +89,21 @@ class PostgresIndex:
     def _matching(self, terms: Sequence[TermAt]) -> tuple[Select[int, int], list[list[str]]]:
         """Briefs holding the terms and meeting the constraints, and the token groups the level
         vector must hold (each group OR-ed; none when the level vector does not answer)."""
-        required = [_level_group(term) for term in terms if is_word(term.term)]
+        anywhere = [tsquery_text(term.term) for term in terms if term.level is None]
+        leveled = [(term.term, term.level) for term in terms if term.level is not None]
+        required = [
+            [impact_token(term.tokens[0], level)] for term, level in leveled if is_word(term)
+        ]
         required += self._required_facets
         conditions = [
             condition
-            for term in terms
-            if not is_word(term.term)
-            for condition in _text_conditions(term)
+            for term, level in leveled
+            if not is_word(term)
+            for condition in _text_conditions(term, level)
         ]
+        if anywhere:
+            # One posting list a word (the whole brief's vector), not one a level.
+            conditions.append(_matches("search_vector", " & ".join(anywhere)))
         if required:
             parts = [_any_of(group) for group in required]
             parts += ["!" + _any_of(group) for group in self._refused_facets]
@@ -134,24 +141,13 @@ def _facet_group(name: str, values: frozenset[str]) -> list[str]:
     return [facet_token(name, value) for value in sorted(values)]
 
 
-def _level_group(term_at: TermAt) -> list[str]:
-    """A word at its level, or at any level."""
-    word = term_at.term.tokens[0]
-    if term_at.level is not None:
-        return [impact_token(word, term_at.level)]
-    return [impact_token(word, at) for at in range(1, LEVELS + 1)]
-
-
 def _any_of(tokens: list[str]) -> str:
     # Tokens are [a-z0-9]+ (bot.search.document): quoting them as lexemes cannot go wrong.
     return "(" + " | ".join(f"'{token}'" for token in tokens) + ")"
 
 
-def _text_conditions(term_at: TermAt) -> list[ColumnElement[bool]]:
-    """A phrase or a prefix: anywhere, in the title (TITLE_LEVEL), or elsewhere only."""
-    term, level = term_at.term, term_at.level
-    if level is None:
-        return [_matches("search_vector", tsquery_text(term))]
+def _text_conditions(term: TextTerm, level: int) -> list[ColumnElement[bool]]:
+    """A phrase or a prefix in the title (TITLE_LEVEL), or elsewhere only (BODY_LEVEL)."""
     in_title = _matches("search_title_vector", tsquery_text(term))
     if level == TITLE_LEVEL:
         return [in_title]
