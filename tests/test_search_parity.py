@@ -116,19 +116,19 @@ def test_each_database_ranks_as_the_exhaustive_scorer(
         'model "muse spark"',
     ],
 )
-@pytest.mark.parametrize("rum_postings", [0, 10**9], ids=["planner", "rum"])
+@pytest.mark.parametrize("rum_posting_us", [10.0**9, 0.0], ids=["planner", "rum"])
 @EVERY_DATABASE
 def test_the_class_walk_is_exact_too(
     both: list[sessionmaker[Session]],
     query_text: str,
     database: int,
-    rum_postings: int,
+    rum_posting_us: float,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """With FEW at 0 every query is answered class by class from the index; on PostgreSQL
     with RUM, each class read by RUM's ordered scan, or each the planner's way."""
     monkeypatch.setattr(ranked, "FEW", 0)
-    monkeypatch.setattr(postgres, "RUM_POSTINGS", rum_postings)
+    monkeypatch.setattr(postgres, "RUM_POSTING_US", rum_posting_us)
     for offset in (0, 5):
         assert_exact(both[database], query_text, offset)
 
@@ -188,11 +188,11 @@ def test_postgres_reads_classes_from_rum_where_the_extension_loads(
         assert level_index_kind(session.connection()) == ("rum" if loads else "gin")
         index = PostgresIndex(session, Constraints())
         # After ANALYZE (the fixture's), a word of a few briefs is read by RUM's ordered scan.
-        assert index.ordered_by_index([[impact_token("model", 8)]]) == loads
-        assert not index.ordered_by_index([])
+        assert index.ordered_by_index([[impact_token("model", 8)]], 5) == loads
+        assert not index.ordered_by_index([], 5)
     with transaction(both[2]) as session:
         assert level_index_kind(session.connection()) == "gin"
-        assert not PostgresIndex(session, Constraints()).ordered_by_index([["i8model"]])
+        assert not PostgresIndex(session, Constraints()).ordered_by_index([["i8model"]], 5)
 
 
 def rum_loads(session: Session) -> bool:

@@ -12,6 +12,7 @@ when the query has words or FILTER values too.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -42,8 +43,12 @@ from bot.store.models import StoredSignal
 # Beyond every `search_order`, and exact as a float8 (RUM's distances are float8, so a larger
 # bound would round distances of nearby briefs together): the distance to it orders newest first.
 NEWEST = 2**53
-# Above this many postings (about a microsecond each) the planner's way is faster than RUM's.
-RUM_POSTINGS = 10_000
+# What each way to a class's newest k costs, in microseconds (measured at 1,000,000 rows:
+# README, "How search ranks"): RUM's ordered scan reads every posting of its tokens; walking the
+# (published_day, seq) index tests rows until k match; a GIN bitmap fetches and sorts every match.
+RUM_POSTING_US = 1.1
+WALKED_ROW_US = 12.0
+GIN_MATCH_US = 14.0
 
 
 class PostgresIndex:
@@ -69,7 +74,7 @@ class PostgresIndex:
     def newest(self, terms: Sequence[TermAt], limit: int) -> list[tuple[int, int]]:
         query, required = self._matching(terms)
         order: list[ColumnElement[Any]]
-        if self.ordered_by_index(required):
+        if self.ordered_by_index(required, limit):
             order = [_search_order().op("<=|")(literal(NEWEST, BigInteger))]
         else:
             order = [StoredSignal.published_day.desc(), StoredSignal.seq.desc()]
@@ -116,12 +121,21 @@ class PostgresIndex:
         query = select(StoredSignal.published_day, StoredSignal.seq).where(*conditions, *self._rows)
         return query, required
 
-    def ordered_by_index(self, required: list[list[str]]) -> bool:
-        """Whether RUM's ordered scan is the cheap way to the newest: the postings it reads."""
-        if self._statistics is None or not required:
+    def ordered_by_index(self, required: list[list[str]], limit: int) -> bool:
+        """Whether RUM's ordered scan is the cheap way to the newest `limit` briefs holding the
+        token groups: cheaper than both ways the planner has (walking the day index, or a GIN
+        bitmap), by the tokens' frequencies (independent, as the planner assumes too)."""
+        statistics = self._statistics
+        if statistics is None or not required:
             return False
-        postings = sum(self._statistics.briefs(token) for group in required for token in group)
-        return postings <= RUM_POSTINGS
+        postings = sum(statistics.briefs(token) for group in required for token in group)
+        share = math.prod(
+            min(1.0, sum(statistics.briefs(token) for token in group) / statistics.rows)
+            for group in required
+        )
+        matches = max(share * statistics.rows, 1.0)
+        walked = limit * statistics.rows / matches
+        return RUM_POSTING_US * postings < min(WALKED_ROW_US * walked, GIN_MATCH_US * matches)
 
 
 def _day_range(constraints: Constraints) -> list[ColumnElement[bool]]:
