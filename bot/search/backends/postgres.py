@@ -43,12 +43,12 @@ from bot.store.models import StoredSignal
 # Beyond every `search_order`, and exact as a float8 (RUM's distances are float8, so a larger
 # bound would round distances of nearby briefs together): the distance to it orders newest first.
 NEWEST = 2**53
-# What each way to a class's newest k costs, in microseconds (measured at 1,000,000 rows:
-# README, "How search ranks"): RUM's ordered scan reads every posting of its tokens; walking the
+# What each way to a class's newest k costs, in microseconds (benchmarks/bench_pg_order.py at
+# 1,000,000 rows): RUM's ordered scan reads every posting of its tokens; walking the
 # (published_day, seq) index tests rows until k match; a GIN bitmap fetches and sorts every match.
-RUM_POSTING_US = 1.1
-WALKED_ROW_US = 12.0
-GIN_MATCH_US = 14.0
+RUM_POSTING_US = 0.5
+WALKED_ROW_US = 2.5
+GIN_MATCH_US = 3.0
 
 
 class PostgresIndex:
