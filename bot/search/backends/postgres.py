@@ -2,12 +2,14 @@
 `search_vector` (the whole brief), `search_title_vector` (its title) and `search_impacts_vector`
 (each word with its level, bot.search.document, and the brief's facet tokens).
 
-Words at their levels and FILTER values go into one tsquery on `search_impacts_vector`, so the
-index intersects them rather than rows being tested one by one. With the RUM level index
-(bot.search.backends.level_index) that query comes newest first straight from the index
-(`ORDER BY search_order <=| NEWEST`); with GIN, matches are sorted by (`published_day`, `seq`).
-Phrases and prefixes (`search_vector`, `search_title_vector`) and `keyword:` are tested per row
-when the query has words or FILTER values too.
+A class (words at their levels) and the FILTER values are one tsquery on `search_impacts_vector`,
+so the index intersects them rather than rows being tested one by one. Its newest k come from
+RUM's ordered scan (`ORDER BY search_order <=| NEWEST`, bot.search.backends.level_index) when the
+cost model below says that is cheapest for its tokens (bot.search.backends.token_statistics);
+otherwise, or without RUM, they are ordered by (`published_day`, `seq`), and the planner walks
+that index or sorts a GIN bitmap. A word anywhere (the "are there more than a few?" probe) is
+asked of `search_vector`, one posting list a word. Phrases and prefixes at a level and
+`keyword:` are tested per row when the level vector answers too.
 """
 
 from __future__ import annotations
@@ -107,7 +109,6 @@ class PostgresIndex:
             for condition in _text_conditions(term, level)
         ]
         if anywhere:
-            # One posting list a word (the whole brief's vector), not one a level.
             conditions.append(_matches("search_vector", " & ".join(anywhere)))
         if required:
             parts = [_any_of(group) for group in required]
