@@ -8,7 +8,8 @@ RUM's ordered scan (`ORDER BY search_order <=| NEWEST`, bot.search.backends.leve
 cost model below says that is cheapest for its tokens (bot.search.backends.token_statistics);
 otherwise, or without RUM, they are ordered by (`published_day`, `seq`), and the planner walks
 that index or sorts a GIN bitmap. A word anywhere (the "are there more than a few?" probe) is
-asked of `search_vector`, one posting list a word. Phrases and prefixes at a level and
+asked of `search_vector`, one posting list a word (of the level vector when FILTER values send
+the query there anyway). Phrases and prefixes at a level and
 `keyword:` are tested per row when the level vector answers too.
 """
 
@@ -38,7 +39,7 @@ from bot.search.backends.token_statistics import token_statistics
 from bot.search.conditions import keyword_conditions, slug_condition
 from bot.search.document import facet_token, impact_token
 from bot.search.grammar import TextTerm
-from bot.search.rank import TITLE_LEVEL, day_number
+from bot.search.rank import LEVELS, TITLE_LEVEL, day_number
 from bot.search.topk import is_word
 from bot.store.models import StoredSignal
 
@@ -96,12 +97,17 @@ class PostgresIndex:
     def _matching(self, terms: Sequence[TermAt]) -> tuple[Select[int, int], list[list[str]]]:
         """Briefs holding the terms and meeting the constraints, and the token groups the level
         vector must hold (each group OR-ed; none when the level vector does not answer)."""
-        anywhere = [tsquery_text(term.term) for term in terms if term.level is None]
+        anywhere = [term.term for term in terms if term.level is None]
         leveled = [(term.term, term.level) for term in terms if term.level is not None]
         required = [
             [impact_token(term.tokens[0], level)] for term, level in leveled if is_word(term)
         ]
         required += self._required_facets
+        if self._required_facets:
+            # The level vector is read anyway: a word at any level there, rather than testing
+            # the whole brief's (big) vector row by row beside it.
+            required += [_any_level(term) for term in anywhere if is_word(term)]
+            anywhere = [term for term in anywhere if not is_word(term)]
         conditions = [
             condition
             for term, level in leveled
@@ -109,7 +115,8 @@ class PostgresIndex:
             for condition in _text_conditions(term, level)
         ]
         if anywhere:
-            conditions.append(_matches("search_vector", " & ".join(anywhere)))
+            words = " & ".join(tsquery_text(term) for term in anywhere)
+            conditions.append(_matches("search_vector", words))
         if required:
             parts = [_any_of(group) for group in required]
             parts += ["!" + _any_of(group) for group in self._refused_facets]
@@ -154,6 +161,10 @@ def _day_range(constraints: Constraints) -> list[ColumnElement[bool]]:
 def _facet_group(name: str, values: frozenset[str]) -> list[str]:
     """The tokens of a FILTER field's values (any of them)."""
     return [facet_token(name, value) for value in sorted(values)]
+
+
+def _any_level(word: TextTerm) -> list[str]:
+    return [impact_token(word.tokens[0], level) for level in range(1, LEVELS + 1)]
 
 
 def _any_of(tokens: list[str]) -> str:
