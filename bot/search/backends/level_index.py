@@ -67,7 +67,7 @@ def level_index_kind(connection: Connection) -> IndexKind:
         if _KINDS[engine] == "gin":
             log.warning(
                 "search on PostgreSQL without the rum extension: common words are slower "
-                "(install postgresql-15-rum, then recreate the index: README, How search ranks)"
+                "(install postgresql-15-rum, then run `signal-bot db search-index`)"
             )
     return _KINDS[engine]
 
