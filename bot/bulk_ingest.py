@@ -13,7 +13,8 @@ Three stages, each holding a bounded amount, so memory stays flat whatever the a
 
 A bad item costs only itself. An interrupted import keeps the batches committed before it (each
 brief whole, with its search index), and running it again stores the rest: what is already
-stored counts as unchanged.
+stored counts as unchanged. Ctrl-C while a batch is being stored takes effect once it is
+committed and counted, so the report says exactly what is stored.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import metrics
-from bot.bulk_workers import in_order
+from bot.bulk_workers import ctrl_c_deferred, in_order
 from bot.ingest import IngestReport, announce_new, ingest
 from bot.signal import Signal
 from bot.sources.stream import Streamed, Unread, read_item
@@ -96,9 +97,11 @@ def bulk_ingest(
                     continue
                 batch.append(item)
                 if len(batch) >= BATCH:
-                    _store(sessions, batch, source, announce, report)
+                    with ctrl_c_deferred():
+                        _store(sessions, batch, source, announce, report)
                     batch = []
-        _store(sessions, batch, source, announce, report)
+        with ctrl_c_deferred():
+            _store(sessions, batch, source, announce, report)
     return report
 
 

@@ -9,17 +9,23 @@ served as for any source, and an import cut short by a crash or Ctrl-C leaving w
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import clear_slack_environment, run_cli
+from conftest import clear_slack_environment, run_cli, wait_until
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
 
 from bot import bulk_ingest
 from bot.store.bulk_writes import FTS5_DEFAULT_HASHSIZE
 
 ANNOUNCE_NEW = bulk_ingest.announce_new
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(autouse=True)
@@ -163,8 +169,21 @@ def failing_on_batch(number: int, error: BaseException) -> Any:
     return announce
 
 
+def ctrl_c_on_batch(number: int) -> Any:
+    """`announce_new` that, inside the transaction of batch `number`, gets Ctrl-C (SIGINT)."""
+    calls = []
+
+    def announce(*args: Any, **kwargs: Any) -> int:
+        calls.append(1)
+        if len(calls) == number:
+            os.kill(os.getpid(), signal.SIGINT)
+        return ANNOUNCE_NEW(*args, **kwargs)
+
+    return announce
+
+
 @pytest.mark.parametrize("workers", ["0", pytest.param("1", marks=pytest.mark.slow)])
-def test_ctrl_c_keeps_whole_batches_and_the_same_command_completes_it(
+def test_ctrl_c_while_storing_stops_after_that_batch_and_the_same_command_completes_it(
     capsys: pytest.CaptureFixture[str],
     tmp_path: Path,
     small_pieces: None,
@@ -172,23 +191,64 @@ def test_ctrl_c_keeps_whole_batches_and_the_same_command_completes_it(
     workers: str,
 ) -> None:
     archive = write_ndjson(tmp_path / "cut.ndjson", [json.dumps(brief(n)) for n in range(17)])
-    monkeypatch.setattr(bulk_ingest, "announce_new", failing_on_batch(3, KeyboardInterrupt()))
+    monkeypatch.setattr(bulk_ingest, "announce_new", ctrl_c_on_batch(3))
 
     code, out, err = run_cli(capsys, "ingest", str(archive), "--workers", workers)
 
     assert code == 130
-    assert "read 10: 10 new, 0 revised, 0 unchanged, 0 failed" in out
+    assert "read 15: 15 new, 0 revised, 0 unchanged, 0 failed" in out
     assert "interrupted; what is counted above is stored" in err
-    assert len(stored_keys(tmp_path)) == 10
-    assert indexed_count(tmp_path, "zephyrs") == 10
+    assert len(stored_keys(tmp_path)) == 15
+    assert indexed_count(tmp_path, "zephyrs") == 15
     assert fts5_hashsize(tmp_path) == FTS5_DEFAULT_HASHSIZE  # the import's setting put back
 
     monkeypatch.setattr(bulk_ingest, "announce_new", ANNOUNCE_NEW)
     code, out, _ = run_cli(capsys, "ingest", str(archive), "--workers", workers)
     assert code == 0
-    assert "read 17: 7 new, 0 revised, 10 unchanged, 0 failed" in out
+    assert "read 17: 2 new, 0 revised, 15 unchanged, 0 failed" in out
     assert stored_keys(tmp_path) == sorted(f"archive-{n}" for n in range(17))
     assert indexed_count(tmp_path, "zephyrs") == 17
+
+
+@pytest.mark.slow
+def test_ctrl_c_in_a_terminal_stops_workers_and_keeps_what_was_committed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real Ctrl-C: SIGINT to the whole process group, workers included."""
+    archive = write_ndjson(tmp_path / "big.ndjson", [json.dumps(brief(n)) for n in range(30_000)])
+    environment = {**os.environ, "PYTHONPATH": str(REPO)}
+    command = [sys.executable, "-m", "bot", "ingest", str(archive), "--workers", "1"]
+    process = subprocess.Popen(
+        command,
+        cwd=tmp_path,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        wait_until(lambda: stored_count(tmp_path) > 0, 120, "the first batch to be stored")
+        os.killpg(process.pid, signal.SIGINT)
+        out, err = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+    assert process.returncode == 130, err
+    stored = stored_count(tmp_path)
+    assert 0 < stored < 30_000
+    assert f"read {stored:,}: {stored:,} new" in out
+    assert indexed_count(tmp_path, "zephyrs") == stored
+
+
+def stored_count(tmp_path: Path) -> int:
+    try:
+        with database(tmp_path).connect() as connection:
+            return int(connection.scalar(text("SELECT count(*) FROM signals")) or 0)
+    except OperationalError:
+        return 0  # not created yet
 
 
 def test_a_crash_mid_import_rolls_back_its_batch_and_a_rerun_stores_the_rest(
