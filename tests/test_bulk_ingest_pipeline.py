@@ -282,3 +282,30 @@ def fts5_hashsize(tmp_path: Path) -> int:
     query = text("SELECT v FROM signals_fts_config WHERE k = 'hashsize'")
     with database(tmp_path).connect() as connection:
         return int(connection.scalar(query) or FTS5_DEFAULT_HASHSIZE)
+
+
+@pytest.mark.postgres
+def test_postgresql_takes_the_same_multi_row_inserts(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    small_pieces: None,
+    monkeypatch: pytest.MonkeyPatch,
+    postgres_url: str,
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", postgres_url)
+    lines = [json.dumps(brief(n)) for n in range(11)]
+    lines.insert(4, json.dumps(brief(2, summary="Number 2, rewritten about mistrals.")))
+    archive = write_ndjson(tmp_path / "pg.ndjson", lines)
+
+    code, out, _ = run_cli(capsys, "ingest", str(archive), "--workers", "0")
+
+    assert code == 0
+    assert "read 12: 11 new, 1 revised, 0 unchanged, 0 failed" in out
+    _, found, _ = run_cli(capsys, "search", "mistrals")
+    assert "Archive brief 2" in found
+    engine = create_engine(postgres_url)
+    try:
+        with engine.connect() as connection:
+            assert connection.scalar(text("SELECT count(*) FROM signals")) == 11
+    finally:
+        engine.dispose()
