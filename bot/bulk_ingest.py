@@ -20,9 +20,10 @@ committed and counted, so the report says exactly what is stored.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from functools import partial
-from itertools import islice
+from itertools import chain, islice
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -86,22 +87,19 @@ def bulk_ingest(
     counts of what was committed when the import is interrupted."""
     report = report if report is not None else BulkReport()
     batch: list[Prepared] = []
-    work = partial(prepare, source=source)
-    with bulk_writes(sessions):
-        for chunk in in_order(work, _chunks(items), workers=workers, ahead=AHEAD):
-            for item in chunk:
-                on_item(item.position)
-                if isinstance(item, Streamed):
-                    report.failed += 1
-                    on_failure(f"{item.where}: {item.error}")
-                    continue
-                batch.append(item)
-                if len(batch) >= BATCH:
-                    with ctrl_c_deferred():
-                        _store(sessions, batch, source, announce, report)
-                    batch = []
-        with ctrl_c_deferred():
-            _store(sessions, batch, source, announce, report)
+    chunks = in_order(partial(prepare, source=source), _chunks(items), workers=workers, ahead=AHEAD)
+    with bulk_writes(sessions), closing(chunks):  # closing: workers stop on any way out
+        for item in chain.from_iterable(chunks):
+            on_item(item.position)
+            if isinstance(item, Streamed):
+                report.failed += 1
+                on_failure(f"{item.where}: {item.error}")
+                continue
+            batch.append(item)
+            if len(batch) >= BATCH:
+                _store(sessions, batch, source, announce, report)
+                batch = []
+        _store(sessions, batch, source, announce, report)
     return report
 
 
@@ -134,20 +132,21 @@ def _store(
 ) -> None:
     if not batch:
         return
-    with transaction(sessions) as session:
-        known = stored_keys(session, source, (item.signal.key for item in batch))
-        new, again = _split_new(batch, known)
-        now = utcnow()
-        insert_new_signals(session, [item.values for item in new], now)
-        queued = announce_new(session, [item.signal for item in new], now=now) if announce else 0
-        others = (
-            ingest(session, [item.signal for item in again], announce=announce)
-            if again
-            else IngestReport()
-        )
-    if new:
-        metrics.signals_ingested.labels(source, "new").inc(len(new))
-    _count(report, len(new), queued, others)
+    with ctrl_c_deferred():  # Ctrl-C waits for the commit and the count: the report is exact
+        with transaction(sessions) as session:
+            known = stored_keys(session, source, (item.signal.key for item in batch))
+            new, again = _split_new(batch, known)
+            now = utcnow()
+            insert_new_signals(session, [item.values for item in new], now)
+            queued = announce_new(session, [i.signal for i in new], now=now) if announce else 0
+            others = (
+                ingest(session, [item.signal for item in again], announce=announce)
+                if again
+                else IngestReport()
+            )
+        if new:
+            metrics.signals_ingested.labels(source, "new").inc(len(new))
+        _count(report, len(new), queued, others)
 
 
 def _split_new(batch: list[Prepared], known: set[str]) -> tuple[list[Prepared], list[Prepared]]:

@@ -17,7 +17,7 @@ import os
 import signal
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from types import FrameType
@@ -37,7 +37,7 @@ def default_workers() -> int:
 
 def in_order(
     work: Callable[[Piece], Result], pieces: Iterable[Piece], *, workers: int, ahead: int
-) -> Iterator[Result]:
+) -> Generator[Result, None, None]:
     """`work(piece)` for every piece, in order, done by `workers` processes (0: this one),
     at most `ahead` pieces ahead of the one taken (at least two per worker)."""
     iterator = iter(pieces)
