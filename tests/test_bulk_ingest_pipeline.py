@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -169,6 +170,15 @@ def failing_on_batch(number: int, error: BaseException) -> Any:
     return announce
 
 
+@pytest.fixture
+def ctrl_c_raises() -> Iterator[None]:
+    """Ctrl-C raises KeyboardInterrupt in this process, as in a terminal (pytest-xdist's
+    workers ignore SIGINT, and so would the test)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 def ctrl_c_on_batch(number: int) -> Any:
     """`announce_new` that, inside the transaction of batch `number`, gets Ctrl-C (SIGINT)."""
     calls = []
@@ -188,6 +198,7 @@ def test_ctrl_c_while_storing_stops_after_that_batch_and_the_same_command_comple
     tmp_path: Path,
     small_pieces: None,
     monkeypatch: pytest.MonkeyPatch,
+    ctrl_c_raises: None,
     workers: str,
 ) -> None:
     archive = write_ndjson(tmp_path / "cut.ndjson", [json.dumps(brief(n)) for n in range(17)])
@@ -226,6 +237,7 @@ def test_ctrl_c_in_a_terminal_stops_workers_and_keeps_what_was_committed(
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        preexec_fn=ctrl_c_as_in_a_terminal,
     )
     try:
         wait_until(lambda: stored_count(tmp_path) > 0, 120, "the first batch to be stored")
@@ -241,6 +253,11 @@ def test_ctrl_c_in_a_terminal_stops_workers_and_keeps_what_was_committed(
     assert 0 < stored < 30_000
     assert f"read {stored:,}: {stored:,} new" in out
     assert indexed_count(tmp_path, "zephyrs") == stored
+
+
+def ctrl_c_as_in_a_terminal() -> None:
+    """In the child: SIGINT's default, which an ignoring parent (pytest-xdist) would pass on."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def stored_count(tmp_path: Path) -> int:
