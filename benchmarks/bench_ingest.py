@@ -1,8 +1,12 @@
 """Ingestion at scale: `python benchmarks/bench_ingest.py [--archive-briefs N]` prints
 
-0. an archive of N generated briefs (NDJSON, default 100,000) through `signal-bot ingest`, streamed
-   (signals/s, peak memory), against loading the same archive as one JSON array with
-   `json.load` and storing it in one go (at most NAIVE_ARCHIVE_BRIEFS of them);
+0. an archive of N generated briefs (NDJSON, default 100,000) through `signal-bot ingest` as
+   shipped (worker processes reading, this one storing), the same with `--workers 0` (all in
+   one process), against loading the same archive as one JSON array with `json.load` and
+   storing it in one go (at most NAIVE_ARCHIVE_BRIEFS of them): briefs/s, CPU seconds of the
+   storing process and of the workers, peak RSS of each, and the machine's load meanwhile;
+   then where the time of 10,000 briefs goes: reading them (JSON, validation, search columns),
+   and storing them into SQLite with and without the full-text index's trigger;
 1. a folder of 10,000 briefs ingested cold (signals/s, peak memory);
 2. a feed of 5,000 entries ingested cold, batched, against a naive one-transaction-per-entry
    baseline (signals/s, peak memory);
@@ -57,6 +61,7 @@ CHANGED_FEEDS = 10
 POLL_THREADS = 10  # APScheduler's default thread pool
 ARCHIVE_VARIABLE = "SIGNAL_BOT_BENCH_ARCHIVE_BRIEFS"
 NAIVE_ARCHIVE_BRIEFS = 50_000
+SPLIT_BRIEFS = 10_000
 
 
 def main() -> None:
@@ -65,6 +70,7 @@ def main() -> None:
     parser.add_argument("--publisher", help=argparse.SUPPRESS)
     parser.add_argument("--database-url", help="an empty database (default: a fresh SQLite file)")
     parser.add_argument("--archive-briefs", type=int, default=100_000, help="archive size")
+    parser.add_argument("--only", default="", help="run the scenarios whose name holds this")
     args = parser.parse_args()
     if args.scenario:
         print(
@@ -76,7 +82,11 @@ def main() -> None:
     os.environ[ARCHIVE_VARIABLE] = str(args.archive_briefs)  # read by the scenario processes
     publisher, base_url = start_publisher()
     try:
-        results = {name: _run_child(name, base_url, args.database_url) for name in SCENARIOS}
+        results = {
+            name: _run_child(name, base_url, args.database_url)
+            for name in SCENARIOS
+            if args.only in name
+        }
     finally:
         publisher.terminate()
     _print(results)
@@ -100,23 +110,34 @@ def _sessions(database_url: str) -> Any:
     return make_session_factory(engine)
 
 
-def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def _peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
+    return resource.getrusage(who).ru_maxrss / 1024
+
+
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _timed(work: Callable[[], int]) -> dict[str, float]:
     rss_before = _peak_rss_mb()
+    children_before = _children_cpu_s()
     wall, cpu = time.perf_counter(), time.process_time()
     stored = work()
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    return {
+    figures = {
         "signals": stored,
         "seconds": round(wall, 2),
         "signals_per_s": round(stored / wall),
         "cpu_s": round(cpu, 2),
         "peak_rss_mb": round(_peak_rss_mb()),
         "rss_growth_mb": round(_peak_rss_mb() - rss_before),
+        "load_average_1m": round(os.getloadavg()[0], 1),
     }
+    if workers_cpu := _children_cpu_s() - children_before:
+        figures["workers_cpu_s"] = round(workers_cpu, 2)
+        figures["workers_peak_rss_mb"] = round(_peak_rss_mb(resource.RUSAGE_CHILDREN))
+    return figures
 
 
 def _archive_objects(count: int) -> Any:
@@ -136,8 +157,8 @@ def _archive_objects(count: int) -> Any:
         }
 
 
-def archive_streamed(database_url: str, _: str) -> dict[str, Any]:
-    """`signal-bot ingest archive.ndjson`: the command a user runs, streamed."""
+def archive_streamed(database_url: str, _: str, *options: str) -> dict[str, Any]:
+    """`signal-bot ingest archive.ndjson`: the command a user runs, streamed, as shipped."""
     from bot.cli import main as signal_bot
 
     count = int(os.environ[ARCHIVE_VARIABLE])
@@ -148,13 +169,60 @@ def archive_streamed(database_url: str, _: str) -> dict[str, Any]:
     os.environ["DATABASE_URL"] = database_url
     for name in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET"):
         os.environ.pop(name, None)
+    command = ["ingest", str(archive), *options]
     with open(os.devnull, "w") as quiet:
         sys.stdout = quiet
         try:
-            figures = _timed(lambda: count if signal_bot(["ingest", str(archive)]) == 0 else 0)
+            figures = _timed(lambda: count if signal_bot(command) == 0 else 0)
         finally:
             sys.stdout = sys.__stdout__
-    return {**figures, "archive_mb": round(archive.stat().st_size / 1e6)}
+    size = archive.stat().st_size
+    archive.unlink()
+    return {
+        "command": "signal-bot " + " ".join(command).replace(str(archive), "archive.ndjson"),
+        **figures,
+        "archive_mb": round(size / 1e6),
+    }
+
+
+def archive_one_process(database_url: str, publisher: str) -> dict[str, Any]:
+    """The same, all in one process (`--workers 0`)."""
+    return archive_streamed(database_url, publisher, "--workers", "0")
+
+
+def where_time_goes(database_url: str, _: str) -> dict[str, Any]:
+    """Seconds per 10,000 briefs (CPU): reading them, and storing them with and without the
+    full-text index's trigger (SQLite; the difference is the FTS5 insert)."""
+    from sqlalchemy import text
+
+    from bot.bulk_ingest import prepare
+    from bot.sources.stream import Unread
+    from bot.store.bulk_writes import bulk_writes
+    from bot.store.signals import insert_new_signals
+
+    if not database_url.startswith("sqlite"):
+        return {"skipped": "SQLite only"}
+    lines = [json.dumps(item) for item in _archive_objects(SPLIT_BRIEFS)]
+    started = time.process_time()
+    unread = [Unread(f"archive:{n}", 0, text=line) for n, line in enumerate(lines)]
+    prepared = prepare(unread, source="cli")
+    figures = {"read_parse_validate_search_columns_s": round(time.process_time() - started, 2)}
+    for label, drop_trigger in (("store_with_fts5_s", False), ("store_without_fts5_s", True)):
+        sessions = _sessions(_fresh_sqlite())
+        if drop_trigger:
+            with transaction(sessions) as session:
+                session.execute(text("DROP TRIGGER signals_fts_insert"))
+        rows = [dict(item.values) for item in prepared]  # type: ignore[union-attr]
+        started = time.process_time()
+        with bulk_writes(sessions):
+            for start in range(0, len(rows), 2000):
+                with transaction(sessions) as session:
+                    insert_new_signals(session, rows[start : start + 2000], utcnow())
+        figures[label] = round(time.process_time() - started, 2)
+    figures["fts5_insert_s"] = round(
+        figures["store_with_fts5_s"] - figures["store_without_fts5_s"], 2
+    )
+    return figures
 
 
 def archive_naive(database_url: str, _: str) -> dict[str, Any]:
@@ -257,10 +325,12 @@ def poll_cycle_naive(database_url: str, publisher: str) -> dict[str, Any]:
 
 
 SCENARIOS: dict[str, Callable[[str, str], dict[str, Any]]] = {
-    "archive (NDJSON) through `signal-bot ingest`, streamed": archive_streamed,
+    "archive (NDJSON) through `signal-bot ingest`, as shipped": archive_streamed,
+    "archive (NDJSON) through `signal-bot ingest --workers 0`": archive_one_process,
     f"archive as one JSON array, json.load + one transaction (<= {NAIVE_ARCHIVE_BRIEFS:,})": (
         archive_naive
     ),
+    "where the time of 10,000 briefs goes (CPU s)": where_time_goes,
     "folder of 10,000 briefs, cold": folder_cold,
     "feed of 5,000 entries, cold, batched": feed_cold,
     "feed of 5,000 entries, cold, naive (1 transaction per entry)": feed_cold_naive,

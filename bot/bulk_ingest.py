@@ -1,24 +1,48 @@
-"""`signal-bot ingest` of an archive: streamed, stored in batches, failures named by line.
+"""`signal-bot ingest` of an archive: streamed, read in worker processes, stored in batches.
 
-The archive is read one item at a time (bot.sources.stream) and stored BATCH signals per
-transaction through the same `ingest` as every source, so memory stays flat whatever the size
-and a failure costs at most its own line. Subscriptions see new briefs as usual (`announce`).
+Three stages, each holding a bounded amount, so memory stays flat whatever the archive's size:
+
+1. this process cuts the archive into items (bot.sources.stream.unread_items), CHUNK at a time;
+2. worker processes (bot.bulk_workers) read each chunk: JSON, validation, and every column a
+   stored brief needs, search columns included, which is most of the Python work; results come
+   back in archive order, at most a few chunks ahead of storing;
+3. this process stores BATCH briefs per transaction: keys not stored yet in multi-row inserts
+   (bot.store.signals.insert_new_signals), then keys already stored and repeats through the
+   same `ingest` as every source, so a brief appearing twice is stored once (and revised if it
+   changed). New briefs are queued for the subscriptions they match, as every source's are.
+
+A bad item costs only itself. An interrupted import keeps the batches committed before it (each
+brief whole, with its search index), and running it again stores the rest: what is already
+stored counts as unchanged. Ctrl-C while a batch is being stored takes effect once it is
+committed and counted, so the report says exactly what is stored.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
+from functools import partial
+from itertools import chain, islice
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.ingest import ingest
-from bot.sources.document import ParsedItem
-from bot.sources.remote import keep_first_seen_dates
-from bot.sources.stream import Streamed
+from bot import metrics
+from bot.bulk_workers import ctrl_c_deferred, in_order
+from bot.ingest import IngestReport, announce_new, ingest
+from bot.signal import Signal
+from bot.sources.stream import Streamed, Unread, read_item
+from bot.store.bulk_writes import bulk_writes
 from bot.store.db import transaction
+from bot.store.models import utcnow
+from bot.store.signals import insert_new_signals, new_row_values, stored_keys
 
-BATCH = 2000
+BATCH = 2000  # briefs per transaction
+CHUNK = 250  # items per piece of work handed to a worker process
+# Chunks read ahead of storing: a batch and a bit, so workers read the next batch while this
+# process stores one (fewer, and this process waits for them after each batch).
+AHEAD = BATCH // CHUNK + 2
 
 
 @dataclass(slots=True)
@@ -36,44 +60,112 @@ class BulkReport:
         return self.new + self.revised + self.unchanged + self.failed
 
 
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A readable item, ready to store: its signal, keyed, and the values of its new row."""
+
+    where: str
+    position: int
+    signal: Signal
+    values: dict[str, Any]
+
+
 def bulk_ingest(
     sessions: sessionmaker[Session],
-    items: Iterable[Streamed],
+    items: Iterable[Unread],
     *,
     source: str,
+    workers: int = 0,
     announce: bool = True,
-    on_item: Callable[[Streamed], None] = lambda item: None,
+    report: BulkReport | None = None,
+    on_item: Callable[[int], None] = lambda position: None,
     on_failure: Callable[[str], None] = lambda failure: None,
 ) -> BulkReport:
-    """Store every readable item; report the others through `on_failure` as they come."""
-    report = BulkReport()
-    batch: list[ParsedItem] = []
-    for item in items:
-        on_item(item)
-        if item.signal is None:
-            report.failed += 1
-            on_failure(f"{item.where}: {item.error}")
-            continue
-        batch.append(ParsedItem(item.signal.keyed(source)))
-        if len(batch) >= BATCH:
-            _store(sessions, batch, source, announce, report)
-            batch = []
-    _store(sessions, batch, source, announce, report)
+    """Store every readable item; report the others through `on_failure` as they come.
+
+    `on_item` gets each item's position (bytes or files behind it). Pass `report` to keep the
+    counts of what was committed when the import is interrupted."""
+    report = report if report is not None else BulkReport()
+    batch: list[Prepared] = []
+    chunks = in_order(partial(prepare, source=source), _chunks(items), workers=workers, ahead=AHEAD)
+    with bulk_writes(sessions), closing(chunks):  # closing: workers stop on any way out
+        for item in chain.from_iterable(chunks):
+            on_item(item.position)
+            if isinstance(item, Streamed):
+                report.failed += 1
+                on_failure(f"{item.where}: {item.error}")
+                continue
+            batch.append(item)
+            if len(batch) >= BATCH:
+                _store(sessions, batch, source, announce, report)
+                batch = []
+        _store(sessions, batch, source, announce, report)
     return report
+
+
+def prepare(chunk: list[Unread], *, source: str) -> list[Prepared | Streamed]:
+    """Read a chunk of items (in a worker process): a row's values for each signal, in order,
+    or the error that kept an item from being read."""
+    prepared: list[Prepared | Streamed] = []
+    for unread in chunk:
+        for item in read_item(unread):
+            if item.signal is None:
+                prepared.append(item)
+                continue
+            signal = item.signal.keyed(source)
+            prepared.append(Prepared(item.where, item.position, signal, new_row_values(signal)))
+    return prepared
+
+
+def _chunks(items: Iterable[Unread]) -> Iterator[list[Unread]]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, CHUNK)):
+        yield chunk
 
 
 def _store(
     sessions: sessionmaker[Session],
-    batch: list[ParsedItem],
+    batch: list[Prepared],
     source: str,
     announce: bool,
     report: BulkReport,
 ) -> None:
     if not batch:
         return
-    with transaction(sessions) as session:
-        stored = ingest(session, keep_first_seen_dates(session, source, batch), announce=announce)
-    report.new += len(stored.new)
-    report.revised += len(stored.revised)
-    report.unchanged += stored.unchanged
-    report.queued += stored.queued
+    with ctrl_c_deferred():  # Ctrl-C waits for the commit and the count: the report is exact
+        with transaction(sessions) as session:
+            known = stored_keys(session, source, (item.signal.key for item in batch))
+            new, again = _split_new(batch, known)
+            now = utcnow()
+            insert_new_signals(session, [item.values for item in new], now)
+            queued = announce_new(session, [i.signal for i in new], now=now) if announce else 0
+            others = (
+                ingest(session, [item.signal for item in again], announce=announce)
+                if again
+                else IngestReport()
+            )
+        if new:
+            metrics.signals_ingested.labels(source, "new").inc(len(new))
+        _count(report, len(new), queued, others)
+
+
+def _split_new(batch: list[Prepared], known: set[str]) -> tuple[list[Prepared], list[Prepared]]:
+    """The first item of each key not stored yet; and the rest, in archive order (each of
+    those is a repeat or a key already stored: unchanged or a revision, which `ingest` tells)."""
+    new: list[Prepared] = []
+    again: list[Prepared] = []
+    seen = set(known)
+    for item in batch:
+        if item.signal.key in seen:
+            again.append(item)
+        else:
+            seen.add(item.signal.key)
+            new.append(item)
+    return new, again
+
+
+def _count(report: BulkReport, new: int, queued: int, others: IngestReport) -> None:
+    report.new += new + len(others.new)
+    report.revised += len(others.revised)
+    report.unchanged += others.unchanged
+    report.queued += queued + others.queued

@@ -13,30 +13,23 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
-from tqdm import tqdm
 
 from bot import __version__
 from bot.app import LOCAL_CHANNEL, Services, build_services
-from bot.bulk_ingest import bulk_ingest
+from bot.bulk_workers import MAX_DEFAULT_WORKERS, default_workers
+from bot.cli_ingest import CLI_SOURCE, ingest_file, worker_count
 from bot.cli_manage import audit, export_subscriptions, import_subscriptions
 from bot.commands import SUBCOMMANDS, Reply, split_cli_words
 from bot.config import Settings
 from bot.errors import ConfigError, ParseError, SignalBotError
 from bot.health import source_health
-from bot.ingest import IngestReport, ingest
 from bot.jobs import build_scheduler
 from bot.logs import configure_logging
 from bot.process import serving, stop_gracefully, stop_requested
 from bot.redaction import redact
 from bot.render import BRIEF_FORMATS
 from bot.search.backends.level_index import rebuild_level_index
-from bot.sources import shared_fetcher
-from bot.sources.any_document import read_location
-from bot.sources.document import ParsedItem
 from bot.sources.folder import read_signal_file
-from bot.sources.http import FetchError
-from bot.sources.remote import keep_first_seen_dates
-from bot.sources.stream import Streamed, stream_kind, stream_signals
 from bot.store import digests, outbox
 from bot.store.db import make_engine, transaction, upgrade
 from bot.store.models import utcnow
@@ -50,8 +43,6 @@ from bot.web_workers import (
 )
 
 log = logging.getLogger("bot")
-
-CLI_SOURCE = "cli"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -121,6 +112,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ingest_parser.add_argument("path", help="a file or folder path, or an http(s) URL")
     ingest_parser.add_argument("--source", default=CLI_SOURCE, help="source name (default: cli)")
+    ingest_parser.add_argument(
+        "--workers",
+        type=worker_count,
+        default=default_workers(),
+        help="processes that read an archive while this one stores it; 0 reads in this one "
+        f"(default: cores - 1, at most {MAX_DEFAULT_WORKERS}: {default_workers()} here)",
+    )
     preview = command("preview", preview_file, "Render a brief or JSON signal file as a message.")
     preview.add_argument("path", type=Path, help="the file to render")
     preview.add_argument("--json", action="store_true", help="print the Block Kit JSON")
@@ -201,68 +199,6 @@ def db_search_index(args: argparse.Namespace) -> int:
         kind = rebuild_level_index(connection, use_rum=not args.gin)
     print(f"search index rebuilt: {kind.upper()}")
     return 0
-
-
-def ingest_file(args: argparse.Namespace) -> int:
-    services = build_services(Settings())
-    local = Path(args.path)
-    if not args.path.lower().startswith(("http://", "https://")) and local.exists():
-        kind = stream_kind(local)
-        if kind != "document":
-            return ingest_archive(services, local, kind, args.source)
-    try:
-        found = read_location(args.path, shared_fetcher())
-    except (ParseError, FetchError, OSError) as error:
-        print(f"signal-bot: stored nothing: {redact(str(error))}", file=sys.stderr)
-        return 1
-    items = [ParsedItem(item.signal.keyed(args.source), item.dated) for item in found]
-    with transaction(services.sessions) as session:
-        signals = keep_first_seen_dates(session, args.source, items)
-        report = ingest(session, signals, announce=True)
-    for signal in signals:
-        print(f"{_change_of(signal.id, report):9} {signal.id}  {signal.title}")
-    services.deliverer.deliver_pending()
-    if not report.stored:
-        print("signal-bot: stored nothing: every signal was already stored", file=sys.stderr)
-        return 1
-    return 0
-
-
-def ingest_archive(services: Services, path: Path, kind: str, source: str) -> int:
-    """Stream an archive into the store with a progress bar; exit 1 if any item failed."""
-    total = len(list(path.iterdir())) if kind == "folder" else path.stat().st_size
-    with tqdm(
-        total=total,
-        unit="B" if kind != "folder" else " files",
-        unit_scale=kind != "folder",
-        disable=None,
-        file=sys.stderr,
-        desc=f"ingest {path.name}",
-    ) as bar:
-
-        def advance(item: Streamed) -> None:
-            bar.update(item.position - bar.n)
-
-        def failed(failure: str) -> None:
-            tqdm.write(f"signal-bot: skipped {failure}", file=sys.stderr)
-
-        items = stream_signals(path, kind)
-        report = bulk_ingest(
-            services.sessions, items, source=source, on_item=advance, on_failure=failed
-        )
-    print(
-        f"read {report.read:,}: {report.new:,} new, {report.revised:,} revised, "
-        f"{report.unchanged:,} unchanged, {report.failed:,} failed; "
-        f"{report.queued:,} posts queued"
-    )
-    services.deliverer.deliver_pending()
-    return 1 if report.failed or not (report.new or report.revised) else 0
-
-
-def _change_of(signal_id: str, report: IngestReport) -> str:
-    if signal_id in report.new:
-        return "new"
-    return "revised" if signal_id in report.revised else "unchanged"
 
 
 def preview_file(args: argparse.Namespace) -> int:

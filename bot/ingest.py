@@ -70,6 +70,19 @@ def ingest(
     return report
 
 
+def announce_new(session: Session, signals: Sequence[Signal], *, now: datetime) -> int:
+    """Queue just-stored new signals for the subscriptions they match, as `ingest` does;
+    returns how many posts were queued (none to match: no work at all)."""
+    subscriptions = active_subscriptions(session)
+    if not subscriptions:
+        return 0
+    mutes = _muted_filters(session, now)
+    return sum(
+        outbox.enqueue(session, signal.id, route_signal(signal, subscriptions, mutes, _compiled))
+        for signal in signals
+    )
+
+
 def match_subscriptions(signal: Signal, subscriptions: Sequence[Subscription]) -> list[Target]:
     """Where `signal` goes: one target per channel, however many filters match (no mutes)."""
     return route_signal(signal, subscriptions, {}, _compiled)

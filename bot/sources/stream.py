@@ -1,9 +1,13 @@
 """Archives of any size, read one signal at a time: a JSON array, NDJSON, or a folder of files.
 
-`stream_signals(path)` yields `Streamed` records in order, each a signal or the error that kept
-one from being read, with the line (or file) it came from, and how many bytes are behind it (for
-a progress bar). Memory holds one READ_CHUNK of text and the item being decoded, whatever the
-size of the file. Which format a file is comes from its first character: `[` is a JSON array;
+Reading comes in two steps, so that the second can run in other processes (bot.bulk_ingest):
+`unread_items(path, kind)` cuts the archive into `Unread` items (an NDJSON line, an array
+element, a folder's file), each with the line (or file) it came from and how many bytes are
+behind it (for a progress bar); `read_item` turns one into `Streamed` records, each a signal or
+the error that kept one from being read. `stream_signals` does both. Memory holds one
+READ_CHUNK of text and the item being decoded, whatever the size of the file.
+
+Which format a file is comes from its first character: `[` is a JSON array;
 `{` is NDJSON (one object a line) when a second object follows the first, else one document.
 A malformed item is reported and skipped; JSON that breaks the array itself ends the stream
 with an error there.
@@ -30,6 +34,19 @@ MAX_ITEM_CHARS = 16 << 20
 FOLDER_SUFFIXES = (".txt", ".json", ".xml", ".rss", ".atom")
 _DECODER = json.JSONDecoder()
 _SPACE = " \t\r\n"
+
+
+@dataclass(frozen=True, slots=True)
+class Unread:
+    """One item of an archive, cut out but not read: a line of JSON text, an array element
+    (decoded, as finding its end decodes it), a folder's file, or why the archive broke there."""
+
+    where: str
+    position: int
+    text: str | None = None
+    element: object = None
+    file: Path | None = None
+    error: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,35 +83,60 @@ def _is_json_object(text: str) -> bool:
 
 def stream_signals(path: Path, kind: str) -> Iterator[Streamed]:
     """The signals of an archive of kind `array`, `ndjson` or `folder` (stream_kind)."""
-    readers = {"array": stream_array, "ndjson": stream_ndjson, "folder": stream_folder}
-    return readers[kind](path)
+    for unread in unread_items(path, kind):
+        yield from read_item(unread)
+
+
+def unread_items(path: Path, kind: str) -> Iterator[Unread]:
+    """The items of an archive of kind `array`, `ndjson` or `folder`, in order, not yet read."""
+    cutters = {"array": unread_array, "ndjson": unread_ndjson, "folder": unread_folder}
+    return cutters[kind](path)
+
+
+def read_item(unread: Unread) -> list[Streamed]:
+    """What one item holds: a signal or an error (a folder's file may hold several signals)."""
+    if unread.error:
+        return [Streamed(unread.where, error=unread.error, position=unread.position)]
+    if unread.file is not None:
+        return _read_file(unread.file, unread.position)
+    payload = _decoded(unread.text) if unread.text is not None else unread.element
+    return [_item(unread.where, payload, unread.position)]
 
 
 def stream_folder(path: Path) -> Iterator[Streamed]:
     """Every brief, JSON signal file or feed file in a folder (not its subfolders), by name."""
+    return stream_signals(path, "folder")
+
+
+def unread_folder(path: Path) -> Iterator[Unread]:
     files = sorted(
         child for child in path.iterdir() if child.is_file() and child.suffix in FOLDER_SUFFIXES
     )
     for number, child in enumerate(files, start=1):
-        try:
-            body = child.read_bytes()
-            items = items_from_document(body, name=str(child))
-        except (ParseError, OSError) as error:
-            yield Streamed(str(child), error=str(error), position=number)
-            continue
-        for item in items:
-            yield Streamed(str(child), signal=item.signal, position=number)
+        yield Unread(str(child), number, file=child)
+
+
+def _read_file(path: Path, position: int) -> list[Streamed]:
+    try:
+        items = items_from_document(path.read_bytes(), name=str(path))
+    except (ParseError, OSError) as error:
+        return [Streamed(str(path), error=str(error), position=position)]
+    return [Streamed(str(path), signal=item.signal, position=position) for item in items]
 
 
 def stream_ndjson(path: Path) -> Iterator[Streamed]:
     """One signal per non-blank line."""
+    return stream_signals(path, "ndjson")
+
+
+def unread_ndjson(path: Path) -> Iterator[Unread]:
     position = 0
     with path.open("rb") as stream:
         for number, raw in enumerate(stream, start=1):
             position += len(raw)
             line = raw.decode("utf-8", errors="replace").removeprefix("\ufeff").strip()
             if line:
-                yield _item(f"{path}:{number}", _decoded(line), position)
+                yield Unread(f"{path}:{number}", position, text=line)
 
 
 def _decoded(text: str) -> object:
@@ -120,6 +162,10 @@ def _item(where: str, payload: object, position: int) -> Streamed:
 
 def stream_array(path: Path) -> Iterator[Streamed]:
     """The objects of a JSON array, each named by the line it starts on."""
+    return stream_signals(path, "array")
+
+
+def unread_array(path: Path) -> Iterator[Unread]:
     with path.open(encoding="utf-8-sig", errors="replace", newline="") as stream:
         reader = _ArrayReader(stream)
         yield from reader.items(str(path))
@@ -136,9 +182,9 @@ class _ArrayReader:
         self.consumed = 0  # characters dropped from the front of `text`
         self.ended = False
 
-    def items(self, name: str) -> Iterator[Streamed]:
+    def items(self, name: str) -> Iterator[Unread]:
         if self._next_char() != "[":
-            yield Streamed(f"{name}:{self.line}", error="expected a JSON array")
+            yield Unread(f"{name}:{self.line}", 0, error="expected a JSON array")
             return
         self._advance(1)
         expect_item = True
@@ -146,7 +192,8 @@ class _ArrayReader:
             char = self._next_char()
             if char == "]" or (char == "" and self.ended):
                 if char == "":
-                    yield Streamed(f"{name}:{self.line}", error="the array is not closed")
+                    problem = "the array is not closed"
+                    yield Unread(f"{name}:{self.line}", self._position, error=problem)
                 return
             if char == "," and not expect_item:
                 self._advance(1)
@@ -156,10 +203,15 @@ class _ArrayReader:
             try:
                 payload = self._decode()
             except json.JSONDecodeError as error:
-                yield Streamed(f"{name}:{start_line}", error=f"not JSON: {error.msg}; stopped here")
+                problem = f"not JSON: {error.msg}; stopped here"
+                yield Unread(f"{name}:{start_line}", self._position, error=problem)
                 return
             expect_item = False
-            yield _item(f"{name}:{start_line}", payload, self.consumed + self.at)
+            yield Unread(f"{name}:{start_line}", self._position, element=payload)
+
+    @property
+    def _position(self) -> int:
+        return self.consumed + self.at
 
     def _next_char(self) -> str:
         """The next character that is not whitespace, reading more text when needed."""

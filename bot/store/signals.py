@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
+from typing import Any, cast
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import Table, insert, select, tuple_
 from sqlalchemy.orm import Session
 
 from bot.filters import name_key
@@ -61,34 +63,77 @@ def _existing_rows(
     return rows
 
 
+def stored_keys(session: Session, source: str, keys: Iterable[str]) -> set[str]:
+    """Which of `keys` the source already has stored."""
+    wanted = list(set(keys))
+    found: set[str] = set()
+    for start in range(0, len(wanted), _LOOKUP_BATCH):
+        batch = wanted[start : start + _LOOKUP_BATCH]
+        query = select(StoredSignal.key).where(
+            StoredSignal.source == source, StoredSignal.key.in_(batch)
+        )
+        found.update(session.scalars(query))
+    return found
+
+
+def insert_new_signals(session: Session, rows: Sequence[dict[str, Any]], now: datetime) -> None:
+    """Insert rows of `new_row_values` for keys not stored yet, in a few multi-row statements.
+
+    Oldest day first (a stable sort, so briefs of one day keep their order): SQLite's full-text
+    index is keyed by day, and FTS5 writes its pending terms out whenever a key is lower than
+    the one before. RETURNING makes SQLAlchemy send up to a thousand rows per statement
+    ("insertmanyvalues") instead of one statement per row, each of which would make FTS5
+    write out its pending terms too (a statement's savepoint flushes them).
+    """
+    if not rows:
+        return
+    ordered = sorted(rows, key=lambda row: row["published_day"])
+    for row in ordered:
+        row["ingested_at"] = row["revised_at"] = now
+    table = cast(Table, StoredSignal.__table__)
+    session.execute(insert(table).returning(table.c.seq), ordered)
+
+
+def new_row_values(signal: Signal) -> dict[str, Any]:
+    """Every column of a new row for `signal` (keyed), but the times of storing it."""
+    return {
+        "id": signal.id,
+        "source": signal.source,
+        "key": signal.key,
+        "revision": 1,
+        **content_values(signal),
+    }
+
+
+def content_values(signal: Signal) -> dict[str, Any]:
+    """The columns that hold what a signal says, and what search derives from it."""
+    return {
+        "title": signal.title,
+        "published": signal.published,
+        "entity": signal.entity,
+        "category": signal.category,
+        "topic": signal.topic,
+        "entity_slug": name_key(signal.entity) if signal.entity else "",
+        "category_slug": name_key(signal.category) if signal.category else "",
+        "topic_slug": name_key(signal.topic) if signal.topic else "",
+        "summary": signal.summary,
+        "sections": [[s.heading, s.body] for s in signal.sections],
+        "body_text": "\n\n".join(f"{s.heading}\n{s.body}" for s in signal.sections),
+        "url": signal.url,
+        "content_hash": signal.content_hash,
+        **search_columns(signal),
+    }
+
+
 def _new_row(signal: Signal) -> StoredSignal:
-    row = StoredSignal(id=signal.id, source=signal.source, key=signal.key, revision=1)
-    _copy_content(row, signal)
-    return row
+    return StoredSignal(**new_row_values(signal))
 
 
 def _revise(row: StoredSignal, signal: Signal) -> None:
-    _copy_content(row, signal)
+    for column, value in content_values(signal).items():
+        setattr(row, column, value)
     row.revision += 1
     row.revised_at = utcnow()
-
-
-def _copy_content(row: StoredSignal, signal: Signal) -> None:
-    row.title = signal.title
-    row.published = signal.published
-    row.entity = signal.entity
-    row.category = signal.category
-    row.topic = signal.topic
-    row.entity_slug = name_key(signal.entity) if signal.entity else ""
-    row.category_slug = name_key(signal.category) if signal.category else ""
-    row.topic_slug = name_key(signal.topic) if signal.topic else ""
-    row.summary = signal.summary
-    row.sections = [[s.heading, s.body] for s in signal.sections]
-    row.body_text = "\n\n".join(f"{s.heading}\n{s.body}" for s in signal.sections)
-    row.url = signal.url
-    row.content_hash = signal.content_hash
-    for column, value in search_columns(signal).items():
-        setattr(row, column, value)
 
 
 def get_signal(session: Session, signal_id: str) -> StoredSignal | None:
