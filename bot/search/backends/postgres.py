@@ -1,7 +1,12 @@
-"""PostgreSQL full text for search: generated tsvectors with GIN indexes (migrations 0004, 0007):
-`search_vector` (the whole brief), `search_title_vector` (its title) and `search_impacts_vector`
-(each word with its level, bot.search.document). FILTER fields, keywords and dates are column
-conditions; briefs come newest first by the (`published_day`, `seq`) index.
+"""PostgreSQL full text for search: generated tsvectors with GIN indexes (migrations 0004, 0007,
+0010): `search_vector` (the whole brief), `search_title_vector` (its title),
+`search_impacts_vector` (each word with its level) and `search_pairs_vector` (each two words in a
+row of the body, bot.search.document). FILTER fields, keywords and dates are column conditions;
+briefs come newest first by the (`published_day`, `seq`) index.
+
+A phrase in the body is found by its pairs (`&`, which GIN answers without reading rows); only a
+phrase of three words or more, whose pairs may be apart, is then checked in the whole brief's
+vector, on those few candidates.
 """
 
 from __future__ import annotations
@@ -9,15 +14,25 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, cast, exists, literal, literal_column, not_, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    cast,
+    exists,
+    literal,
+    literal_column,
+    not_,
+    or_,
+    select,
+)
 from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.orm import Session
 
 from bot.search.backends import Constraints, TermAt
 from bot.search.conditions import keyword_conditions, slug_condition
-from bot.search.document import impact_token
+from bot.search.document import impact_token, pair_tokens
 from bot.search.grammar import TextTerm
-from bot.search.rank import LEVELS, TITLE_LEVEL, day_number
+from bot.search.rank import BODY_LEVEL, LEVELS, TITLE_LEVEL, day_number
 from bot.search.topk import is_word
 from bot.store.models import StoredSignal
 
@@ -73,23 +88,37 @@ def _day_range(constraints: Constraints) -> list[ColumnElement[bool]]:
 
 def _term_conditions(term_at: TermAt) -> list[ColumnElement[bool]]:
     term, level = term_at.term, term_at.level
-    if level is None and is_word(term):
-        # A word at any level: the small level vector answers, not the whole brief's.
-        levels = " | ".join(impact_token(term.tokens[0], at) for at in range(1, LEVELS + 1))
-        return [_matches("search_impacts_vector", levels)]
-    if level is None:
-        return [_matches("search_vector", tsquery_text(term))]
     if is_word(term):
-        return [_matches("search_impacts_vector", impact_token(term.tokens[0], level))]
+        # At any level too, the small level vector answers, not the whole brief's.
+        levels = range(1, LEVELS + 1) if level is None else (level,)
+        tokens = " | ".join(f"'{impact_token(term.tokens[0], at)}'" for at in levels)
+        return [_matches("search_impacts_vector", tokens)]
     in_title = _matches("search_title_vector", tsquery_text(term))
     if level == TITLE_LEVEL:
         return [in_title]
-    return [_matches("search_vector", tsquery_text(term)), not_(in_title)]
+    if len(term.tokens) == 1:  # a prefix
+        in_brief = _matches("search_vector", tsquery_text(term))
+        return [in_brief] if level is None else [in_brief, not_(in_title)]
+    in_body = _matches("search_pairs_vector", pairs_tsquery_text(term))
+    # The pairs of three words or more may be apart: the whole brief's vector checks the order
+    # (of the few briefs holding every pair; the title's is checked by the title's vector).
+    in_order = [] if len(term.tokens) == 2 else [_matches("search_vector", tsquery_text(term))]
+    if level == BODY_LEVEL:
+        return [in_body, *in_order, not_(in_title)]
+    return [or_(in_title, in_body), *in_order]
 
 
 def _matches(vector_column: str, query: str) -> ColumnElement[bool]:
     vector: ColumnElement[Any] = literal_column(f"signals.{vector_column}")
     return vector.op("@@")(cast(literal(query), TSQUERY))
+
+
+def pairs_tsquery_text(term: TextTerm) -> str:
+    """A tsquery for a phrase's pairs of words in a row, all required; the last maybe a prefix."""
+    lexemes = [f"'{pair}'" for pair in pair_tokens(term.tokens)]
+    if term.prefix:
+        lexemes[-1] += ":*"
+    return " & ".join(lexemes)
 
 
 def tsquery_text(term: TextTerm) -> str:
