@@ -92,7 +92,7 @@ def rebuild_index(path: Path) -> float:
     listed = "search_title, search_facets, search_impacts, search_pairs"
     with closing(sqlite3.connect(path)) as connection:
         started = time.perf_counter()
-        connection.execute("DELETE FROM signals_fts")
+        connection.execute("INSERT INTO signals_fts(signals_fts) VALUES ('delete-all')")
         connection.execute(
             f"INSERT INTO signals_fts(rowid, {listed}) "
             f"SELECT published_day * 4294967296 + seq, {listed} FROM signals"
