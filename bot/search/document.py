@@ -30,7 +30,9 @@ TITLE_TOKENS = 200
 FIELDS_OF_BODY = ("entity", "category", "topic", "summary", "sections")
 FACET_PREFIXES = {"topic": "t", "entity": "e", "category": "c", "source": "s"}
 # Tokens are [a-z0-9]+ (bot.search.tokens), so `_` cannot be part of one: a level and the words
-# of a pair are parsed back without doubt, and the index tokenizers keep `_` inside a token.
+# of a pair are read back without doubt, and the index tokenizers keep `_` inside a token. Pairs
+# start with PAIR_MARK so that FTS5's prefix indexes file them apart from words (`mo*` reads
+# words only) and under very few keys (`__`, `__m`).
 LEVEL_MARK = "_"
 PAIR_MARK = "__"
 

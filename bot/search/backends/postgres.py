@@ -15,10 +15,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     ColumnElement,
     Select,
     cast,
     exists,
+    func,
     literal,
     literal_column,
     not_,
@@ -102,7 +104,7 @@ def _term_conditions(term_at: TermAt) -> list[ColumnElement[bool]]:
     in_body = _matches("search_pairs_vector", pairs_tsquery_text(term))
     # The pairs of three words or more may be apart: the whole brief's vector checks the order
     # (of the few briefs holding every pair; the title's is checked by the title's vector).
-    in_order = [] if len(term.tokens) == 2 else [_matches("search_vector", tsquery_text(term))]
+    in_order = [] if len(term.tokens) == 2 else [_checked_in_brief(term)]
     if level == BODY_LEVEL:
         return [in_body, *in_order, not_(in_title)]
     return [or_(in_title, in_body), *in_order]
@@ -111,6 +113,13 @@ def _term_conditions(term_at: TermAt) -> list[ColumnElement[bool]]:
 def _matches(vector_column: str, query: str) -> ColumnElement[bool]:
     vector: ColumnElement[Any] = literal_column(f"signals.{vector_column}")
     return vector.op("@@")(cast(literal(query), TSQUERY))
+
+
+def _checked_in_brief(term: TextTerm) -> ColumnElement[bool]:
+    """The phrase in the whole brief's vector, row by row: as a function, not the `@@` operator,
+    so the planner cannot AND in that vector's GIN index (every brief holding all the words)."""
+    vector: ColumnElement[Any] = literal_column("signals.search_vector")
+    return func.ts_match_vq(vector, cast(literal(tsquery_text(term)), TSQUERY), type_=Boolean)
 
 
 def pairs_tsquery_text(term: TextTerm) -> str:
