@@ -5,12 +5,13 @@
 its words. `search_impacts` is written word first (`model_7`, was `i7model`), so SQLite's prefix
 indexes find a prefix's words in it; the body's words then leave SQLite's FTS5 table, which
 indexes the title (positions for title phrases), facets, levels and pairs, and no column sizes
-(nothing reads them). PostgreSQL gains a GIN index over the pairs, and reads both lists as
-lexemes as they are (`array_to_tsvector`), since its parser would split `model_7` in two.
+(nothing reads them). PostgreSQL gains a GIN index over the pairs, and reads the levels (with
+the facet tokens, as 0011) and the pairs as lexemes as they are (`array_to_tsvector`), since its
+parser would split `model_7` in two; the level index of 0011 is built again over them.
 Existing rows are filled in here.
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-11-27
 """
 
@@ -20,10 +21,11 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
+from bot.search.backends.level_index import create_level_index, drop_level_index
 from bot.search.document import impacts, pairs
 
-revision = "0010"
-down_revision = "0009"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
@@ -33,7 +35,9 @@ OLD_FTS_COLUMNS = ("search_title", "search_body", "search_facets", "search_impac
 OLD_FTS_OPTIONS = "tokenize='ascii', prefix='2 3'"
 ROWID = "({row}.published_day * 4294967296 + {row}.seq)"
 BACKFILL_BATCH = 2000
-LEXEMES = "array_to_tsvector(string_to_array({column}, ' '))"
+# Lexemes as they are, without positions; `array_remove` drops the empty string of an empty list.
+LEXEMES = "array_to_tsvector(array_remove(string_to_array({text}, ' '), ''))"
+LEVELS_AND_FACETS = "search_impacts || ' ' || search_facets"
 
 
 def upgrade() -> None:
@@ -50,8 +54,13 @@ def upgrade() -> None:
     if dialect == "sqlite":
         create_fts5(FTS_COLUMNS, FTS_OPTIONS)
     elif dialect == "postgresql":
-        _add_postgres_vector("search_impacts", "ix_signals_search_impacts")
-        _add_postgres_vector("search_pairs", "ix_signals_search_pairs")
+        _add_postgres_vector("search_impacts_vector", LEXEMES.format(text=LEVELS_AND_FACETS))
+        create_level_index(op.get_bind())
+        _add_postgres_vector("search_pairs_vector", LEXEMES.format(text="search_pairs"))
+        op.execute(
+            "CREATE INDEX ix_signals_search_pairs ON signals USING GIN (search_pairs_vector)"
+        )
+        op.execute("ANALYZE signals")
 
 
 def _new_columns(title: str, body: str) -> dict[str, str]:
@@ -65,19 +74,17 @@ def _drop_fts5() -> None:
 
 
 def _drop_postgres_impacts() -> None:
-    op.execute("DROP INDEX IF EXISTS ix_signals_search_impacts")
+    drop_level_index(op.get_bind())
     op.execute("ALTER TABLE signals DROP COLUMN IF EXISTS search_impacts_vector")
 
 
-def _add_postgres_vector(column: str, index: str) -> None:
-    # Lexemes as they are, without positions: a GIN index over them answers `&` without rechecks.
+def _add_postgres_vector(column: str, expression: str) -> None:
     op.execute(
-        f"ALTER TABLE signals ADD COLUMN {column}_vector tsvector GENERATED ALWAYS AS ("
-        f"{LEXEMES.format(column=column)}) STORED"
+        f"ALTER TABLE signals ADD COLUMN {column} tsvector "
+        f"GENERATED ALWAYS AS ({expression}) STORED"
     )
-    op.execute(f"CREATE INDEX {index} ON signals USING GIN ({column}_vector)")
     # As migration 0007: enough statistics to tell a rare token from a common one.
-    op.execute(f"ALTER TABLE signals ALTER COLUMN {column}_vector SET STATISTICS 1000")
+    op.execute(f"ALTER TABLE signals ALTER COLUMN {column} SET STATISTICS 1000")
 
 
 def create_fts5(columns: Sequence[str], options: str) -> None:
@@ -148,7 +155,7 @@ def _batches(connection: sa.Connection) -> Iterator[Sequence[sa.Row[Any]]]:
         last_seq = rows[-1].seq
 
 
-# --- back to 0009 -------------------------------------------------------------------------------
+# --- back to 0011 -------------------------------------------------------------------------------
 
 
 def _old_impacts(title: str, body: str) -> dict[str, str]:
@@ -171,11 +178,8 @@ def downgrade() -> None:
     if dialect == "sqlite":
         create_fts5(OLD_FTS_COLUMNS, OLD_FTS_OPTIONS)
     elif dialect == "postgresql":
-        op.execute(
-            "ALTER TABLE signals ADD COLUMN search_impacts_vector tsvector GENERATED ALWAYS AS ("
-            "strip(to_tsvector('simple'::regconfig, search_impacts))) STORED"
+        _add_postgres_vector(
+            "search_impacts_vector",
+            f"strip(to_tsvector('simple'::regconfig, {LEVELS_AND_FACETS}))",
         )
-        op.execute(
-            "CREATE INDEX ix_signals_search_impacts ON signals USING GIN (search_impacts_vector)"
-        )
-        op.execute("ALTER TABLE signals ALTER COLUMN search_impacts_vector SET STATISTICS 1000")
+        create_level_index(op.get_bind())
