@@ -10,8 +10,11 @@
    scorer. The naive ways, timed exactly the same (warm-up, then the same rounds): the database
    ranking every match itself (FTS5 `ORDER BY bm25()`, PostgreSQL `ORDER BY ts_rank()`), and
    the exhaustive scorer of the same function.
-4. Starts `signal-bot web` on the SQLite corpus and sends signed `/brief` requests from 20
-   concurrent clients: p50 / p95 / p99 of the whole HTTP round trip.
+4. Starts `signal-bot web` on the SQLite corpus, with the shipped defaults (one process) and
+   then with `SIGNAL_BOT_WEB_WORKERS` set as a user sets it (`--web-workers`, default 2, one
+   per core here), and sends signed `/brief` requests from 20 concurrent clients (asyncio, raw
+   HTTP/1.1, in this process): p50 / p95 / p99 of the whole HTTP round trip, requests/s, the
+   server's CPU per request, and the machine's load at the time.
 Targets (2-core machine, 1M briefs): SQLite p95 < 20 ms, p99 < 50 ms; PostgreSQL p95 < 50 ms;
 `/brief` p99 < 150 ms; recall 1.0.
 """
@@ -95,6 +98,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--skip-http", action="store_true", help="skip the /brief load")
     parser.add_argument(
+        "--web-workers",
+        type=int,
+        default=2,
+        help="SIGNAL_BOT_WEB_WORKERS for the second /brief run (default 2, one per core)",
+    )
+    parser.add_argument(
         "--skip-sqlite", action="store_true", help="measure PostgreSQL only (needs --database-url)"
     )
     args = parser.parse_args(argv)
@@ -102,8 +111,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     built = corpus(args.briefs, SEED)
     report_build(built)
     sqlite = make_session_factory(make_engine(f"sqlite:///{built.path}"))
-    exact, exhaustive_ms = cached_exhaustive_top(built, sqlite)
     rounds = (args.rounds, args.baseline_rounds or args.rounds)
+    if not args.skip_sqlite or args.database_url:
+        exact, exhaustive_ms = cached_exhaustive_top(built, sqlite)
     if not args.skip_sqlite:
         measure("SQLite", sqlite, exact, exhaustive_ms, rounds, _bm25_top5)
     if args.database_url:
@@ -112,9 +122,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         postgres = make_session_factory(make_engine(args.database_url))
         measure("PostgreSQL", postgres, exact, exhaustive_ms, rounds, _ts_rank_top5)
     if not args.skip_http:
-        queries = list(QUERY_MIX)
-        report_load(slash_load(built.path, queries, requests=args.requests, concurrency=20))
+        measure_http(built, args.requests, args.web_workers)
     return 0
+
+
+def measure_http(built: Corpus, requests: int, web_workers: int) -> None:
+    """Signed /brief at 20 concurrent: the shipped defaults, then the workers a user sets."""
+    queries = list(QUERY_MIX)
+    shipped = slash_load(built.path, queries, requests=requests, concurrency=20)
+    report_load(shipped)
+    setting = f"SIGNAL_BOT_WEB_WORKERS={web_workers}"
+    user_set = slash_load(
+        built.path,
+        queries,
+        requests=requests,
+        concurrency=20,
+        environment={"SIGNAL_BOT_WEB_WORKERS": str(web_workers)},
+        label=f"user-set {setting}",
+    )
+    report_load(user_set)
+    ratio = _p99(shipped) / max(_p99(user_set), 0.001)
+    speedup = user_set.per_second / shipped.per_second
+    print(f"   {setting}: p99 {ratio:.2f}x lower, throughput {speedup:.2f}x the shipped defaults")
+
+
+def _p99(result: LoadResult) -> float:
+    return statistics.quantiles(result.latencies_ms, n=100, method="inclusive")[98]
 
 
 def report_build(built: Corpus) -> None:
@@ -273,11 +306,19 @@ def _ts_rank_top5(session: Session, query: str) -> None:
 
 
 def report_load(result: LoadResult) -> None:
-    print(f"\n== signed /brief over HTTP: {result.requests} requests, {result.concurrency} clients")
+    print(
+        f"\n== signed /brief over HTTP ({result.label}): {result.requests} requests, "
+        f"{result.concurrency} clients"
+    )
     print(
         f"   answered in the HTTP response: {result.answered}; via response_url: {result.deferred}"
     )
     print(f"   errors: {result.errors}; throughput: {result.per_second:,.0f} requests/s")
+    print(
+        f"   CPU per request: server {result.server_cpu_ms_per_request:.1f} ms, "
+        f"load generator {result.client_cpu_ms_per_request:.1f} ms; "
+        f"machine load (1, 5, 15 min) {result.load_average}"
+    )
     _print_percentiles("/brief", result.latencies_ms, quantiles=(50, 95, 99))
 
 

@@ -42,6 +42,12 @@ from bot.store.db import make_engine, transaction, upgrade
 from bot.store.models import utcnow
 from bot.store.subscriptions import ChannelRef, add_subscription, channel_subscriptions
 from bot.terminal import message_to_text
+from bot.web_workers import (
+    MAX_WEB_WORKERS,
+    inherited_listener,
+    serve_with_workers,
+    stop_with_parent,
+)
 
 log = logging.getLogger("bot")
 
@@ -87,7 +93,14 @@ def build_parser() -> argparse.ArgumentParser:
         return sub
 
     command("run", run, "Scheduler and Slack listener in one process (local mode without a token).")
-    command("web", web, "The HTTP app alone: /slack/events, /healthz, POST /signals.")
+    web_parser = command("web", web, "The HTTP app alone: /slack/events, /healthz, POST /signals.")
+    web_parser.add_argument(
+        "--workers",
+        type=_worker_count,
+        metavar="N",
+        help="processes serving $PORT together, about one per core "
+        "(default: SIGNAL_BOT_WEB_WORKERS, else WEB_CONCURRENCY, else 1)",
+    )
     command("worker", worker, "The scheduler alone: polls sources and delivers the outbox.")
     db = command("db", lambda _: parser.error("say `signal-bot db upgrade`"), "Database tasks.")
     db_actions = db.add_subparsers(metavar="ACTION", required=True)
@@ -364,17 +377,32 @@ def run(_: argparse.Namespace) -> int:
     return 0
 
 
-def web(_: argparse.Namespace) -> int:
+def web(args: argparse.Namespace) -> int:
     settings = Settings()
     settings.require_http_secrets()
-    services = build_services(settings)
+    listener = inherited_listener()  # set: this is one of a parent's workers
+    workers = args.workers or settings.signal_bot_web_workers
+    if workers > 1 and listener is None:
+        return serve_with_workers(settings, workers)
+    services = build_services(settings, migrate=listener is None)
     stop = stop_requested()
+    if listener is not None:
+        stop_with_parent(stop)
     try:
-        with serving(services, None, slack_listener="http"):
+        with serving(services, None, slack_listener="http", listener=listener):
             stop.wait()
     finally:
         stop_gracefully(services, None)
     return 0
+
+
+def _worker_count(text: str) -> int:
+    """An argparse type: how many web processes, as SIGNAL_BOT_WEB_WORKERS allows (1-64)."""
+    if not text.isdigit() or not 1 <= int(text) <= MAX_WEB_WORKERS:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number from 1 to {MAX_WEB_WORKERS}, not {text!r}"
+        )
+    return int(text)
 
 
 def worker(_: argparse.Namespace) -> int:

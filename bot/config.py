@@ -9,7 +9,15 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -136,6 +144,14 @@ class Settings(BaseSettings):
     # Who may change channel subscriptions and mutes: `everyone`, `admins`, or user IDs
     # (workspace admins and owners always may). See bot.managers.
     signal_bot_managers: str = "everyone"
+    # `signal-bot web` processes sharing $PORT (bot.web_workers); `--workers N` overrides.
+    # WEB_CONCURRENCY is the platforms' name (Heroku sets it by dyno size; gunicorn reads it).
+    signal_bot_web_workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        validation_alias=AliasChoices("signal_bot_web_workers", "web_concurrency"),
+    )
 
     @property
     def local_mode(self) -> bool:

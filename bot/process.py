@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any, Literal
@@ -29,6 +30,12 @@ from bot.jobs import release_leases
 log = logging.getLogger(__name__)
 
 STOP_BUDGET = 10.0  # seconds the posts in flight get to finish
+# Waitress's threads, each holding one request while it waits for its answer; the answers
+# themselves are computed by the Bolt app's own four workers (bot.slack_app), so a waiting
+# thread costs no CPU. Enough for a burst of Slack requests to wait in that queue, where
+# the 2 s answer budget counts the wait, rather than in waitress's (which does not, and
+# logs a warning for each request queued there).
+HTTP_THREADS = 32
 
 
 class StopRequest(threading.Event):
@@ -67,14 +74,18 @@ def serving(
     scheduler_running: Callable[[], bool] | None,
     *,
     slack_listener: Literal["http", "auto"] = "auto",
+    listener: socket.socket | None = None,
 ) -> Iterator[Any]:
-    """The HTTP server on $PORT (and Socket Mode, if configured and `auto`) until the block
-    ends; yields the HTTP server."""
+    """The HTTP server on $PORT, or on `listener` (a socket bound by a parent process), and
+    Socket Mode if configured and `auto`, until the block ends; yields the HTTP server."""
     from bot.web import create_app, socket_mode_handler
 
     settings = services.settings
     app = create_app(services, scheduler_running=scheduler_running)
-    server = create_server(app, host="0.0.0.0", port=settings.port, threads=8)
+    where: dict[str, Any] = (
+        {"sockets": [listener]} if listener else {"host": "0.0.0.0", "port": settings.port}
+    )
+    server = create_server(app, threads=HTTP_THREADS, **where)
     thread = threading.Thread(target=_serve_until_closed, args=[server], name="http", daemon=True)
     thread.start()
     log.info("serving HTTP on port %s", server.effective_port)

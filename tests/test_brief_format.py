@@ -475,9 +475,10 @@ def check_signal_or_parse_error(text: str) -> None:
 
 
 def visible_words(text: str) -> str:
-    """The text as a reader sees it: control characters gone, whitespace collapsed."""
+    """The text as a reader sees it: control characters gone, whitespace collapsed, and in NFC
+    as the parser stores it (U+F900 豈 is U+8C48 豈 to a reader)."""
     kept = "".join(c for c in text if c in "\t\n\r" or unicodedata.category(c) not in ("Cc", "Cf"))
-    return " ".join(kept.split())
+    return " ".join(unicodedata.normalize("NFC", kept).split())
 
 
 def parse_or_error(text: str) -> Signal | ParseError:

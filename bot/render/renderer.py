@@ -19,6 +19,7 @@ from slack_sdk.errors import SlackObjectFormationError
 from slack_sdk.models.blocks import Block
 
 from bot.errors import ConfigError, SignalBotError
+from bot.render.block_elements import with_parsed_elements
 from bot.render.escape import FILTERS, truncate_chars
 from bot.render.limits import (
     LIMITS,
@@ -96,6 +97,9 @@ def build_environment(templates_dir: Path | None = None) -> Environment:
         autoescape=False,  # HTML escaping is wrong for Slack; the mrkdwn filters escape instead
         trim_blocks=True,
         lstrip_blocks=True,
+        # Each template is read and compiled once per process: no stat() of its file on every
+        # message (a changed TEMPLATES_DIR file is read at the next start).
+        auto_reload=False,
     )
     environment.filters.update(FILTERS)
     return environment
@@ -141,7 +145,7 @@ def _validate(blocks: Blocks, template_name: str) -> None:
         where = f"block {index} ({raw.get('type')!r})"
         if raw.get("type") == "header" and raw["text"].get("type") != "plain_text":
             raise RenderError(template_name, f"{where}: a header's text must be plain_text")
-        block = Block.parse(raw)
+        block = Block.parse(with_parsed_elements(raw))
         if block is None:
             raise RenderError(template_name, f"{where}: unknown block type")
         try:

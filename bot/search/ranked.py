@@ -28,6 +28,8 @@ SIGNAL_COLUMNS = (
     "sections", "url",
 )  # fmt: skip
 _READ_BATCH = 500
+# Built once: making the option anew costs more than the select it goes in.
+_SHOWN = load_only(*(getattr(StoredSignal, name) for name in SIGNAL_COLUMNS))
 
 
 def ranked_search(
@@ -104,7 +106,6 @@ def _hits(session: Session, page: Sequence[Scored], terms: Sequence[TextTerm]) -
     if not page:
         return []
     wanted = [scored.seq for scored in page]
-    shown = load_only(*(getattr(StoredSignal, name) for name in SIGNAL_COLUMNS))
-    rows = session.scalars(select(StoredSignal).options(shown).where(StoredSignal.seq.in_(wanted)))
+    rows = session.scalars(select(StoredSignal).options(_SHOWN).where(StoredSignal.seq.in_(wanted)))
     by_seq = {row.seq: row.to_signal() for row in rows}
     return [Hit(by_seq[seq], brief_snippet(by_seq[seq], terms)) for seq in wanted if seq in by_seq]
