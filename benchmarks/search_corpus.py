@@ -90,11 +90,11 @@ def _drop_triggers(connection: Connection) -> list[str]:
 
 
 def rebuild_index(path: Path) -> float:
-    """Build the full-text index from scratch (what migration 0007 does), in seconds."""
-    listed = "search_title, search_body, search_facets, search_impacts"
+    """Build the full-text index from scratch (what migration 0010 does), in seconds."""
+    listed = "search_title, search_facets, search_impacts, search_pairs"
     with closing(sqlite3.connect(path)) as connection:
         started = time.perf_counter()
-        connection.execute("DELETE FROM signals_fts")
+        connection.execute("INSERT INTO signals_fts(signals_fts) VALUES ('delete-all')")
         connection.execute(
             f"INSERT INTO signals_fts(rowid, {listed}) "
             f"SELECT published_day * 4294967296 + seq, {listed} FROM signals"

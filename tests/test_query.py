@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 from bot.errors import FilterError
 from bot.filters import MAX_TEXT_LENGTH, parse_filter
 from bot.search.backends import TermAt
-from bot.search.backends.postgres import tsquery_text
+from bot.search.backends.postgres import pairs_tsquery_text, tsquery_text
 from bot.search.backends.sqlite import term_expression
+from bot.search.document import impacts, pairs
 from bot.search.grammar import (
     SearchQuery,
     Term,
@@ -22,8 +23,10 @@ from bot.search.grammar import (
     parse_query,
     text_terms,
 )
-from bot.search.rank import BODY_LEVEL, TITLE_LEVEL, occurs
+from bot.search.rank import BODY_LEVEL, TITLE_LEVEL, IndexedBrief, occurs, score, term_level
 from bot.search.tokens import document, tokens
+from bot.search.topk import possible_levels
+from bot.store.db import make_engine, upgrade
 
 W, P, X = "word", "phrase", "prefix"
 # Any code point, lone surrogates included: JSON can carry them as `\ud800` escapes.
@@ -181,18 +184,29 @@ def test_text_terms(text: str, expected: list[tuple[tuple[str, ...], bool]]) -> 
 
 
 def test_fts5_and_tsquery_text_of_each_term() -> None:
-    muse, closed_source, gpt4 = text_terms(parse_query('muse "closed source" gpt-4*'))
-    anywhere = "{search_title search_body} : "
-    assert term_expression(TermAt(closed_source)) == anywhere + '"closed source"'
-    assert term_expression(TermAt(gpt4)) == anywhere + '"gpt 4" *'
-    assert term_expression(TermAt(muse, 7)) == '{search_impacts} : "i7muse"'
+    terms = text_terms(parse_query('muse "closed source" gpt-4* secur* "model of the data"'))
+    muse, closed_source, gpt4, secur, model_of_the_data = terms
+    assert term_expression(TermAt(closed_source)) == (
+        '({search_title} : "closed source") OR ({search_pairs} : "__closed_source")'
+    )
+    assert term_expression(TermAt(gpt4)) == (
+        '({search_title} : "gpt 4" *) OR ({search_pairs} : "__gpt_4" *)'
+    )
+    assert term_expression(TermAt(muse, 7)) == '{search_impacts} : ("muse_7")'
     assert term_expression(TermAt(gpt4, TITLE_LEVEL)) == '{search_title} : "gpt 4" *'
     assert term_expression(TermAt(closed_source, BODY_LEVEL)) == (
-        '({search_body} : "closed source") NOT ({search_title} : "closed source")'
+        '({search_pairs} : "__closed_source") NOT ({search_title} : "closed source")'
+    )
+    assert term_expression(TermAt(secur)) == '{search_impacts} : "secur" *'
+    assert term_expression(TermAt(model_of_the_data, BODY_LEVEL)) == (
+        '({search_pairs} : "__model_of __of_the __the_data") '
+        'NOT ({search_title} : "model of the data")'
     )
     assert tsquery_text(muse) == "'muse'"
     assert tsquery_text(closed_source) == "('closed' <-> 'source')"
     assert tsquery_text(gpt4) == "('gpt' <-> '4':*)"
+    assert pairs_tsquery_text(gpt4) == "'__gpt_4':*"
+    assert pairs_tsquery_text(model_of_the_data) == "'__model_of' & '__of_the' & '__the_data'"
 
 
 @pytest.mark.parametrize(
@@ -215,9 +229,7 @@ def test_no_hit_hints(text: str, first_hint: str) -> None:
 # --- the expressions never break the index, and mean what ranking counts ----------------------
 
 VOCABULARY = ["muse", "spark", "llama", "model", "gpt", "4", "4o", "x", "é", "東京", "m", "mo"]
-documents = st.lists(
-    st.lists(st.sampled_from(VOCABULARY), max_size=8).map(" ".join), min_size=1, max_size=6
-)
+one_document = st.lists(st.sampled_from(VOCABULARY), max_size=8).map(" ".join)
 
 
 def query_term(words: list[str], quoted: bool, star: bool) -> str:
@@ -228,7 +240,7 @@ def query_term(words: list[str], quoted: bool, star: bool) -> str:
 queries = st.lists(
     st.builds(
         query_term,
-        st.lists(st.sampled_from(VOCABULARY), min_size=1, max_size=3),
+        st.lists(st.sampled_from(VOCABULARY), min_size=1, max_size=5),
         st.booleans(),
         st.booleans(),
     ),
@@ -237,39 +249,69 @@ queries = st.lists(
 ).map(" ".join)
 
 
-def fts5_index(texts: list[str]) -> sqlite3.Connection:
+def _migrated_fts5_table() -> str:
+    """The CREATE statement of the FTS5 table as the migrations leave it."""
+    engine = make_engine("sqlite://")
+    upgrade(engine)
+    with engine.connect() as connection:
+        sql = connection.exec_driver_sql(
+            "SELECT sql FROM sqlite_master WHERE name = 'signals_fts'"
+        ).scalar_one()
+    engine.dispose()
+    return str(sql)
+
+
+FTS5_TABLE = _migrated_fts5_table()
+
+
+def indexed_brief(rowid: int, title: str, summary: str, sections: str = "") -> IndexedBrief:
+    return IndexedBrief(rowid, 0, document([title]), document(["", "", "", summary, sections]))
+
+
+# Title, summary and sections of a few briefs: a phrase may run on from one line to the next.
+titled_documents = st.lists(st.tuples(*[one_document] * 3), min_size=1, max_size=6)
+
+
+def fts5_index(briefs: list[IndexedBrief]) -> sqlite3.Connection:
+    """An FTS5 table made as the migrations make it, holding what a stored brief gives it."""
     connection = sqlite3.connect(":memory:")
-    connection.execute(
-        "CREATE VIRTUAL TABLE signals_fts USING fts5(search_title, search_body, search_impacts, "
-        "tokenize='ascii', prefix='2 3')"
-    )
+    connection.execute(FTS5_TABLE)
     connection.executemany(
-        "INSERT INTO signals_fts (rowid, search_title, search_body) VALUES (?, ?, '')",
-        [(rowid, document([text])) for rowid, text in enumerate(texts, start=1)],
+        "INSERT INTO signals_fts (rowid, search_title, search_impacts, search_pairs) "
+        "VALUES (?, ?, ?, ?)",
+        [
+            (brief.seq, brief.title, impacts(brief.title, brief.body), pairs(brief.body))
+            for brief in briefs
+        ],
     )
     return connection
 
 
+def matching(connection: sqlite3.Connection, expression: str) -> list[int]:
+    query = "SELECT rowid FROM signals_fts WHERE signals_fts MATCH ? ORDER BY rowid"
+    return [rowid for (rowid,) in connection.execute(query, (expression,))]
+
+
 @settings(max_examples=300)
-@given(texts=documents, query_text=queries)
+@given(texts=titled_documents, query_text=queries)
 def test_fts5_matches_exactly_where_ranking_finds_every_term(
-    texts: list[str], query_text: str
+    texts: list[tuple[str, str, str]], query_text: str
 ) -> None:
     query = parse_or_none(query_text)  # `m*` is refused: too short a prefix
     if query is None:
         return
     terms = text_terms(query)
+    briefs = [indexed_brief(n, *fields) for n, fields in enumerate(texts, start=1)]
     expression = " AND ".join(f"({term_expression(TermAt(term))})" for term in terms)
-    with fts5_index(texts) as connection:
-        rows = connection.execute(
-            "SELECT rowid FROM signals_fts WHERE signals_fts MATCH ? ORDER BY rowid", (expression,)
-        ).fetchall()
-    expected = [
-        rowid
-        for rowid, text in enumerate(texts, start=1)
-        if all(occurs(term, " ".join(tokens(text))) for term in terms)
-    ]
-    assert [rowid for (rowid,) in rows] == expected
+    with fts5_index(briefs) as connection:
+        found = matching(connection, expression)
+        expected = [brief.seq for brief in briefs if score(terms, brief, 0) is not None]
+        assert found == expected
+        for term in terms:  # each class: the briefs where ranking gives the term that level
+            for level in possible_levels(term):
+                at_level = matching(connection, term_expression(TermAt(term, level)))
+                levels = {b.seq: term_level(term, b, b.field_tokens()) for b in briefs}
+                assert at_level == [seq for seq, found in levels.items() if found == level]
 
 
 query_words = st.sampled_from(
@@ -301,7 +343,7 @@ def test_parse_query_returns_a_query_or_raises_filter_error(text: str) -> None:
 
 
 FTS_TEXTS = ["muse spark", "llama model", "near and or not"]
-FTS = fts5_index(FTS_TEXTS)
+FTS = fts5_index([indexed_brief(n, "", text) for n, text in enumerate(FTS_TEXTS, start=1)])
 
 
 @settings(max_examples=500)
@@ -321,10 +363,7 @@ def test_fts5_match_of_any_text_finds_exactly_the_rows_holding_its_terms(text: s
     ]
     if terms:
         expression = " AND ".join(f"({term_expression(TermAt(term))})" for term in terms)
-        rows = FTS.execute(
-            "SELECT rowid FROM signals_fts WHERE signals_fts MATCH ? ORDER BY rowid", (expression,)
-        ).fetchall()
-        assert [rowid for (rowid,) in rows] == expected, expression
+        assert matching(FTS, expression) == expected, expression
     for term in terms:  # the class expressions are valid FTS5 too, whatever the text
         for level in (TITLE_LEVEL, BODY_LEVEL, 3):
             expression = term_expression(TermAt(term, level))

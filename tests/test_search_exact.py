@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.search import parse_query, search
 from bot.search import ranked as ranked_module
-from bot.signal import Signal
+from bot.signal import Section, Signal
 from bot.store.db import transaction
 from bot.store.models import StoredSignal
 
@@ -133,3 +134,92 @@ def test_the_day_orders_the_index_not_storage(sessions: sessionmaker[Session]) -
     by_storage = [published for _, published in sorted(rows)]
     assert by_storage != sorted(by_storage)  # the planted briefs really are shuffled
     assert DAY.date() < TODAY
+
+
+# --- phrases of common words that are rarely in that order -----------------------------------
+
+PHRASE_TITLE = "A model of the data, ten years on"
+RUN_ON = "Pipelines, run on"
+ACROSS_TITLE = "Notes on a model of the"
+
+
+def planted_phrases() -> list[Signal]:
+    """Hundreds of briefs holding every pair of `model of the data` apart, a few with the phrase
+    (an old title, bodies, one running on from the summary into a section), and one whose title
+    ends where the body goes on (title and body do not run on)."""
+    rng = random.Random(12)
+    apart = "The data of the model grew; a model of record and the data team met."
+    briefs = [
+        brief(f"Weekly notes {n}", rng.randrange(0, 90), summary=apart, body=f"Item {n}.")
+        for n in range(MENTIONS)
+    ]
+    briefs += [
+        brief(f"Found {n}", rng.randrange(0, 400), body="We need a model of the data first.")
+        for n in range(3)
+    ]
+    briefs.append(brief(PHRASE_TITLE, 4 * 365, summary="A look back."))
+    run_on = brief(RUN_ON, 30, summary="We built a model of the")
+    briefs.append(replace(run_on, sections=(Section("Data pipelines", "Again."),)))
+    briefs.append(brief(ACROSS_TITLE, 5, summary="Data was late."))
+    briefs.append(brief("Schema", 9, body="A model of the database layer."))
+    briefs += [
+        brief(f"Language {n}", rng.randrange(0, 90), body="Language is large; so is a large lake.")
+        for n in range(MENTIONS // 2)
+    ]
+    briefs += [
+        brief("Large language models, again", 700),
+        brief("Primates", 20, body="The large langur of the hills."),
+        brief("LLMs", 2, body="A large language model, and another large language model."),
+    ]
+    rng.shuffle(briefs)
+    return briefs
+
+
+PHRASES = (
+    '"model of the data"', '"a model of the data"', "model-of-the-da*", '"the model"',
+    '"of the"', "large-lang*", '"large language model"', '"model of the data" weekly',
+    '"model of the data" found', '"data of the" "model of"',
+)  # fmt: skip
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def phrase_sessions(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[sessionmaker[Session]]:
+    urls = database_url(request.param, tmp_path_factory.mktemp(request.param), request)
+    engine, factory = stored(next(urls), planted_phrases())
+    yield factory
+    engine.dispose()
+    next(urls, None)
+
+
+def test_a_phrase_of_common_words_finds_exactly_its_briefs(
+    phrase_sessions: sessionmaker[Session],
+) -> None:
+    titles = page_titles(phrase_sessions, '"model of the data"', 0)
+    titles += page_titles(phrase_sessions, '"model of the data"', 5)
+    assert titles[0] == PHRASE_TITLE  # the title's level beats any body's, whatever the age
+    assert sorted(titles[1:]) == sorted([RUN_ON, "Found 0", "Found 1", "Found 2"])
+    assert ACROSS_TITLE not in titles  # the title does not run on into the body
+    # A phrase whose last word is a prefix: written as words the tokenizer splits.
+    prefixed = page_titles(phrase_sessions, "model-of-the-da*", 0)
+    prefixed += page_titles(phrase_sessions, "model-of-the-da*", 5)
+    assert sorted(prefixed) == sorted([*titles, "Schema"])  # `database` too
+
+
+@pytest.mark.parametrize("few", [0, 200])
+@pytest.mark.parametrize("query", PHRASES)
+def test_every_phrase_page_is_the_exhaustive_scorers(
+    phrase_sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch, query: str, few: int
+) -> None:
+    monkeypatch.setattr(ranked_module, "FEW", few)
+    expected = reference_titles(phrase_sessions, query)
+    paged = [
+        title
+        for offset in range(0, min(len(expected), 40) + 5, 5)
+        for title in page_titles(phrase_sessions, query, offset)
+    ]
+    assert paged == expected[: len(paged)]
+    assert len(paged) == min(len(expected), 45)

@@ -1,5 +1,6 @@
-"""Migrations 0004 and 0007 on a database that already holds briefs: the search columns and word
-levels are filled in, the index is built, and both can be undone, on SQLite and PostgreSQL."""
+"""Migrations 0004, 0007 and 0012 on a database that already holds briefs: the search columns,
+word levels and word pairs are filled in, the index is built, and each can be undone, on SQLite and
+PostgreSQL."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from bot.store.signals import _new_row
 BRIEFS = [signal.keyed("optyx") for signal in HAND_WRITTEN]
 NEW_IN_0004 = {"source_slug", "keyword_text", "search_title", "search_body", "search_facets"}
 NEW_IN_0007 = {"search_impacts", "published_day"}
+NEW_IN_0012 = {"search_pairs"}
 
 
 def migrate(engine: Engine, revision: str, *, down: bool = False) -> None:
@@ -34,7 +36,7 @@ def insert_as_0003_did(engine: Engine) -> None:
     before = [
         column
         for column in StoredSignal.__table__.columns
-        if column.key not in NEW_IN_0004 | NEW_IN_0007 and column.key != "seq"
+        if column.key not in NEW_IN_0004 | NEW_IN_0007 | NEW_IN_0012 and column.key != "seq"
     ]
     old_table = table("signals", *(column_of(c.key, c.type) for c in before))
     rows = []
@@ -51,15 +53,29 @@ def test_upgrade_fills_existing_rows_and_downgrade_undoes_it(database_url: str) 
     migrate(engine, "0003")
     insert_as_0003_did(engine)
 
-    upgrade(engine)  # to head: 0004 and 0007 fill in the new columns and build the index
+    upgrade(engine)  # to head: 0004, 0007 and 0012 fill in the new columns and build the index
     sessions = make_session_factory(engine)
+    names = ("search_body", "search_impacts", "search_pairs")
     with transaction(sessions) as session:
-        rows = session.execute(text("SELECT key, search_body, search_impacts FROM signals"))
-        stored = {key: (body, levels) for key, body, levels in rows}
+        rows = session.execute(text(f"SELECT key, {', '.join(names)} FROM signals"))
+        stored = {key: tuple(values) for key, *values in rows}
         found = search(session, parse_query("muse spark"))
+        phrase = search(session, parse_query('"source llama"'))
     columns = {s.key: search_columns(s) for s in BRIEFS}
-    assert stored == {key: (c["search_body"], c["search_impacts"]) for key, c in columns.items()}
+    assert stored == {key: tuple(c[name] for name in names) for key, c in columns.items()}
     assert [hit.signal.key for hit in found.hits] == [BRIEFS[0].key]
+    assert [hit.signal.key for hit in phrase.hits] == [BRIEFS[0].key]  # "open-source Llama"
+
+    migrate(engine, "0011", down=True)  # levels written as 0007 did, the pairs gone
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text("SELECT * FROM signals WHERE key = :key"), {"key": BRIEFS[0].key}
+        )
+        row = rows.mappings().one()
+    assert "search_pairs" not in row
+    levels = row["search_impacts"].split()
+    assert "i8meta" in levels
+    assert not [token for token in levels if "_" in token]
 
     migrate(engine, "0004", down=True)
     with transaction(sessions) as session:  # 0004's external-content index, rebuilt

@@ -13,9 +13,9 @@ from datetime import date
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from search_corpus import database_url, stored
+from search_corpus import brief, database_url, stored
 from search_reference import reference_seqs
-from sqlalchemy import select, text
+from sqlalchemy import delete, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -30,6 +30,7 @@ from bot.search.store import search
 from bot.search.tokens import document, tokens
 from bot.store.db import transaction
 from bot.store.models import StoredSignal
+from bot.store.signals import upsert_signals
 
 pytestmark = pytest.mark.postgres
 
@@ -176,6 +177,64 @@ def test_postgres_indexes_exactly_the_tokens(both: list[sessionmaker[Session]], 
         ).all()
     at = {position: lexeme for lexeme, positions in lexemes for position in positions}
     assert [at[position] for position in sorted(at)] == tokens(value)
+
+
+# --- random small corpora: phrases of a few common words, adjacent or not ---------------------
+
+PHRASE_WORDS = ("model", "of", "the", "data", "large", "a")
+some_words = st.lists(st.sampled_from(PHRASE_WORDS), min_size=1, max_size=12).map(" ".join)
+random_briefs = st.lists(
+    st.tuples(some_words, some_words, some_words, st.integers(0, 800)), min_size=1, max_size=14
+)
+phrase_queries = st.lists(
+    st.builds(
+        lambda words, prefix: "-".join(words) + "*" if prefix else '"' + " ".join(words) + '"',
+        st.lists(st.sampled_from(PHRASE_WORDS), min_size=2, max_size=5),
+        st.booleans(),
+    ),
+    min_size=1,
+    max_size=2,
+).map(" ".join)
+
+
+@pytest.fixture(scope="module")
+def scratch(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[list[sessionmaker[Session]]]:
+    """Both databases, migrated and empty: each example stores its own briefs."""
+    folder = tmp_path_factory.mktemp("scratch")
+    urls = [database_url(kind, folder, request) for kind in ("sqlite", "postgresql")]
+    engines, factories = zip(*(stored(next(url), []) for url in urls), strict=True)
+    yield list(factories)
+    for engine in engines:
+        engine.dispose()
+    for url in urls:
+        next(url, None)
+
+
+@pytest.mark.slow
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(texts=random_briefs, query_text=phrase_queries, few=st.sampled_from([0, 200]))
+def test_phrases_over_random_briefs_rank_as_the_exhaustive_scorer(
+    scratch: list[sessionmaker[Session]],
+    texts: list[tuple[str, str, str, int]],
+    query_text: str,
+    few: int,
+) -> None:
+    briefs = [
+        brief(f"{title} {n}", days_ago, summary=summary, body=body).keyed("optyx")
+        for n, (title, summary, body, days_ago) in enumerate(texts)
+    ]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ranked, "FEW", few)
+        for sessions in scratch:
+            with transaction(sessions) as session:
+                session.execute(delete(StoredSignal))
+                upsert_signals(session, briefs)
+            for offset in (0, 5, 10):
+                assert_exact(sessions, query_text, offset)
 
 
 def test_postgres_reads_classes_from_rum_where_the_extension_loads(

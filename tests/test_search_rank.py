@@ -128,7 +128,12 @@ def test_recency_is_bounded_and_halves_each_year() -> None:
 )
 def test_stored_levels_are_the_levels_ranking_computes(title: str, summary: str, body: str) -> None:
     brief = indexed(1, title or "x", summary, sections=(Section("h", body),))
-    stored = dict((token[2:], int(token[1])) for token in impacts(brief.title, brief.body).split())
+    stored = {
+        word: int(level)
+        for word, _, level in (
+            token.rpartition("_") for token in impacts(brief.title, brief.body).split()
+        )
+    }
     fields = brief.field_tokens()
     assert stored == word_levels(fields)
     assert all(word_level(token, fields) == level for token, level in stored.items())

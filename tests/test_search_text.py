@@ -100,8 +100,12 @@ def test_search_columns() -> None:
     assert facet_token("source", "optyx-feed") in facets
     assert columns["published_day"] == day_number(date(2026, 4, 23))
     impacts = columns["search_impacts"].split()
-    assert "i8meta" in impacts  # the title and the entity
-    assert {"i7pivots", "i7muse", "i5weights"} <= set(impacts)  # title, summary, a section
+    assert "meta_8" in impacts  # the title and the entity
+    assert {"pivots_7", "muse_7", "weights_5"} <= set(impacts)  # title, summary, a section
+    pairs = columns["search_pairs"].split()
+    assert pairs[:2] == ["__meta_platform", "__platform_release"]  # the body's lines run on
+    assert "__muse_spark" in pairs
+    assert "__pivots_to" not in pairs  # the title's pairs are not the body's
 
 
 def test_empty_names_have_no_facet() -> None:

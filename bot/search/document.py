@@ -2,8 +2,12 @@
 
 - `search_title`, `search_body`: the index text of the title, and of entity, category, topic,
   summary and sections (one line each, in FIELDS_OF_BODY order), which ranking reads back.
-- `search_impacts`: every word of the brief with its level (`bot.search.rank`), as `i7model`:
-  the index can then hand out the briefs where a word has a given level, newest first.
+- `search_impacts`: every word of the brief with its level (`bot.search.rank`), as `model_7`:
+  the index can then hand out the briefs where a word has a given level, newest first, and
+  SQLite's prefix indexes find the words a prefix starts (`mo*`) from it.
+- `search_pairs`: every two tokens that follow each other in the body (lines running on, as
+  `bot.search.rank.occurs` reads them), as `__model_of`. A phrase is then a lookup of one pair, or
+  of its pairs in a row, instead of a position check over every brief holding all of its words.
 - `search_facets`: one token per filterable value (`e` + hex of the entity's name key, `t` topic,
   `c` category, `s` source), so SQLite applies FILTER fields inside the full-text index.
 - `published_day`: days since 1970 (UTC), which orders the index: newest day first.
@@ -13,6 +17,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from itertools import pairwise
 from typing import Any
 
 from bot.filters import keyword_text, name_key
@@ -23,7 +29,12 @@ from bot.signal import Signal, as_utc
 TITLE_TOKENS = 200
 FIELDS_OF_BODY = ("entity", "category", "topic", "summary", "sections")
 FACET_PREFIXES = {"topic": "t", "entity": "e", "category": "c", "source": "s"}
-IMPACT_PREFIX = "i"
+# Tokens are [a-z0-9]+ (bot.search.tokens), so `_` cannot be part of one: a level and the words
+# of a pair are read back without doubt, and the index tokenizers keep `_` inside a token. Pairs
+# start with PAIR_MARK so that FTS5's prefix indexes file them apart from words (`mo*` reads
+# words only) and under very few keys (`__`, `__m`).
+LEVEL_MARK = "_"
+PAIR_MARK = "__"
 
 
 def search_columns(signal: Signal) -> dict[str, Any]:
@@ -39,21 +50,36 @@ def search_columns(signal: Signal) -> dict[str, Any]:
         "search_body": body,
         "search_facets": " ".join(facet_tokens(signal)),
         "search_impacts": impacts(title, body),
+        "search_pairs": pairs(body),
         "published_day": day_number(as_utc(signal.published).date()),
     }
 
 
 def impacts(title: str, body: str) -> str:
-    """Every token of the index text with its level: `i8model i5the …`."""
+    """Every token of the index text with its level: `model_8 the_5 …`."""
     fields = [title.split(), *(line.split() for line in body.split("\n"))]
     fields += [[]] * (1 + len(FIELDS_OF_BODY) - len(fields))
     levels = word_levels(fields[: 1 + len(FIELDS_OF_BODY)])
-    return " ".join([f"{IMPACT_PREFIX}{level}{token}" for token, level in levels.items()])
+    return " ".join([f"{token}{LEVEL_MARK}{level}" for token, level in levels.items()])
 
 
 def impact_token(token: str, level: int) -> str:
-    """The index token for a word at a level: `model`, 7 -> `i7model`."""
-    return f"{IMPACT_PREFIX}{level}{token}"
+    """The index token for a word at a level: `model`, 7 -> `model_7`."""
+    return f"{token}{LEVEL_MARK}{level}"
+
+
+def pairs(body: str) -> str:
+    """Each two tokens in a row of the body's index text, in order: `__model_of __of_the …`.
+
+    In order (not a set), so that positions in the index tell pairs in a row: a phrase of three
+    words or more is its pairs as a phrase.
+    """
+    return " ".join(pair_tokens(body.split()))
+
+
+def pair_tokens(words: Sequence[str]) -> list[str]:
+    """The index tokens of each two words in a row: `model of the` -> `__model_of __of_the`."""
+    return [f"{PAIR_MARK}{first}_{second}" for first, second in pairwise(words)]
 
 
 def facet_tokens(signal: Signal) -> list[str]:

@@ -95,6 +95,7 @@ class StoredSignal(Base):
     search_body: Mapped[str] = mapped_column(Text, default="")
     search_facets: Mapped[str] = mapped_column(Text, default="")
     search_impacts: Mapped[str] = mapped_column(Text, default="")
+    search_pairs: Mapped[str] = mapped_column(Text, default="")
     published_day: Mapped[int] = mapped_column(Integer, default=0)
     url: Mapped[str | None] = mapped_column(Text)
     content_hash: Mapped[str] = mapped_column(String(64))

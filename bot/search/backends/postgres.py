@@ -1,6 +1,7 @@
-"""PostgreSQL full text for search: generated tsvectors (migrations 0004, 0007, 0011):
-`search_vector` (the whole brief), `search_title_vector` (its title) and `search_impacts_vector`
-(each word with its level, bot.search.document, and the brief's facet tokens).
+"""PostgreSQL full text for search: generated tsvectors (migrations 0004, 0007, 0011, 0012):
+`search_vector` (the whole brief), `search_title_vector` (its title), `search_impacts_vector`
+(each word with its level, bot.search.document, and the brief's facet tokens) and
+`search_pairs_vector` (each two words in a row of the body).
 
 A class (words at their levels) and the FILTER values are one tsquery on `search_impacts_vector`,
 so the index intersects them rather than rows being tested one by one. Its newest k come from
@@ -11,6 +12,10 @@ that index or sorts a GIN bitmap. A word anywhere (the "are there more than a fe
 asked of `search_vector`, one posting list a word (of the level vector when FILTER values send
 the query there anyway). Phrases and prefixes at a level and
 `keyword:` are tested per row when the level vector answers too.
+
+A phrase in the body is found by its pairs (`&` in the pairs' GIN index, no row read); only a
+phrase of three words or more, whose pairs may be apart, is then checked in the whole brief's
+vector, on those few candidates.
 """
 
 from __future__ import annotations
@@ -21,13 +26,16 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     ColumnElement,
     Select,
     cast,
     exists,
+    func,
     literal,
     literal_column,
     not_,
+    or_,
     select,
 )
 from sqlalchemy.dialects.postgresql import TSQUERY
@@ -37,9 +45,9 @@ from bot.search.backends import Constraints, TermAt
 from bot.search.backends.level_index import level_index_kind
 from bot.search.backends.token_statistics import token_statistics
 from bot.search.conditions import keyword_conditions, slug_condition
-from bot.search.document import facet_token, impact_token
+from bot.search.document import facet_token, impact_token, pair_tokens
 from bot.search.grammar import TextTerm
-from bot.search.rank import LEVELS, TITLE_LEVEL, day_number
+from bot.search.rank import BODY_LEVEL, LEVELS, TITLE_LEVEL, day_number
 from bot.search.topk import is_word
 from bot.store.models import StoredSignal
 
@@ -114,9 +122,15 @@ class PostgresIndex:
             if not is_word(term)
             for condition in _text_conditions(term, level)
         ]
-        if anywhere:
-            words = " & ".join(tsquery_text(term) for term in anywhere)
-            conditions.append(_matches("search_vector", words))
+        conditions += [
+            condition
+            for term in anywhere
+            if len(term.tokens) > 1
+            for condition in _text_conditions(term, None)
+        ]
+        if words := [term for term in anywhere if len(term.tokens) == 1]:
+            text = " & ".join(tsquery_text(term) for term in words)
+            conditions.append(_matches("search_vector", text))
         if required:
             parts = [_any_of(group) for group in required]
             parts += ["!" + _any_of(group) for group in self._refused_facets]
@@ -172,12 +186,36 @@ def _any_of(tokens: list[str]) -> str:
     return "(" + " | ".join(f"'{token}'" for token in tokens) + ")"
 
 
-def _text_conditions(term: TextTerm, level: int) -> list[ColumnElement[bool]]:
-    """A phrase or a prefix in the title (TITLE_LEVEL), or elsewhere only (BODY_LEVEL)."""
+def _text_conditions(term: TextTerm, level: int | None) -> list[ColumnElement[bool]]:
+    """A phrase or a prefix in the title (TITLE_LEVEL), elsewhere only (BODY_LEVEL), or (a
+    phrase, None) anywhere."""
     in_title = _matches("search_title_vector", tsquery_text(term))
     if level == TITLE_LEVEL:
         return [in_title]
-    return [_matches("search_vector", tsquery_text(term)), not_(in_title)]
+    if len(term.tokens) == 1:  # a prefix
+        return [_matches("search_vector", tsquery_text(term)), not_(in_title)]
+    in_body = _matches("search_pairs_vector", pairs_tsquery_text(term))
+    # The pairs of three words or more may be apart: the whole brief's vector checks the order
+    # (of the few briefs holding every pair; the title's is checked by the title's vector).
+    in_order = [] if len(term.tokens) == 2 else [_checked_in_brief(term)]
+    if level == BODY_LEVEL:
+        return [in_body, *in_order, not_(in_title)]
+    return [or_(in_title, in_body), *in_order]
+
+
+def _checked_in_brief(term: TextTerm) -> ColumnElement[bool]:
+    """The phrase in the whole brief's vector, row by row: as a function, not the `@@` operator,
+    so the planner cannot AND in that vector's GIN index (every brief holding all the words)."""
+    vector: ColumnElement[Any] = literal_column("signals.search_vector")
+    return func.ts_match_vq(vector, cast(literal(tsquery_text(term)), TSQUERY), type_=Boolean)
+
+
+def pairs_tsquery_text(term: TextTerm) -> str:
+    """A tsquery for a phrase's pairs of words in a row, all required; the last maybe a prefix."""
+    lexemes = [f"'{pair}'" for pair in pair_tokens(term.tokens)]
+    if term.prefix:
+        lexemes[-1] += ":*"
+    return " & ".join(lexemes)
 
 
 def _search_order() -> ColumnElement[int]:

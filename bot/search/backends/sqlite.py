@@ -1,9 +1,13 @@
-"""SQLite FTS5 for search: the contentless table `signals_fts` over `search_title`, `search_body`,
-`search_facets` and `search_impacts` (migration 0007), whose rowid is the brief's `published_day`
-shifted left 32 bits plus its `seq`. So FTS5 reads any posting list newest day first without
-sorting, a date range is a rowid range, and FILTER fields are facet tokens in the MATCH
-expression: FTS5 intersects posting lists instead of testing rows. Only `keyword:` (a substring)
-is tested per row, through a join.
+"""SQLite FTS5 for search: the contentless table `signals_fts` over `search_title`,
+`search_facets`, `search_impacts` and `search_pairs` (migrations 0007, 0010), whose rowid is the
+brief's `published_day` shifted left 32 bits plus its `seq`. So FTS5 reads any posting list newest
+day first without sorting, a date range is a rowid range, and FILTER fields are facet tokens in the
+MATCH expression: FTS5 intersects posting lists instead of testing rows. Only `keyword:` (a
+substring) is tested per row, through a join.
+
+The body's words are not indexed as such: a word is found by its levels (`model_7`), a prefix by
+the words of the levels (`mo*` matches `model_7`), and a phrase in the body by its pairs of words
+in a row (`__model_of __of_the`, as a phrase: pairs in a row are words in a row).
 """
 
 from __future__ import annotations
@@ -15,15 +19,14 @@ from sqlalchemy.orm import Session
 
 from bot.search.backends import Constraints, TermAt
 from bot.search.conditions import keyword_conditions
-from bot.search.document import facet_token, impact_token
+from bot.search.document import facet_token, impact_token, pair_tokens
 from bot.search.grammar import TextTerm
-from bot.search.rank import TITLE_LEVEL, day_number
+from bot.search.rank import BODY_LEVEL, LEVELS, TITLE_LEVEL, day_number
 from bot.search.topk import is_word
 from bot.store.models import StoredSignal
 
 DAY_SHIFT = 2**32
 _FTS = table("signals_fts", column("rowid"))
-_ANYWHERE = "{search_title search_body}"
 
 
 def split_rowid(rowid: int) -> tuple[int, int]:
@@ -80,20 +83,27 @@ class SqliteIndex:
 def term_expression(term_at: TermAt) -> str:
     """FTS5 syntax for one term where it must be (anywhere, or at a level: bot.search.rank)."""
     term, level = term_at.term, term_at.level
-    if level is None:
-        return f"{_ANYWHERE} : {_phrase(term)}"
     if is_word(term):
-        return '{search_impacts} : "' + impact_token(term.tokens[0], level) + '"'
-    in_title = "{search_title} : " + _phrase(term)
+        levels = range(1, LEVELS + 1) if level is None else (level,)
+        tokens = " OR ".join(f'"{impact_token(term.tokens[0], at)}"' for at in levels)
+        return "{search_impacts} : (" + tokens + ")"
+    in_title = f"{{search_title}} : {_quoted(term.tokens, term.prefix)}"
     if level == TITLE_LEVEL:
         return in_title
-    return f"({{search_body}} : {_phrase(term)}) NOT ({in_title})"
+    if len(term.tokens) == 1:  # a prefix: the levels list every word, the title's too
+        in_any_word = f"{{search_impacts}} : {_quoted(term.tokens, prefix=True)}"
+        return in_any_word if level is None else f"({in_any_word}) NOT ({in_title})"
+    in_pairs = pair_tokens(term.tokens)
+    in_body = f"{{search_pairs}} : {_quoted(in_pairs, term.prefix)}"
+    if level == BODY_LEVEL:
+        return f"({in_body}) NOT ({in_title})"
+    return f"({in_title}) OR ({in_body})"
 
 
-def _phrase(term: TextTerm) -> str:
-    # Tokens are [a-z0-9]+ (bot.search.tokens), so quoting them cannot go wrong.
-    quoted = '"' + " ".join(term.tokens) + '"'
-    return f"{quoted} *" if term.prefix else quoted
+def _quoted(tokens: Sequence[str], prefix: bool) -> str:
+    # Tokens are [a-z0-9]+ (bot.search.tokens) and pairs add `_`: quoting them cannot go wrong.
+    quoted = '"' + " ".join(tokens) + '"'
+    return f"{quoted} *" if prefix else quoted
 
 
 def _any_facet(name: str, values: frozenset[str]) -> str:
