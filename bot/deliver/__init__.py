@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot import metrics
 from bot.deliver.clock import Clock, SystemClock
 from bot.deliver.digests import DigestOutbox
-from bot.deliver.fanout import FanOut, FanOutTiming, Finished
+from bot.deliver.fanout import FanOut, FanOutTiming, Finished, J
 from bot.deliver.outcome import DeliveryLimits, OnePoster, Outcome, Poster, TeamPosters, Verdict
 from bot.deliver.presence import Presence, new_worker_id
 from bot.deliver.reconcile import reconcile_orphans
@@ -95,9 +95,14 @@ class Deliverer:
             clock.monotonic(),
             per_team=per_team,
         )
-        # Digests have no workspace of their own yet: the single token's (or fallback) Poster.
         self.digests = DigestOutbox(
-            sessions, self.posters.for_team(""), renderer, limits, clock, self.worker
+            sessions,
+            self.posters,
+            renderer,
+            limits,
+            clock,
+            self.worker,
+            learn_rates=self._learn_rates,
         )
         self._stopped: str | None = None
         self._stopped_teams: frozenset[str] = frozenset()
@@ -118,7 +123,7 @@ class Deliverer:
             timing = FanOutTiming(self.limits.concurrency, self.limits.linger.total_seconds())
             report.counts.update(FanOut(self, self.throttle, self.clock, timing).run())
             if not self.stopped():
-                self.digests.resume()
+                self.digests.resume(self._stopped_teams)
                 digests: FanOut[ClaimedDigest] = FanOut(
                     self.digests, self.throttle, self.clock, timing
                 )
@@ -211,7 +216,7 @@ class Deliverer:
             return self.settler.settle(session, finished, self.clock.now())
 
     def _learn_rates(
-        self, finished: list[Finished[Claimed]], workspace_limited: list[Finished[Claimed]]
+        self, finished: list[Finished[J]], workspace_limited: list[Finished[J]]
     ) -> None:
         """Teach each workspace's throttle what Slack said (on the monotonic clock)."""
         now, moment = self.clock.now(), self.clock.monotonic()

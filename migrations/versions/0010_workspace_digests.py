@@ -1,0 +1,28 @@
+"""Digests go out per workspace: each digest row knows its team, like deliveries (0009).
+
+Revision ID: 0010
+Revises: 0009
+Create Date: 2026-11-27
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0010"
+down_revision = "0009"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("digests") as batch:
+        batch.add_column(sa.Column("team_id", sa.String(32), nullable=False, server_default=""))
+    op.execute(
+        "UPDATE digests SET team_id = COALESCE((SELECT subscriptions.team_id FROM "
+        "subscriptions WHERE subscriptions.id = digests.subscription_id), '')"
+    )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("digests") as batch:
+        batch.drop_column("team_id")
