@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import httpx
 import pytest
 from alerts_helpers import START, arrive, brief
-from conftest import SIGNING_SECRET, wait_until
+from conftest import SIGNING_SECRET
 from fake_slack import FakeSlack
 from fake_slack_state import Call
 from slack_signing import sign, slash_command_body
