@@ -15,6 +15,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    # On SQLite this is a plain ADD COLUMN: a table copy would drop `digests`, and with foreign
+    # keys on that would null every deliveries.digest_id pointing at it (ON DELETE SET NULL).
     with op.batch_alter_table("digests") as batch:
         batch.add_column(sa.Column("team_id", sa.String(32), nullable=False, server_default=""))
     op.execute(
@@ -24,5 +26,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "sqlite":  # in place (SQLite 3.35+), for the same reason
+        op.execute("ALTER TABLE digests DROP COLUMN team_id")
+        return
     with op.batch_alter_table("digests") as batch:
         batch.drop_column("team_id")
