@@ -36,6 +36,9 @@ BOT_SCOPES = (
     "channels:join",
     "channels:history",
     "groups:history",
+    "users:read",  # people look-ups: a subscriber's zone, a workspace admin's role
+    "im:write",
+    "im:history",
 )
 STATE_EXPIRES_SECONDS = 600
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 from conftest import SIGNING_SECRET, wait_until
 from fake_slack import FakeSlack
 from fake_slack_state import Call
@@ -30,11 +31,12 @@ from test_workspaces import (
 )
 
 from bot.app import Services, build_services
-from bot.installs import WorkspaceInstallations
+from bot.installs import BOT_SCOPES, WorkspaceInstallations
 from bot.store.db import transaction
 from bot.store.models import Subscription
 from bot.store.subscriptions import ChannelRef, add_subscription
 
+ROOT = Path(__file__).resolve().parents[1]
 ADMIN_OF_BETA, MEMBER_OF_ALPHA = "U0BETABOSS", "U0ALPHAMEMBER"
 
 
@@ -198,3 +200,10 @@ def test_a_reinstall_by_another_process_is_found_after_one_refusal(
     assert post_tokens(slack, "CALPHA") == [old, old, new], "refused once, then the new token"
     assert installs.deliverer.stopped_reason() is None
     assert keys_in(slack, "CBETA") == ["before", "after"]
+
+
+def test_an_install_asks_for_the_scopes_of_the_manifest() -> None:
+    """users.info needs users:read, personal alerts im:write and im:history: an install through
+    the OAuth flow asks for exactly what the manifest's single-workspace app has."""
+    manifest = yaml.safe_load((ROOT / "slack-app-manifest.yml").read_text(encoding="utf-8"))
+    assert sorted(BOT_SCOPES) == sorted(manifest["oauth_config"]["scopes"]["bot"])
