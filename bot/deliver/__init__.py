@@ -95,6 +95,7 @@ class Deliverer:
             clock.monotonic(),
             per_team=per_team,
         )
+        self._closing = threading.Event()
         self.digests = DigestOutbox(
             sessions,
             self.posters,
@@ -103,12 +104,12 @@ class Deliverer:
             clock,
             self.worker,
             learn_rates=self._learn_rates,
+            closing=self._closing.is_set,
         )
         self._stopped: str | None = None
         self._stopped_teams: frozenset[str] = frozenset()
         self._auth_checked_at: float | None = None
         self._delivering = threading.Lock()
-        self._closing = threading.Event()
 
     def deliver_pending(self) -> DeliveryReport:
         """Send every due row until nothing is due soon; a second caller leaves it to the first."""

@@ -93,6 +93,7 @@ class DigestOutbox:
         worker: str,
         *,
         learn_rates: RateLearner | None = None,
+        closing: Callable[[], bool] = lambda: False,
     ) -> None:
         self.sessions = sessions
         self.posters = posters
@@ -101,6 +102,7 @@ class DigestOutbox:
         self.clock = clock
         self.worker = worker
         self.learn_rates = learn_rates or (lambda finished, workspace_limited: None)
+        self.closing = closing  # a graceful stop: claim nothing more
         self._stopped = False  # the single bot token was refused
         self._stopped_teams: frozenset[str] = frozenset()  # installed workspaces refused
         # Channels subscribed alike get the same digest: render it once for all of them.
@@ -108,6 +110,8 @@ class DigestOutbox:
         self._lock = threading.Lock()
 
     def claim(self, limit: int, skip_teams: frozenset[str] = frozenset()) -> list[ClaimedDigest]:
+        if self.closing():
+            return []
         with transaction(self.sessions) as session:
             return digests.claim_due(
                 session,
@@ -190,7 +194,7 @@ class DigestOutbox:
         return None if due is None else (due - self.clock.now()).total_seconds()
 
     def stopped(self) -> bool:
-        return self._stopped
+        return self._stopped or self.closing()
 
     def stopped_teams(self) -> frozenset[str]:
         return self._stopped_teams
