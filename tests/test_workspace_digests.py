@@ -5,18 +5,14 @@ A workspace whose token is refused stops only its own digests."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
-import httpx
 import pytest
 from alerts_helpers import START, arrive, brief
-from conftest import SIGNING_SECRET
 from fake_slack import FakeSlack
 from fake_slack_state import Call
-from slack_signing import sign, slash_command_body
 from sqlalchemy import select
 from test_workspaces import (
     ASK_SLACK_AGAIN_EACH_RUN,
@@ -25,6 +21,7 @@ from test_workspaces import (
     install,
     oauth_mode_settings,
     serving,
+    typed,
 )
 
 from bot.app import Services, build_services
@@ -54,25 +51,6 @@ def installs(
     services = build_services(settings, delivery_limits=ASK_SLACK_AGAIN_EACH_RUN, clock=clock)
     yield services
     services.engine.dispose()
-
-
-def typed(app_url: str, slack: FakeSlack, team: str, user: str, text: str) -> str:
-    """`/signals TEXT` typed by `user` in the team's channel; what the person reads."""
-    tag = f"{team}-{user}-{len(slack.calls())}"
-    body = slash_command_body(
-        "/signals",
-        text,
-        channel_id=CHANNELS[team],
-        team_id=team,
-        user_id=user,
-        response_url=slack.response_url(tag),
-    )
-    headers = {**sign(body, SIGNING_SECRET), "Content-Type": "application/x-www-form-urlencoded"}
-    response = httpx.post(f"{app_url}/slack/events", content=body, headers=headers, timeout=10)
-    assert response.status_code == 200, response.text
-    if response.content:
-        return json.dumps(response.json(), ensure_ascii=False)
-    return json.dumps(slack.wait_for_responses(1, tag=tag)[-1], ensure_ascii=False)
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from conftest import SIGNING_SECRET, wait_until
 from fake_slack import FakeSlack
 from fake_slack_state import Call
 from slack_sdk.oauth.installation_store import Installation
-from slack_signing import sign, slash_command_body
+from slack_signing import sign
 from sqlalchemy import select
 from test_workspaces import (
     ASK_SLACK_AGAIN_EACH_RUN,
@@ -28,6 +28,7 @@ from test_workspaces import (
     oauth_mode_settings,
     push,
     serving,
+    typed,
 )
 
 from bot.app import Services, build_services
@@ -59,25 +60,6 @@ def two_workspaces(installs: Services, slack: FakeSlack) -> Iterator[str]:
             slack.add_channel(channel, channel.lower())
             assert install(app_url, slack, team).status_code == 200
         yield app_url
-
-
-def typed(app_url: str, slack: FakeSlack, team: str, user: str, text: str) -> str:
-    """`/signals TEXT` typed by `user` in the team's channel; what the person reads."""
-    tag = f"{team}-{user}-{len(slack.calls())}"
-    body = slash_command_body(
-        "/signals",
-        text,
-        channel_id=CHANNELS[team],
-        team_id=team,
-        user_id=user,
-        response_url=slack.response_url(tag),
-    )
-    headers = {**sign(body, SIGNING_SECRET), "Content-Type": "application/x-www-form-urlencoded"}
-    response = httpx.post(f"{app_url}/slack/events", content=body, headers=headers, timeout=10)
-    assert response.status_code == 200, response.text
-    if response.content:
-        return json.dumps(response.json(), ensure_ascii=False)
-    return json.dumps(slack.wait_for_responses(1, tag=tag)[-1], ensure_ascii=False)
 
 
 def bearer(call: Call) -> str:

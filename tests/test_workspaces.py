@@ -123,6 +123,25 @@ def slash(app_url: str, slack: FakeSlack, team: str, text: str) -> httpx.Respons
     return httpx.post(f"{app_url}/slack/events", content=body, headers=headers, timeout=10)
 
 
+def typed(app_url: str, slack: FakeSlack, team: str, user: str, text: str) -> str:
+    """`/signals TEXT` typed by `user` in the team's channel; what the person reads."""
+    tag = f"{team}-{user}-{len(slack.calls())}"
+    body = slash_command_body(
+        "/signals",
+        text,
+        channel_id=CHANNELS[team],
+        team_id=team,
+        user_id=user,
+        response_url=slack.response_url(tag),
+    )
+    headers = {**sign(body, SIGNING_SECRET), "Content-Type": "application/x-www-form-urlencoded"}
+    response = httpx.post(f"{app_url}/slack/events", content=body, headers=headers, timeout=10)
+    assert response.status_code == 200, response.text
+    if response.content:
+        return json.dumps(response.json(), ensure_ascii=False)
+    return json.dumps(slack.wait_for_responses(1, tag=tag)[-1], ensure_ascii=False)
+
+
 def event(app_url: str, team: str, event_type: str) -> httpx.Response:
     body = json.dumps(
         {
