@@ -110,7 +110,6 @@ def _results(
         page_size=PAGE_SIZE,
         kind=kind,
         more_than_total=page.more_than_total,
-        searched_back_to=page.searched_back_to,
         hints=list(hints),
     )
     return Reply(message)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
 from bot.signal import Signal
 
@@ -20,12 +19,10 @@ class Hit:
 class SearchPage:
     """One page of results.
 
-    `total` is exact unless `more_than_total` (at least that many match). `searched_back_to`
-    is set when the scan stopped early: briefs stored before that date were not looked at.
+    `total` is exact unless `more_than_total` (at least that many match).
     """
 
     hits: list[Hit]
     total: int
     offset: int
     more_than_total: bool = False
-    searched_back_to: datetime | None = None

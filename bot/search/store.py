@@ -6,8 +6,8 @@ Two paths:
   (bot.search.topk).
 - A QUERY without free text, and `latest [FILTER]`, is *newest first*: a walk down an index on
   `published` (or (field, published) for a FILTER value) that stops after one page. `keyword:`
-  is a substring test per row there, so at most KEYWORD_SCAN_LIMIT rows are tested and the reply
-  says how far back that reached.
+  is a substring test per row there, so rows are tested window by window down that order until
+  the page is full or the archive ends: exact, and only as slow as the keyword is rare.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import TypeVarTuple
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from bot.filters import SignalFilter
@@ -43,8 +43,10 @@ __all__ = [
 _Ts = TypeVarTuple("_Ts")
 
 COUNT_LIMIT = 1000
-# A `keyword:` is a substring test per row: without free text, at most this many rows are tested.
-KEYWORD_SCAN_LIMIT = 20_000
+# A `keyword:` without free text is tested per row, in windows of the newest-first order: the
+# first small (a common keyword fills a page at once), each next twice as large up to the last.
+FIRST_SCAN_WINDOW = 2_000
+LAST_SCAN_WINDOW = 64_000
 
 
 def search(
@@ -79,11 +81,10 @@ def latest_page(
 def newest(
     session: Session, conditions: Conditions, *, limit: int = 5, offset: int = 0
 ) -> SearchPage:
-    """Briefs meeting every condition, newest first; scanned tests see KEYWORD_SCAN_LIMIT rows."""
-    where = [*conditions.indexed, *conditions.scanned]
+    """Briefs meeting every condition, newest first."""
     if conditions.scanned:
-        window = _newest_first(select(StoredSignal.seq).where(*conditions.indexed))
-        where.append(StoredSignal.seq.in_(window.limit(KEYWORD_SCAN_LIMIT).scalar_subquery()))
+        return _newest_scanned(session, conditions, limit=limit, offset=offset)
+    where = conditions.indexed
     rows = session.scalars(
         _newest_first(select(StoredSignal).where(*where)).limit(limit).offset(offset)
     ).all()
@@ -94,18 +95,71 @@ def newest(
         total=min(total, COUNT_LIMIT),
         offset=offset,
         more_than_total=total > COUNT_LIMIT,
-        searched_back_to=_scan_start(session, conditions) if conditions.scanned else None,
     )
+
+
+def _newest_scanned(
+    session: Session, conditions: Conditions, *, limit: int, offset: int
+) -> SearchPage:
+    """Row tests window by window down (published, seq) until the page is full or nothing is left.
+
+    The total counts the matches of the windows tested; it is "at least" unless they were all.
+    """
+    matches: list[int] = []
+    after: tuple[datetime, int] | None = None
+    window = FIRST_SCAN_WINDOW
+    exhausted = False
+    while len(matches) <= offset + limit and not exhausted:
+        edge = _window_edge(session, conditions, after, window)
+        exhausted = edge is None
+        matches += session.scalars(
+            _newest_first(
+                select(StoredSignal.seq).where(
+                    *conditions.indexed, *conditions.scanned, *_between(after, edge)
+                )
+            )
+        ).all()
+        after, window = edge, min(window * 2, LAST_SCAN_WINDOW)
+    return SearchPage(
+        hits=_hits_in_order(session, matches[offset : offset + limit]),
+        total=min(len(matches), COUNT_LIMIT),
+        offset=offset,
+        more_than_total=len(matches) > COUNT_LIMIT or not exhausted,
+    )
+
+
+def _window_edge(
+    session: Session, conditions: Conditions, after: tuple[datetime, int] | None, size: int
+) -> tuple[datetime, int] | None:
+    """The (published, seq) of the last row of the next window; None when it reaches the end."""
+    query = select(StoredSignal.published, StoredSignal.seq).where(
+        *conditions.indexed, *_between(after, None)
+    )
+    edge = session.execute(_newest_first(query).offset(size - 1).limit(1)).first()
+    return None if edge is None else (edge[0], edge[1])
+
+
+def _between(
+    after: tuple[datetime, int] | None, upto: tuple[datetime, int] | None
+) -> list[ColumnElement[bool]]:
+    """Rows after `after` (excluded) down to `upto` (included), in newest-first order."""
+    published, seq = StoredSignal.published, StoredSignal.seq
+    bounds = []
+    if after is not None:
+        bounds.append(or_(published < after[0], and_(published == after[0], seq < after[1])))
+    if upto is not None:
+        bounds.append(or_(published > upto[0], and_(published == upto[0], seq >= upto[1])))
+    return bounds
+
+
+def _hits_in_order(session: Session, seqs: list[int]) -> list[Hit]:
+    rows = session.scalars(select(StoredSignal).where(StoredSignal.seq.in_(seqs)))
+    by_seq = {row.seq: row for row in rows}
+    return [Hit(by_seq[seq].to_signal(), "") for seq in seqs]
 
 
 def _newest_first(query: Select[*_Ts]) -> Select[*_Ts]:
     return query.order_by(StoredSignal.published.desc(), StoredSignal.seq.desc())
-
-
-def _scan_start(session: Session, conditions: Conditions) -> datetime | None:
-    """The date of the oldest row the scan looked at, when it did not look at them all."""
-    query = _newest_first(select(StoredSignal.published).where(*conditions.indexed))
-    return session.scalar(query.offset(KEYWORD_SCAN_LIMIT - 1).limit(1))
 
 
 def full_text_index(session: Session, constraints: Constraints) -> FullTextIndex:

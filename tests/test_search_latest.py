@@ -1,0 +1,97 @@
+"""`latest` and QUERYs without free text over the whole archive, on SQLite and PostgreSQL: a
+`keyword:` (a substring, tested per row) is tested window by window down the newest-first order,
+so a match older than any window is still found, and paging is exact to the last match."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+
+import pytest
+from search_corpus import brief, database_url, stored
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.filters import parse_filter
+from bot.search import store as search_store
+from bot.search.store import latest_page
+from bot.signal import Signal
+from bot.store.db import transaction
+
+NEWER = 120  # briefs without the keyword, newer than every match but one
+
+
+def planted() -> list[Signal]:
+    """One fresh mention of "heliograph", 120 newer briefs without it, then old mentions."""
+    rng = random.Random(7)
+    briefs = [brief("Heliograph network returns", 0, summary="A heliograph relay.")]
+    briefs += [brief(f"Routine note {n}", 1 + n % 30, summary="Nothing.") for n in range(NEWER)]
+    briefs += [
+        brief(f"Archive piece {n}", 400 + n, entity="Meta" if n % 2 else "", body="heliographs")
+        for n in range(9)
+    ]
+    rng.shuffle(briefs)
+    return briefs
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def sessions(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[sessionmaker[Session]]:
+    urls = database_url(request.param, tmp_path_factory.mktemp(request.param), request)
+    engine, factory = stored(next(urls), planted())
+    yield factory
+    engine.dispose()
+    next(urls, None)
+
+
+@pytest.fixture(autouse=True)
+def small_windows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Windows of 4, 8 and then 16 rows, so the planted corpus spans many of them."""
+    monkeypatch.setattr(search_store, "FIRST_SCAN_WINDOW", 4)
+    monkeypatch.setattr(search_store, "LAST_SCAN_WINDOW", 16)
+
+
+def expected(filter_text: str) -> list[str]:
+    """Every matching brief, newest first: the whole archive filtered in Python."""
+    signal_filter = parse_filter(filter_text)
+    matching = [signal for signal in planted() if signal_filter.matches(signal)]
+    return [signal.title for signal in sorted(matching, key=lambda s: s.published, reverse=True)]
+
+
+def titles_paged(sessions: sessionmaker[Session], filter_text: str, size: int) -> list[str]:
+    found: list[str] = []
+    with transaction(sessions) as session:
+        for _ in range(len(planted())):
+            page = latest_page(session, parse_filter(filter_text), limit=size, offset=len(found))
+            if not page.hits:
+                break
+            found += [hit.signal.title for hit in page.hits]
+    return found
+
+
+@pytest.mark.parametrize("filter_text", ["keyword:heliograph", "keyword:heliograph entity:meta"])
+@pytest.mark.parametrize("size", [1, 3, 5])
+def test_every_page_is_exact_to_the_last_match_beyond_the_first_windows(
+    sessions: sessionmaker[Session], filter_text: str, size: int
+) -> None:
+    assert titles_paged(sessions, filter_text, size) == expected(filter_text)
+
+
+def test_a_match_older_than_every_window_is_found(sessions: sessionmaker[Session]) -> None:
+    with transaction(sessions) as session:
+        page = latest_page(session, parse_filter("keyword:heliograph"), limit=2)
+    assert [hit.signal.title for hit in page.hits] == expected("keyword:heliograph")[:2]
+    assert page.hits[1].signal.title.startswith("Archive piece")
+    assert page.more_than_total  # the walk stopped once the page was full: "at least"
+
+
+def test_the_count_is_exact_once_the_archive_is_exhausted(
+    sessions: sessionmaker[Session],
+) -> None:
+    with transaction(sessions) as session:
+        page = latest_page(session, parse_filter("-keyword:heliograph"), limit=200)
+        nothing = latest_page(session, parse_filter("keyword:zeppelin"), limit=5)
+    assert (page.total, page.more_than_total) == (NEWER, False)
+    assert (nothing.hits, nothing.total, nothing.more_than_total) == ([], 0, False)
