@@ -1,9 +1,10 @@
 """Multi-workspace mode, the token side: each installed workspace's client and Poster.
 
 `InstalledPosters` hands delivery a Poster per team and the people look-ups a client per team;
-`TeamChannels` checks channels with the team's client. Tokens are cached for a minute; a new
-install in this process forgets the team's cached token at once, and a token Slack refuses is
-looked up again once (a reinstall made by another process) before the workspace is stopped.
+`TeamChannels` checks channels with the team's client. Delivery's tokens are cached for a
+minute; a new install in this process forgets the team's cached token at once, and a token Slack
+refuses is looked up again once (a reinstall made by another process) before the workspace is
+stopped.
 """
 
 from __future__ import annotations
@@ -63,10 +64,12 @@ class InstalledPosters:
 
     def workspace_client(self, team_id: str) -> WebClient | None:
         """The client for calls on behalf of a workspace (users.info, views.publish): its
-        install's; SLACK_BOT_TOKEN's for a team without one, when that is set."""
-        cached = self._cached(team_id) if team_id else None
-        if cached is not None:
-            return cached.client
+        install's; SLACK_BOT_TOKEN's for a team without one, when that is set. Looked up each
+        time, as Bolt does for each request: one indexed query beside a call to Slack, and
+        a reinstall made by another process is used at once."""
+        installed = self.client_for(team_id) if team_id else None
+        if installed is not None:
+            return installed
         return self.client if self.client.token else None
 
     def client_for(self, team_id: str) -> WebClient | None:

@@ -182,6 +182,10 @@ def test_a_reinstall_by_another_process_is_found_after_one_refusal(
     assert post_tokens(slack, "CALPHA") == [old, old, new], "refused once, then the new token"
     assert installs.deliverer.stopped_reason() is None
     assert keys_in(slack, "CBETA") == ["before", "after"]
+    # People look-ups (and the Home tab) take the newest install each time.
+    refused = typed(two_workspaces, slack, "TALPHA", MEMBER_OF_ALPHA, "unsubscribe ai-advances")
+    assert "Only workspace admins and owners can change" in refused, refused
+    assert role_checks(slack, MEMBER_OF_ALPHA) == [new]
 
 
 def test_an_install_asks_for_the_scopes_of_the_manifest() -> None:
