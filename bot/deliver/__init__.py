@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot import metrics
 from bot.deliver.clock import Clock, SystemClock
 from bot.deliver.digests import DigestOutbox
-from bot.deliver.fanout import FanOut, FanOutTiming, Finished, J
+from bot.deliver.fanout import FanOut, FanOutTiming, Finished
 from bot.deliver.outcome import DeliveryLimits, OnePoster, Outcome, Poster, TeamPosters, Verdict
 from bot.deliver.presence import Presence, new_worker_id
 from bot.deliver.reconcile import reconcile_orphans
@@ -103,7 +103,6 @@ class Deliverer:
             limits,
             clock,
             self.worker,
-            learn_rates=self._learn_rates,
             closing=self._closing.is_set,
         )
         self._stopped: str | None = None
@@ -217,7 +216,7 @@ class Deliverer:
             return self.settler.settle(session, finished, self.clock.now())
 
     def _learn_rates(
-        self, finished: list[Finished[J]], workspace_limited: list[Finished[J]]
+        self, finished: list[Finished[Claimed]], workspace_limited: list[Finished[Claimed]]
     ) -> None:
         """Teach each workspace's throttle what Slack said (on the monotonic clock)."""
         now, moment = self.clock.now(), self.clock.monotonic()

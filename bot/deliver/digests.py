@@ -17,7 +17,7 @@ from bot.deliver.clock import Clock
 from bot.deliver.fanout import Finished
 from bot.deliver.outcome import DeliveryLimits, Outcome, TeamPosters, Verdict
 from bot.deliver.pacing import ChannelBucket
-from bot.deliver.settle import rate_limit_explained, stop_reason
+from bot.deliver.settle import stop_reason
 from bot.deliver.slack_poster import digest_metadata, pause_reason
 from bot.filters import SignalFilter, parse_filter
 from bot.render import Message, Renderer
@@ -36,9 +36,6 @@ log = logging.getLogger(__name__)
 RENDER_CACHE_SIZE = 256
 GATHER_BATCH = 100  # subscriptions per transaction: short write locks, few round trips
 FIRST_GATHER_BATCH = 10  # small, so that the first digests go out while the rest are gathered
-
-# Told each settled round and its 429s that the channels' pace does not explain.
-RateLearner = Callable[[list[Finished[ClaimedDigest]], list[Finished[ClaimedDigest]]], None]
 
 
 def gather_due_digests(sessions: sessionmaker[Session], now: datetime | None = None) -> int:
@@ -92,7 +89,6 @@ class DigestOutbox:
         clock: Clock,
         worker: str,
         *,
-        learn_rates: RateLearner | None = None,
         closing: Callable[[], bool] = lambda: False,
     ) -> None:
         self.sessions = sessions
@@ -101,7 +97,6 @@ class DigestOutbox:
         self.limits = limits
         self.clock = clock
         self.worker = worker
-        self.learn_rates = learn_rates or (lambda finished, workspace_limited: None)
         self.closing = closing  # a graceful stop: claim nothing more
         self._stopped = False  # the single bot token was refused
         self._stopped_teams: frozenset[str] = frozenset()  # installed workspaces refused
@@ -155,14 +150,6 @@ class DigestOutbox:
         with transaction(self.sessions) as session:
             rows = digests.owned(session, [done.job.id for done in finished], self.worker)
             paces = slack_state.channel_paces(session, {done.job.channel_id for done in finished})
-            workspace_limited = [
-                done
-                for done in finished
-                if done.outcome.rate_limited
-                and not rate_limit_explained(
-                    paces.get(done.job.channel_id), done.started_at, self.limits.channel_pace
-                )
-            ]
             for done in finished:
                 row = rows.get(done.job.id)
                 if row is not None:
@@ -170,7 +157,6 @@ class DigestOutbox:
         for done in finished:
             if done.outcome.verdict is Verdict.STOP:
                 self._note_stop(done)
-        self.learn_rates(finished, workspace_limited)
 
     def _team(self, job: ClaimedDigest) -> str:
         """The workspace whose stop a refusal records ("" for the single bot token)."""
