@@ -29,6 +29,7 @@ from bot.logs import configure_logging
 from bot.process import serving, stop_gracefully, stop_requested
 from bot.redaction import redact
 from bot.render import BRIEF_FORMATS
+from bot.search.backends.level_index import rebuild_level_index
 from bot.sources import shared_fetcher
 from bot.sources.any_document import read_location
 from bot.sources.document import ParsedItem
@@ -89,9 +90,16 @@ def build_parser() -> argparse.ArgumentParser:
     command("web", web, "The HTTP app alone: /slack/events, /healthz, POST /signals.")
     command("worker", worker, "The scheduler alone: polls sources and delivers the outbox.")
     db = command("db", lambda _: parser.error("say `signal-bot db upgrade`"), "Database tasks.")
-    db.add_subparsers(metavar="ACTION", required=True).add_parser(
-        "upgrade", help="Apply pending migrations."
-    ).set_defaults(handler=db_upgrade)
+    db_actions = db.add_subparsers(metavar="ACTION", required=True)
+    db_actions.add_parser("upgrade", help="Apply pending migrations.").set_defaults(
+        handler=db_upgrade
+    )
+    search_index = db_actions.add_parser(
+        "search-index",
+        help="Rebuild PostgreSQL's search index: RUM where the extension is installed, else GIN.",
+    )
+    search_index.add_argument("--gin", action="store_true", help="GIN even where RUM is installed")
+    search_index.set_defaults(handler=db_search_index)
     ingest_parser = command(
         "ingest",
         ingest_file,
@@ -168,6 +176,17 @@ def print_reply(reply: Reply) -> None:
 def db_upgrade(_: argparse.Namespace) -> int:
     upgrade(make_engine(Settings().database_url.get_secret_value()))
     print("database is up to date")
+    return 0
+
+
+def db_search_index(args: argparse.Namespace) -> int:
+    engine = make_engine(Settings().database_url.get_secret_value())
+    if engine.dialect.name != "postgresql":
+        print("SQLite's search index (FTS5) needs no rebuild")
+        return 0
+    with engine.begin() as connection:
+        kind = rebuild_level_index(connection, use_rum=not args.gin)
+    print(f"search index rebuilt: {kind.upper()}")
     return 0
 
 

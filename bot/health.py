@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Settings, SourceConfig
 from bot.redaction import redact
+from bot.search.backends.level_index import search_index_kind
 from bot.sources.push import PUSH_SOURCE
 from bot.store import outbox
 from bot.store import source_state as state_store
@@ -67,6 +68,7 @@ def health_report(
     with transaction(services.sessions) as session:
         deliveries = outbox.count_by_state(session)
         fallbacks = outbox.count_fallbacks(session)
+        search_index = search_index_kind(session.connection())
     if deliveries.get("failed"):
         reasons.append(f"{deliveries['failed']} deliveries failed (signal-bot deliveries)")
     if fallbacks:
@@ -87,6 +89,7 @@ def health_report(
         "sources": sources,
         "deliveries": deliveries,
         "fallbacks": fallbacks,
+        "search_index": search_index,
         "reasons": reasons,
     }
 

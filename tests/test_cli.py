@@ -14,6 +14,9 @@ import pytest
 from conftest import SEED, clear_slack_environment, run_cli, wait_until
 from long_briefs import brief_text, section_bodies
 
+from bot.search.backends.level_index import level_index_kind
+from bot.store.db import make_engine
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -87,6 +90,38 @@ def test_preview_prints_the_message_or_its_block_kit(capsys: pytest.CaptureFixtu
 def test_db_upgrade_is_idempotent(capsys: pytest.CaptureFixture[str]) -> None:
     assert run_cli(capsys, "db", "upgrade")[0] == 0
     assert run_cli(capsys, "db", "upgrade")[0] == 0
+
+
+def test_db_search_index_on_sqlite_needs_no_rebuild(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(capsys, "db", "search-index")
+
+    assert code == 0
+    assert "needs no rebuild" in out
+
+
+@pytest.mark.postgres
+def test_db_search_index_rebuilds_postgresql_search_as_gin_or_rum(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, postgres_url: str
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", postgres_url)
+    assert run_cli(capsys, "db", "upgrade")[0] == 0
+
+    code, out, _ = run_cli(capsys, "db", "search-index", "--gin")
+    assert (code, out.strip()) == (0, "search index rebuilt: GIN")
+    assert index_kind(postgres_url) == "gin"
+
+    code, out, _ = run_cli(capsys, "db", "search-index")
+    kind = index_kind(postgres_url)
+    assert (code, out.strip()) == (0, f"search index rebuilt: {kind.upper()}")
+    assert kind == ("rum" if os.environ.get("CI") == "true" else kind)
+
+
+def index_kind(url: str) -> str:
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        kind = level_index_kind(connection)
+    engine.dispose()
+    return kind
 
 
 def test_a_bad_sources_file_is_a_one_line_error(

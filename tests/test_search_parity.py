@@ -1,9 +1,12 @@
 """Each database against the exhaustive scorer, on the test corpus: the same briefs in the same
 order as scoring every stored brief in Python (tests/search_reference.py), and the same snippets.
-Neither database is compared with the other: both are compared with the declared function."""
+Neither database is compared with the other: both are compared with the declared function.
+PostgreSQL is checked twice: with its level index as migrated (RUM where the extension is
+installed, as it is wherever `.ci/run` ran) and rebuilt as GIN, the fallback without it."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import date
 
@@ -13,10 +16,15 @@ from hypothesis import strategies as st
 from search_corpus import database_url, stored
 from search_reference import reference_seqs
 from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import FilterError
 from bot.search import ranked
+from bot.search.backends import Constraints, postgres
+from bot.search.backends.level_index import level_index_kind, rebuild_level_index
+from bot.search.backends.postgres import PostgresIndex
+from bot.search.document import impact_token
 from bot.search.grammar import parse_query
 from bot.search.store import search
 from bot.search.tokens import document, tokens
@@ -37,14 +45,24 @@ QUERIES = (
 )  # fmt: skip
 
 
+DATABASES = ("sqlite", "postgresql", "postgresql-gin")
+POSTGRESQL = 1
+EVERY_DATABASE = pytest.mark.parametrize("database", [0, 1, 2], ids=DATABASES)
+
+
 @pytest.fixture(scope="module")
 def both(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[list[sessionmaker[Session]]]:
-    """The corpus stored in a SQLite file and in a PostgreSQL database."""
+    """The corpus stored in a SQLite file, a PostgreSQL database, and one with a GIN index."""
     folder = tmp_path_factory.mktemp("parity")
-    urls = [database_url(kind, folder, request) for kind in ("sqlite", "postgresql")]
+    urls = [database_url(kind, folder, request) for kind in ("sqlite", *DATABASES[1:])]
     engines, factories = zip(*(stored(next(url)) for url in urls), strict=True)
+    with engines[2].begin() as connection:
+        assert rebuild_level_index(connection, use_rum=False) == "gin"
+    for engine in engines[1:]:
+        with engine.begin() as connection:  # token statistics, which choose RUM or not
+            connection.execute(text("ANALYZE signals"))
     yield list(factories)
     for engine in engines:
         engine.dispose()
@@ -73,7 +91,7 @@ def assert_exact(sessions: sessionmaker[Session], query_text: str, offset: int =
 
 
 @pytest.mark.parametrize("query_text", QUERIES)
-@pytest.mark.parametrize("database", [0, 1], ids=["sqlite", "postgresql"])
+@EVERY_DATABASE
 def test_each_database_ranks_as_the_exhaustive_scorer(
     both: list[sessionmaker[Session]], query_text: str, database: int
 ) -> None:
@@ -83,17 +101,34 @@ def test_each_database_ranks_as_the_exhaustive_scorer(
 
 @pytest.mark.parametrize(
     "query_text",
-    ["model", "security", '"security security"', "ma*", "model -keyword:rumour", "meta model"],
+    [
+        "model",
+        "security",
+        '"security security"',
+        "ma*",
+        "model -keyword:rumour",
+        "meta model",
+        "model entity:meta -category:opinion",
+        "release source:wire",
+        "security -entity:google",
+        "model since:2026-04-01",
+        "muse spark",
+        'model "muse spark"',
+    ],
 )
-@pytest.mark.parametrize("database", [0, 1], ids=["sqlite", "postgresql"])
+@pytest.mark.parametrize("rum_posting_us", [10.0**9, 0.0], ids=["planner", "rum"])
+@EVERY_DATABASE
 def test_the_class_walk_is_exact_too(
     both: list[sessionmaker[Session]],
     query_text: str,
     database: int,
+    rum_posting_us: float,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """With FEW at 0 every query is answered class by class from the index."""
+    """With FEW at 0 every query is answered class by class from the index; on PostgreSQL
+    with RUM, each class read by RUM's ordered scan, or each the planner's way."""
     monkeypatch.setattr(ranked, "FEW", 0)
+    monkeypatch.setattr(postgres, "RUM_POSTING_US", rum_posting_us)
     for offset in (0, 5):
         assert_exact(both[database], query_text, offset)
 
@@ -134,10 +169,39 @@ def test_any_query_ranks_as_the_exhaustive_scorer(
 def test_postgres_indexes_exactly_the_tokens(both: list[sessionmaker[Session]], value: str) -> None:
     """to_tsvector('simple') of the index text keeps every token, in order (FTS5 `ascii` does)."""
     indexed = document([value])
-    with transaction(both[1]) as session:
+    with transaction(both[POSTGRESQL]) as session:
         lexemes = session.execute(
             text("SELECT lexeme, positions FROM unnest(to_tsvector('simple', :doc))"),
             {"doc": indexed},
         ).all()
     at = {position: lexeme for lexeme, positions in lexemes for position in positions}
     assert [at[position] for position in sorted(at)] == tokens(value)
+
+
+def test_postgres_reads_classes_from_rum_where_the_extension_loads(
+    both: list[sessionmaker[Session]],
+) -> None:
+    with transaction(both[POSTGRESQL]) as session:
+        loads = rum_loads(session)
+        if os.environ.get("CI") == "true":
+            assert loads, ".ci/run installs postgresql-N-rum for the server it tests with"
+        assert level_index_kind(session.connection()) == ("rum" if loads else "gin")
+        index = PostgresIndex(session, Constraints())
+        # After ANALYZE (the fixture's), a word of a few briefs is read by RUM's ordered scan.
+        assert index.ordered_by_index([[impact_token("model", 8)]], 5) == loads
+        assert not index.ordered_by_index([], 5)
+    with transaction(both[2]) as session:
+        assert level_index_kind(session.connection()) == "gin"
+        assert not PostgresIndex(session, Constraints()).ordered_by_index([["i8model"]], 5)
+
+
+def rum_loads(session: Session) -> bool:
+    """Whether this server can create the extension (installed, and built for this server)."""
+    savepoint = session.begin_nested()
+    try:
+        session.execute(text("CREATE EXTENSION IF NOT EXISTS rum"))
+    except DBAPIError:
+        return False
+    finally:
+        savepoint.rollback()
+    return True

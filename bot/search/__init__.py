@@ -8,7 +8,8 @@ The modules, in the order a query flows through them:
     rank.py        the declared ranking: word levels (quantized BM25F) + a recency boost
     topk.py        the exact top k of that ranking, class by class, from the index
     ranked.py      the ranked path: few matches scored outright, else topk
-    backends/      sqlite.py (FTS5) and postgres.py (tsvector + GIN): briefs newest first
+    backends/      sqlite.py (FTS5) and postgres.py (tsvector; GIN, and RUM where installed:
+                   level_index.py, token_statistics.py): briefs newest first
     conditions.py  FILTER fields, keywords and dates as SQL
     store.py       search(), latest(): the entry points
     snippets.py    the highlighted stretch shown with a hit
