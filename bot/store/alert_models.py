@@ -1,4 +1,4 @@
-"""Mappings for mutes and digests (schema: migrations/versions/0006_alerts.py, 0010)."""
+"""Mappings for mutes and digests (schema: migrations/versions/0006_alerts.py, 0012)."""
 
 from __future__ import annotations
 
