@@ -42,7 +42,6 @@ from bot.alerts.options import AlertOptions  # noqa: E402
 from bot.alerts.schedule import parse_schedule  # noqa: E402
 from bot.alerts.targets import route_signal  # noqa: E402
 from bot.deliver.digests import gather_due_digests  # noqa: E402
-from bot.deliver.outcome import DeliveryLimits  # noqa: E402
 from bot.ingest import _compiled as compiled_filter  # noqa: E402
 from bot.ingest import _muted_filters as muted_filters  # noqa: E402
 from bot.ingest import ingest  # noqa: E402
@@ -99,8 +98,9 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def limits(args: argparse.Namespace) -> DeliveryLimits:
-    return DeliveryLimits(concurrency=64, workspace_per_minute=args.per_minute, workspace_burst=1)
+def limits(args: argparse.Namespace) -> dict[str, Any]:
+    """What a user sets: SIGNAL_BOT_SEND_CONCURRENCY=64 and the workspace cap."""
+    return {"signal_bot_send_concurrency": 64, "signal_bot_posts_per_minute": args.per_minute}
 
 
 def digests_vs_posts(slack: FakeSlackProcess, args: argparse.Namespace) -> bool:

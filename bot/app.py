@@ -21,13 +21,14 @@ from bot.deliver.clock import Clock
 from bot.deliver.outcome import DeliveryLimits, Poster, TeamPosters
 from bot.deliver.slack_poster import SlackPoster
 from bot.deliver.terminal_poster import TerminalPoster
-from bot.installs import InstalledPosters, TeamChannels, WorkspaceInstallations
+from bot.installs import WorkspaceInstallations
 from bot.managers import ManagerPolicy, Permissions
-from bot.people import NoPeople, SlackPeople
+from bot.people import NoPeople, SlackPeople, WorkspaceClients, one_workspace
 from bot.redaction import install_log_redaction
 from bot.render import Renderer
 from bot.slack.roles import SlackRoles
 from bot.store.db import make_engine, make_session_factory, upgrade
+from bot.workspaces import InstalledPosters, TeamChannels
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,8 @@ class Services:
     deliverer: Deliverer
     # Multi-workspace mode: each workspace's install (and so its token); None with one token.
     installations: WorkspaceInstallations | None = None
+    # The client to act with in a workspace (users.info, views.publish); None in local mode.
+    workspace_clients: WorkspaceClients | None = None
 
 
 def build_services(
@@ -69,8 +72,8 @@ def build_services(
     client = make_slack_client(settings)
     poster: Poster | TeamPosters
     channels: ChannelAccess
-    policy = ManagerPolicy.parse(settings.signal_bot_managers)
     installations = None
+    clients: WorkspaceClients | None = None
     if settings.multi_workspace:
         assert client is not None
         assert settings.slack_client_id
@@ -78,14 +81,14 @@ def build_services(
         single = SlackPoster(client) if client.token else None
         poster = InstalledPosters(installations, client, fallback=single)
         channels = TeamChannels(poster, SlackChannels(client) if client.token else None)
-        # Admin look-ups use SLACK_BOT_TOKEN's workspace only (not yet each workspace's token).
-        permissions = Permissions(policy, SlackRoles(client).is_workspace_admin)
+        clients = poster.workspace_client
     elif client is None:
         poster, channels = TerminalPoster(out, PREVIEW_DIR), OpenChannels()
-        permissions = Permissions(policy)
     else:
         poster, channels = SlackPoster(client), SlackChannels(client)
-        permissions = Permissions(policy, SlackRoles(client).is_workspace_admin)
+        clients = one_workspace(client)
+    policy = ManagerPolicy.parse(settings.signal_bot_managers)
+    permissions = Permissions(policy, SlackRoles(clients).is_workspace_admin if clients else None)
     return Services(
         settings=settings,
         engine=engine,
@@ -99,11 +102,12 @@ def build_services(
             sources=settings.sources,
             push_enabled=settings.signal_ingest_token is not None,
             permissions=permissions,
-            people=NoPeople() if client is None else SlackPeople(client),
+            people=NoPeople() if clients is None else SlackPeople(clients),
             clock=clock,
         ),
         deliverer=Deliverer(sessions, poster, renderer, delivery_limits, clock=clock),
         installations=installations,
+        workspace_clients=clients,
     )
 
 

@@ -1,9 +1,8 @@
 """Multi-workspace mode: installs through Slack's OAuth v2 flow, a token per workspace.
 
 slack-sdk's SQLAlchemy installation and OAuth state stores keep their tables in the app's own
-database (created by migration 0009). Everything done for a workspace uses its own token:
-`InstalledPosters` hands delivery a Poster per team, `TeamChannels` checks channels with the
-team's client. Bolt itself finds the team's token for each request it handles.
+database (created by migration 0009). Everything done for a workspace uses its own token
+(bot.workspaces); Bolt itself finds the team's token for each request it handles.
 """
 
 from __future__ import annotations
@@ -11,23 +10,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import threading
-import time
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt.oauth.oauth_settings import OAuthSettings
-from slack_sdk import WebClient
 from slack_sdk.oauth.installation_store import Installation
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from sqlalchemy import Engine, distinct, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.channels import SlackChannels
 from bot.config import Settings
-from bot.deliver.outcome import Outcome, Poster, Verdict
-from bot.deliver.slack_poster import SlackPoster
-from bot.render import Message
 from bot.store import slack_state
 from bot.store.db import transaction
 from bot.store.models import utcnow
@@ -43,10 +36,11 @@ BOT_SCOPES = (
     "channels:join",
     "channels:history",
     "groups:history",
+    "users:read",  # people look-ups: a subscriber's zone, a workspace admin's role
+    "im:write",
+    "im:history",
 )
 STATE_EXPIRES_SECONDS = 600
-TOKEN_CACHE_SECONDS = 60.0
-NOT_INSTALLED = "app_not_installed"
 
 
 class WorkspaceInstallations(SQLAlchemyInstallationStore):
@@ -55,10 +49,16 @@ class WorkspaceInstallations(SQLAlchemyInstallationStore):
     def __init__(self, client_id: str, engine: Engine, sessions: sessionmaker[Session]) -> None:
         super().__init__(client_id=client_id, engine=engine)
         self.sessions = sessions
+        self._listeners: list[Callable[[str], None]] = []
+
+    def on_change(self, listener: Callable[[str], None]) -> None:
+        """Call `listener(team_id)` whenever a workspace's tokens are stored or deleted."""
+        self._listeners.append(listener)
 
     def save(self, installation: Installation) -> None:
         super().save(installation)
         team = installation.team_id or ""
+        self._changed(team)
         with transaction(self.sessions) as session:
             resumed = slack_state.resume_workspace(session, team)
         log.info(
@@ -79,10 +79,15 @@ class WorkspaceInstallations(SQLAlchemyInstallationStore):
     def uninstalled(self, team_id: str, reason: str) -> None:
         """The app was removed from a workspace: forget its tokens, stop sending there."""
         self.delete_all(enterprise_id=None, team_id=team_id)
+        self._changed(team_id)
         reason = f"workspace {team_id}: {reason}; sending there resumes when it installs again"
         with transaction(self.sessions) as session:
             slack_state.stop_workspace(session, reason, now=utcnow(), team_id=team_id)
         log.error("%s", reason, extra={"team": team_id})
+
+    def _changed(self, team_id: str) -> None:
+        for listener in self._listeners:
+            listener(team_id)
 
 
 class SignedStateStore(SQLAlchemyOAuthStateStore):
@@ -125,99 +130,3 @@ def oauth_settings(settings: Settings, installations: WorkspaceInstallations) ->
         install_path="/slack/install",
         redirect_uri_path="/slack/oauth_redirect",
     )
-
-
-class InstalledPosters:
-    """Each workspace's Poster, on its own token (looked up, then cached for a minute; a
-    workspace without an install is looked up again each time, to notice a new install)."""
-
-    per_team = True
-
-    def __init__(
-        self,
-        installations: WorkspaceInstallations,
-        client: WebClient,
-        fallback: Poster | None = None,
-    ) -> None:
-        self.installations = installations
-        self.client = client  # base URL and timeout for every workspace's client
-        self.fallback = fallback  # SLACK_BOT_TOKEN's, for subscriptions made without a team
-        self._cache: dict[str, tuple[float, Poster]] = {}
-        self._lock = threading.Lock()
-
-    def for_team(self, team_id: str) -> Poster:
-        if not team_id and self.fallback is not None:
-            return self.fallback
-        now = time.monotonic()
-        with self._lock:
-            cached = self._cache.get(team_id)
-        if cached is not None and now - cached[0] < TOKEN_CACHE_SECONDS:
-            return cached[1]
-        client = self.client_for(team_id)
-        if client is None:
-            return NotInstalled()
-        poster = SlackPoster(client)
-        with self._lock:
-            self._cache[team_id] = (now, poster)
-        return poster
-
-    def client_for(self, team_id: str) -> WebClient | None:
-        """A WebClient on the team's bot token; None if the app is not installed there."""
-        bot = self.installations.find_bot(enterprise_id=None, team_id=team_id or None)
-        if bot is None or not bot.bot_token:
-            return None
-        return WebClient(
-            token=bot.bot_token, base_url=self.client.base_url, timeout=self.client.timeout
-        )
-
-
-class NotInstalled:
-    """The Poster of a workspace the app is not (or no longer) installed in."""
-
-    def _refused(self) -> Outcome:
-        return Outcome(Verdict.STOP, error=NOT_INSTALLED)
-
-    def post(
-        self,
-        channel_id: str,
-        message: Message,
-        metadata: dict[str, object],
-        thread_ts: str | None = None,
-    ) -> Outcome:
-        return self._refused()
-
-    def edit(self, channel_id: str, ts: str, message: Message) -> Outcome:
-        return self._refused()
-
-    def delete(self, channel_id: str, ts: str) -> Outcome:
-        return self._refused()
-
-    def reply_in_thread(
-        self, channel_id: str, thread_ts: str, text: str, metadata: dict[str, object] | None = None
-    ) -> Outcome:
-        return self._refused()
-
-    def find_posted(self, channel_id: str, signal_key: str, oldest: float) -> Outcome | None:
-        return self._refused()
-
-    def find_thread(self, channel_id: str, thread_ts: str, signal_key: str) -> Outcome:
-        return self._refused()
-
-    def check_auth(self) -> Outcome:
-        return self._refused()
-
-
-class TeamChannels:
-    """ChannelAccess with each workspace's own token."""
-
-    def __init__(self, posters: InstalledPosters, fallback: SlackChannels | None) -> None:
-        self.posters = posters
-        self.fallback = fallback
-
-    def problem_posting_in(self, channel_id: str, team_id: str = "") -> str | None:
-        client = self.posters.client_for(team_id) if team_id else None
-        if client is not None:
-            return SlackChannels(client).problem_posting_in(channel_id)
-        if self.fallback is not None:
-            return self.fallback.problem_posting_in(channel_id)
-        return "signal-bot is not installed in this workspace: install it again from its page."

@@ -55,23 +55,25 @@ class Permissions:
     """Answers "may this user change channel subscriptions?" with a refusal text, or None."""
 
     def __init__(
-        self, policy: ManagerPolicy, is_workspace_admin: Callable[[str], bool] | None = None
+        self, policy: ManagerPolicy, is_workspace_admin: Callable[[str, str], bool] | None = None
     ) -> None:
         self.policy = policy
-        self._is_workspace_admin = is_workspace_admin or (lambda user_id: False)
+        # (user ID, team ID) -> an admin or owner of that workspace?
+        self._is_workspace_admin = is_workspace_admin or (lambda user_id, team_id: False)
 
-    def is_manager(self, user_id: str) -> bool:
+    def is_manager(self, user_id: str, team_id: str = "") -> bool:
         """True for the managers; False also when Slack could not be asked."""
-        return self.refusal(user_id) is None
+        return self.refusal(user_id, team_id) is None
 
-    def refusal(self, user_id: str, *, mentions: bool = True) -> str | None:
+    def refusal(self, user_id: str, team_id: str = "", *, mentions: bool = True) -> str | None:
         """None when the user may change channel subscriptions; else a friendly refusal, as
-        mrkdwn with `<@U…>` mentions (or plain text without them)."""
+        mrkdwn with `<@U…>` mentions (or plain text without them). `team_id` is the
+        workspace the user acts in, whose admins and owners always may."""
         # No user: the CLI, run by whoever holds the database.
         if self.policy.everyone or not user_id or user_id in self.policy.user_ids:
             return None
         try:
-            if self._is_workspace_admin(user_id):
+            if self._is_workspace_admin(user_id, team_id):
                 return None
         except RoleUnknown as unknown:
             return (

@@ -16,6 +16,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.commands import Commands, Reply
+from bot.people import WorkspaceClients, one_workspace
 from bot.render import Message
 from bot.sharing import PostFailed, Publisher
 from bot.slack import listeners as management_listeners
@@ -39,12 +40,14 @@ def build_bolt_app(
     commands: Commands,
     on_app_removed: Callable[[str, str], None] | None = None,
     oauth_settings: OAuthSettings | None = None,
+    workspace_clients: WorkspaceClients | None = None,
 ) -> App:
     """A Bolt app on our WebClient (so SLACK_API_URL applies) with every listener registered.
 
     `on_app_removed(reason, team_id)` is told when Slack says the app was uninstalled or its
     tokens revoked, so that delivery there stops at once instead of failing post by post.
-    `oauth_settings` turns on the install flow (multi-workspace mode).
+    `oauth_settings` turns on the install flow (multi-workspace mode); `workspace_clients`
+    then gives each workspace's client for work done outside a request (the App Home).
     """
     app = App(
         client=client,
@@ -60,7 +63,8 @@ def build_bolt_app(
     # Two per core: more only adds GIL contention, and SQLite connections past the pool's five.
     workers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="command")
     # First: a bare `/signals subscribe` opens the form before the generic listener sees it.
-    management_listeners.register(app, commands, client, workers)
+    clients = workspace_clients or one_workspace(client)
+    management_listeners.register(app, commands, clients, workers)
     register_listeners(app, commands, workers)
     register_removal_events(app, on_app_removed or (lambda reason, team: None))
     return app

@@ -91,6 +91,7 @@ def _bolt_app(services: Services) -> App | None:
         commands=services.commands,
         on_app_removed=workspace_stopper(services),
         oauth_settings=oauth_settings(settings, installations) if installations else None,
+        workspace_clients=services.workspace_clients,
     )
 
 
@@ -110,6 +111,7 @@ def socket_mode_handler(services: Services) -> SocketModeHandler | None:
         signing_secret=secret.get_secret_value() if secret else "",
         commands=services.commands,
         on_app_removed=workspace_stopper(services),
+        workspace_clients=services.workspace_clients,
     )
     return SocketModeHandler(bolt, settings.slack_app_token.get_secret_value())
 

@@ -129,6 +129,8 @@ class SlackState(Views):
         self._install_codes: dict[str, tuple[str, str]] = {}  # code -> (team, token)
         self._oauth_client: tuple[str, str] | None = None
         self._team_auth_errors: dict[str, str] = {}
+        self._token_errors: dict[str, str] = {}
+        self._user_teams: dict[str, str] = {}  # users that belong to one workspace only
         self._team_rate_limits: dict[str, RateLimit] = {}
         self.rate_limited_by_team: dict[str, int] = {}
         self.socket_mode_url: str | None = None  # what apps.connections.open hands out
@@ -154,10 +156,13 @@ class SlackState(Views):
         deleted: bool = False,
         admin: bool = False,
         owner: bool = False,
+        team: str | None = None,
     ) -> str:
         """A person (a workspace admin or owner if said); returns the ID of their (future)
-        direct message with the app."""
+        direct message with the app. With `team`, only that workspace's token finds them."""
         with self._lock:
+            if team is not None:
+                self._user_teams[id] = team
             self._users[id] = {"id": id, "name": id.lower(), "deleted": deleted, "tz": tz}
             self._users[id] |= {"is_admin": admin, "is_owner": owner, "is_primary_owner": False}
             return "D" + id[1:]
@@ -203,15 +208,22 @@ class SlackState(Views):
         with self._lock:
             self._install_codes[code] = (team_id, token)
 
+    def revoke_token(self, token: str, error: str = "token_revoked") -> None:
+        """Calls with this one token now fail with `error` (a reinstall's new one works)."""
+        with self._lock:
+            self._token_errors[token] = error
+
     def revoke_team(self, team_id: str, error: str = "token_revoked") -> None:
         """Every call with that workspace's token now fails with `error`."""
         self._team_auth_errors[team_id] = error
 
     def team_of(self, headers: dict[str, str], params: JsonDict) -> str:
         """The workspace a call's bot token belongs to."""
+        return self._teams_by_token.get(self.token_of(headers, params), "T0FAKE")
+
+    def token_of(self, headers: dict[str, str], params: JsonDict) -> str:
         auth = {k.lower(): v for k, v in headers.items()}.get("authorization", "")
-        token = str(params.get("token") or auth.removeprefix("Bearer ").strip())
-        return self._teams_by_token.get(token, "T0FAKE")
+        return str(params.get("token") or auth.removeprefix("Bearer ").strip())
 
     def set_latency(self, seconds: float) -> None:
         self.latency = seconds
@@ -319,7 +331,8 @@ class SlackState(Views):
         if method == "oauth.v2.access":
             return self._oauth_v2_access(params, headers)
         team = self.team_of(headers, params)
-        if error := self._auth_error or self._team_auth_errors.get(team):
+        token_error = self._token_errors.get(self.token_of(headers, params))
+        if error := self._auth_error or self._team_auth_errors.get(team) or token_error:
             return error_reply(error)
         if not params.get("token") and "authorization" not in {k.lower() for k in headers}:
             return error_reply("not_authed")
@@ -327,6 +340,8 @@ class SlackState(Views):
             return faults.popleft()
         if wait := self._rate_limit_wait(method, params, team):
             return error_reply("ratelimited", 429, max(1, math.ceil(wait)))
+        if method == "users.info" and self._user_teams.get(str(params.get("user")), team) != team:
+            return error_reply("user_not_found")  # a person of another workspace
         if method == "auth.test":
             return Reply({"ok": True, **self._api_auth_test(params), "team_id": team})
         handler = getattr(self, "_api_" + method.replace(".", "_"), None)

@@ -116,7 +116,7 @@ def test_when_slack_cannot_say_the_refusal_says_so(
     ],
 )
 def test_manager_policy(setting: str, user: str, admin: bool, allowed: bool) -> None:
-    permissions = Permissions(ManagerPolicy.parse(setting), lambda _: admin)
+    permissions = Permissions(ManagerPolicy.parse(setting), lambda user_id, team_id: admin)
     assert (permissions.refusal(user) is None) is allowed
 
 
@@ -126,7 +126,7 @@ def test_a_bad_setting_names_itself() -> None:
 
 
 def test_an_unknown_role_is_a_refusal_not_a_crash() -> None:
-    def unknown(_: str) -> bool:
+    def unknown(user_id: str, team_id: str) -> bool:
         raise RoleUnknown("users.info answered `ratelimited`")
 
     refusal = Permissions(ManagerPolicy.parse("admins"), unknown).refusal("U1")

@@ -9,6 +9,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -43,11 +44,12 @@ AUTH = {"Authorization": "Bearer push-secret"}
 ASK_SLACK_AGAIN_EACH_RUN = DeliveryLimits(auth_check_every=timedelta(0))
 
 
-@pytest.fixture
-def installs(database_url: str, slack: FakeSlack, sources_file: Path) -> Iterator[Services]:
-    """Services in multi-workspace mode: no SLACK_BOT_TOKEN, OAuth credentials instead."""
+def oauth_mode_settings(
+    database_url: str, slack: FakeSlack, sources_file: Path, **more: object
+) -> Settings:
+    """Multi-workspace mode: no SLACK_BOT_TOKEN, OAuth credentials instead."""
     slack.allow_oauth(CLIENT_ID, CLIENT_SECRET)
-    settings = Settings(
+    return Settings(
         _env_file=None,  # type: ignore[call-arg]
         slack_client_id=CLIENT_ID,
         slack_client_secret=CLIENT_SECRET,
@@ -57,25 +59,40 @@ def installs(database_url: str, slack: FakeSlack, sources_file: Path) -> Iterato
         database_url=database_url,
         signal_bot_config=sources_file,
         signal_ingest_token="push-secret",
+        **more,
     )
+
+
+@pytest.fixture
+def installs(database_url: str, slack: FakeSlack, sources_file: Path) -> Iterator[Services]:
+    settings = oauth_mode_settings(database_url, slack, sources_file)
     services = build_services(settings, delivery_limits=ASK_SLACK_AGAIN_EACH_RUN)
     yield services
     services.engine.dispose()
 
 
-@pytest.fixture
-def app_url(installs: Services) -> Iterator[str]:
+@contextmanager
+def serving(services: Services) -> Iterator[str]:
+    """The real web app behind waitress on loopback; its base URL."""
     from bot.web import create_app
 
-    server = create_server(create_app(installs), host="127.0.0.1", port=0, threads=4)
+    server = create_server(create_app(services), host="127.0.0.1", port=0, threads=4)
     thread = threading.Thread(target=_serve_until_closed, args=[server], daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.effective_port}"
-    server.close()
-    thread.join(timeout=5)
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}"
+    finally:
+        server.close()
+        thread.join(timeout=5)
 
 
-def install(app_url: str, slack: FakeSlack, team: str) -> httpx.Response:
+@pytest.fixture
+def app_url(installs: Services) -> Iterator[str]:
+    with serving(installs) as url:
+        yield url
+
+
+def install(app_url: str, slack: FakeSlack, team: str, token: str | None = None) -> httpx.Response:
     """What a workspace admin does: open /slack/install, approve on Slack, come back."""
     with httpx.Client(base_url=app_url, timeout=10) as browser:
         page = browser.get("/slack/install")
@@ -85,8 +102,8 @@ def install(app_url: str, slack: FakeSlack, team: str) -> httpx.Response:
         link = httpx.URL(authorize[1].replace("&amp;", "&"))
         assert link.params["client_id"] == CLIENT_ID
         assert "chat:write" in link.params["scope"]
-        code = f"code-for-{team}"
-        slack.approve_install(code, team, TEAMS[team])
+        code = f"code-for-{team}" if token is None else f"code-for-{team}-{token}"
+        slack.approve_install(code, team, token or TEAMS[team])
         # The state cookie is `Secure`: a browser sends it back to an https:// app (httpx, on
         # this plain-HTTP loopback, would not), so hand it back as the browser would.
         cookie = page.headers["set-cookie"].split(";", 1)[0]
@@ -104,6 +121,25 @@ def slash(app_url: str, slack: FakeSlack, team: str, text: str) -> httpx.Respons
     )
     headers = {**sign(body, SIGNING_SECRET), "Content-Type": "application/x-www-form-urlencoded"}
     return httpx.post(f"{app_url}/slack/events", content=body, headers=headers, timeout=10)
+
+
+def typed(app_url: str, slack: FakeSlack, team: str, user: str, text: str) -> str:
+    """`/signals TEXT` typed by `user` in the team's channel; what the person reads."""
+    tag = f"{team}-{user}-{len(slack.calls())}"
+    body = slash_command_body(
+        "/signals",
+        text,
+        channel_id=CHANNELS[team],
+        team_id=team,
+        user_id=user,
+        response_url=slack.response_url(tag),
+    )
+    headers = {**sign(body, SIGNING_SECRET), "Content-Type": "application/x-www-form-urlencoded"}
+    response = httpx.post(f"{app_url}/slack/events", content=body, headers=headers, timeout=10)
+    assert response.status_code == 200, response.text
+    if response.content:
+        return json.dumps(response.json(), ensure_ascii=False)
+    return json.dumps(slack.wait_for_responses(1, tag=tag)[-1], ensure_ascii=False)
 
 
 def event(app_url: str, team: str, event_type: str) -> httpx.Response:

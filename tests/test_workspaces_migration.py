@@ -69,3 +69,63 @@ def test_rows_learn_their_team_and_the_stores_work(database_url: str) -> None:
     assert "team_id" not in {c["name"] for c in inspect(engine).get_columns("deliveries")}
     upgrade(engine)
     engine.dispose()
+
+
+def test_digests_learn_their_team_and_keep_their_briefs(database_url: str) -> None:
+    """0012: each digest row gets its subscription's team; the briefs it lists stay linked to
+    it (SQLite adds the column in place: no table copy that would null their digest_id)."""
+    engine = make_engine(database_url)
+    migrate(engine, "0011")
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO signals (id, source, key, title, published, entity, category, topic,"
+                " entity_slug, category_slug, topic_slug, summary, sections, body_text, url,"
+                " content_hash, revision, ingested_at, revised_at, source_slug, keyword_text,"
+                " search_title, search_body, search_facets) VALUES ('s1', 'optyx', 'k1', 'T',"
+                " :now, '', '', '', '', '', '', '', '[]', '', NULL, 'h', 1, :now, :now, 'optyx',"
+                " '', '', '', '')"
+            ),
+            {"now": NOW},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO subscriptions (id, team_id, channel_id, channel_name, filter,"
+                " created_by, created_at, format) VALUES"
+                " (1, 'TALPHA', 'C1', '', 'all', '', :now, 'full'),"
+                " (2, '', 'C2', '', 'all', '', :now, 'full')"
+            ),
+            {"now": NOW},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO digests (id, subscription_id, channel_id, period_at, part, parts, tz,"
+                " signal_ids, state, attempts, rate_limited, next_attempt_at, created_at) VALUES"
+                " (1, 1, 'C1', :now, 1, 1, 'UTC', '[\"s1\"]', 'pending', 0, 0, :now, :now),"
+                " (2, 2, 'C2', :now, 1, 1, 'UTC', '[\"s1\"]', 'pending', 0, 0, :now, :now),"
+                " (3, NULL, 'C3', :now, 1, 1, 'UTC', '[\"s1\"]', 'pending', 0, 0, :now, :now)"
+            ),
+            {"now": NOW},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO deliveries (signal_id, channel_id, subscription_id, state, attempts,"
+                " rate_limited, next_attempt_at, posted_revision, created_at, team_id, digest_id)"
+                " VALUES ('s1', 'C1', 1, 'digested', 0, 0, :now, 0, :now, 'TALPHA', 1)"
+            ),
+            {"now": NOW},
+        )
+
+    upgrade(engine)
+    with engine.connect() as connection:
+        teams = dict(connection.execute(text("SELECT channel_id, team_id FROM digests")).all())
+        linked = connection.scalar(text("SELECT digest_id FROM deliveries"))
+    assert teams == {"C1": "TALPHA", "C2": "", "C3": ""}
+    assert linked == 1
+
+    migrate(engine, "0011", down=True)
+    assert "team_id" not in {c["name"] for c in inspect(engine).get_columns("digests")}
+    with engine.connect() as connection:
+        assert connection.scalar(text("SELECT digest_id FROM deliveries")) == 1
+    upgrade(engine)
+    engine.dispose()

@@ -54,19 +54,20 @@ class ChangeNotifier:
     """Tells whoever listens (the App Home) that a user changed subscriptions or mutes."""
 
     def __init__(self) -> None:
-        self._listeners: list[Callable[[str], None]] = []
+        self._listeners: list[Callable[[str, str], None]] = []
         self._lock = threading.Lock()
 
-    def listen(self, listener: Callable[[str], None]) -> None:
+    def listen(self, listener: Callable[[str, str], None]) -> None:
+        """Call `listener(user_id, team_id)` after each change."""
         with self._lock:
             self._listeners.append(listener)
 
-    def changed_by(self, user_id: str) -> None:
+    def changed_by(self, user_id: str, team_id: str = "") -> None:
         with self._lock:
             listeners = list(self._listeners)
         for listener in listeners:
             try:
-                listener(user_id)
+                listener(user_id, team_id)
             except Exception:  # a listener's failure must not undo or hide the change itself
                 log.exception("change listener failed")
 
@@ -89,7 +90,7 @@ class CommandContext:
         """A friendly refusal when the user may not change this channel's subscriptions."""
         if is_personal(where.channel_id):
             return None  # a DM with the app: the user's own, personal subscriptions
-        refused = self.permissions.refusal(where.user_id)
+        refused = self.permissions.refusal(where.user_id, where.team_id)
         if refused is None:
             return None
         text = f":no_entry: {refused}"  # already mrkdwn, with the managers' mentions

@@ -42,7 +42,7 @@ def mute(context: CommandContext, args: str, where: ChannelRef) -> Reply:
     target, rest = personal_target(args, where)
     if not rest.strip():
         raise FilterError(f"Say what to mute and for how long: {MUTE_EXAMPLE}.")
-    zone = _zone_of(context, where.user_id) if " until " in f" {rest.lower()} " else ZoneInfo("UTC")
+    zone = _zone_of(context, where) if " until " in f" {rest.lower()} " else ZoneInfo("UTC")
     request = parse_mute(rest, now=context.clock.now(), zone=zone)
     if refusal := context.refusal(target):
         return refusal
@@ -67,7 +67,7 @@ def unmute(context: CommandContext, args: str, where: ChannelRef) -> Reply:
         for row in ended:
             _record(session, target, where.user_id, "unmuted", row, ended=True)
         described = [f"{parse_filter(row.filter).describe()} (#{row.id})" for row in ended]
-    context.changes.changed_by(where.user_id)
+    context.changes.changed_by(where.user_id, where.team_id)
     if not described:
         return context.notice(
             ":grey_question:", "No mute in force matches that. `list` shows them."
@@ -108,7 +108,7 @@ def undo_mute(context: CommandContext, value: str, where: ChannelRef) -> Reply:
         for row in ended:
             _record(session, target, where.user_id, "unmuted", row, ended=True)
         described = [parse_filter(row.filter).describe() for row in ended]
-    context.changes.changed_by(where.user_id)
+    context.changes.changed_by(where.user_id, where.team_id)
     if not described:
         return context.notice(":grey_question:", "That mute has already ended.")
     return context.notice(":loud_sound:", f"Undone: {described[0]} will be posted again.")
@@ -141,7 +141,7 @@ def _muted(
         )
         mute_id, until = row.id, row.until
         _record(session, target, who, "muted", row)
-    context.changes.changed_by(who)
+    context.changes.changed_by(who, target.team_id)
     here = "for you" if is_user_id(target.channel_id) else f"in {channel_label(target)}"
     message = context.renderer.render(
         "mute.json.j2",
@@ -158,8 +158,8 @@ def _sentence_case(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _zone_of(context: CommandContext, user_id: str) -> ZoneInfo:
-    zone = context.people.time_zone(user_id)
+def _zone_of(context: CommandContext, where: ChannelRef) -> ZoneInfo:
+    zone = context.people.time_zone(where.user_id, where.team_id)
     return ZoneInfo(zone) if zone and is_known_zone(zone) else ZoneInfo("UTC")
 
 

@@ -63,7 +63,7 @@ def subscribe_to(
     ):
         return context.notice(":warning:", problem)
     if options.digest is not None and options.tz is None:
-        zone = context.people.time_zone(who)
+        zone = context.people.time_zone(who, where.team_id)
         options = options.with_zone(zone if is_known_zone(zone) else "UTC")
     with transaction(context.sessions) as session:
         existing = find_subscription(session, where.channel_id, signal_filter.canonical)
@@ -78,7 +78,7 @@ def subscribe_to(
         matching = search_store.latest(session, signal_filter, limit=1)
         subscription = saved.subscription
         next_digest = subscription.next_digest_at
-    context.changes.changed_by(who)
+    context.changes.changed_by(who, where.team_id)
     described = f"{signal_filter.describe()} (subscription #{subscription.id})"
     lines = [
         _what_happened(where, saved.created, saved.changed, described),
@@ -134,7 +134,7 @@ def unsubscribe(context: CommandContext, args: str, where: ChannelRef) -> Reply:
         description = parse_filter(found.filter).describe()
         _record(session, target, where.user_id, "unsubscribed", typed(found), None, found.id)
         session.delete(found)
-    context.changes.changed_by(where.user_id)
+    context.changes.changed_by(where.user_id, where.team_id)
     who = "you" if is_user_id(target.channel_id) else "this channel"
     return context.notice(
         ":white_check_mark:", f"Unsubscribed {who} from {description} (#{found.id})."
@@ -169,7 +169,7 @@ def edit_subscription(
         )
         if typed(saved.subscription) != before:
             _record(session, where, where.user_id, "edited", before, saved.subscription)
-    context.changes.changed_by(where.user_id)
+    context.changes.changed_by(where.user_id, where.team_id)
     return context.notice(
         ":white_check_mark:",
         f"Subscription #{subscription_id} now follows {signal_filter.describe()}, "

@@ -95,15 +95,20 @@ class Deliverer:
             clock.monotonic(),
             per_team=per_team,
         )
-        # Digests have no workspace of their own yet: the single token's (or fallback) Poster.
+        self._closing = threading.Event()
         self.digests = DigestOutbox(
-            sessions, self.posters.for_team(""), renderer, limits, clock, self.worker
+            sessions,
+            self.posters,
+            renderer,
+            limits,
+            clock,
+            self.worker,
+            closing=self._closing.is_set,
         )
         self._stopped: str | None = None
         self._stopped_teams: frozenset[str] = frozenset()
         self._auth_checked_at: float | None = None
         self._delivering = threading.Lock()
-        self._closing = threading.Event()
 
     def deliver_pending(self) -> DeliveryReport:
         """Send every due row until nothing is due soon; a second caller leaves it to the first."""
@@ -118,7 +123,7 @@ class Deliverer:
             timing = FanOutTiming(self.limits.concurrency, self.limits.linger.total_seconds())
             report.counts.update(FanOut(self, self.throttle, self.clock, timing).run())
             if not self.stopped():
-                self.digests.resume()
+                self.digests.resume(self._stopped_teams)
                 digests: FanOut[ClaimedDigest] = FanOut(
                     self.digests, self.throttle, self.clock, timing
                 )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.alerts.digest_lines import grouped
 from bot.deliver.clock import Clock
 from bot.deliver.fanout import Finished
-from bot.deliver.outcome import DeliveryLimits, Outcome, Poster, Verdict
+from bot.deliver.outcome import DeliveryLimits, Outcome, TeamPosters, Verdict
 from bot.deliver.pacing import ChannelBucket
 from bot.deliver.settle import stop_reason
 from bot.deliver.slack_poster import digest_metadata, pause_reason
@@ -76,33 +77,44 @@ def render_digest(renderer: Renderer, job: ClaimedDigest) -> Message:
 
 
 class DigestOutbox:
-    """The fan-out's Work over the digests table (see bot.deliver.fanout.Work)."""
+    """The fan-out's Work over the digests table (see bot.deliver.fanout.Work). Each digest
+    goes out on its workspace's token, and a refused token stops that workspace's digests."""
 
     def __init__(
         self,
         sessions: sessionmaker[Session],
-        poster: Poster,
+        posters: TeamPosters,
         renderer: Renderer,
         limits: DeliveryLimits,
         clock: Clock,
         worker: str,
+        *,
+        closing: Callable[[], bool] = lambda: False,
     ) -> None:
         self.sessions = sessions
-        self.poster = poster
+        self.posters = posters
         self.renderer = renderer
         self.limits = limits
         self.clock = clock
         self.worker = worker
-        self._stopped = False
+        self.closing = closing  # a graceful stop: claim nothing more
+        self._stopped = False  # the single bot token was refused
+        self._stopped_teams: frozenset[str] = frozenset()  # installed workspaces refused
         # Channels subscribed alike get the same digest: render it once for all of them.
         self._rendered: dict[tuple[object, ...], Message] = {}
         self._lock = threading.Lock()
 
     def claim(self, limit: int, skip_teams: frozenset[str] = frozenset()) -> list[ClaimedDigest]:
-        if "" in skip_teams:  # the workspace digests go to has no token to spend
+        if self.closing():
             return []
         with transaction(self.sessions) as session:
-            return digests.claim_due(session, limit=limit, worker=self.worker, now=self.clock.now())
+            return digests.claim_due(
+                session,
+                limit=limit,
+                worker=self.worker,
+                now=self.clock.now(),
+                skip_teams=skip_teams,
+            )
 
     def send(self, job: ClaimedDigest) -> Outcome:
         try:
@@ -110,14 +122,15 @@ class DigestOutbox:
         except Exception as error:  # a template bug fails this digest loudly, not the worker
             log.exception("rendering digest %s failed", job.key)
             return Outcome(Verdict.FAIL, error=f"render error: {error}")
+        poster = self.posters.for_team(job.team_id)
         if job.maybe_posted:
             oldest = (job.created_at - self.limits.history_margin).timestamp()
-            found = self.poster.find_posted(job.channel_id, job.key, oldest)
+            found = poster.find_posted(job.channel_id, job.key, oldest)
             if found is not None and found.verdict in (Verdict.SENT, Verdict.STOP):
                 return found
             if found is not None and found.verdict is not Verdict.PAUSE:
                 return Outcome(Verdict.RETRY, error=found.error, ambiguous=True)
-        return self.poster.post(job.channel_id, message, digest_metadata(job.key))
+        return poster.post(job.channel_id, message, digest_metadata(job.key))
 
     def _message(self, job: ClaimedDigest) -> Message:
         key = (job.lines, job.period_at, job.tz, job.part, job.parts)
@@ -141,8 +154,21 @@ class DigestOutbox:
                 row = rows.get(done.job.id)
                 if row is not None:
                     self._apply(session, paces, row, done, now)
-                    if done.outcome.verdict is Verdict.STOP:
-                        self._stopped = True
+        for done in finished:
+            if done.outcome.verdict is Verdict.STOP:
+                self._note_stop(done)
+
+    def _team(self, job: ClaimedDigest) -> str:
+        """The workspace whose stop a refusal records ("" for the single bot token)."""
+        return job.team_id if self.posters.per_team else ""
+
+    def _note_stop(self, done: Finished[ClaimedDigest]) -> None:
+        team = self._team(done.job)
+        if not self.posters.per_team:
+            self._stopped = True
+        elif team not in self._stopped_teams:
+            self._stopped_teams |= {team}
+            log.error("%s", stop_reason(done.outcome, team), extra={"team": team})
 
     def release(self, jobs: list[ClaimedDigest]) -> None:
         with transaction(self.sessions) as session:
@@ -154,14 +180,15 @@ class DigestOutbox:
         return None if due is None else (due - self.clock.now()).total_seconds()
 
     def stopped(self) -> bool:
-        return self._stopped
+        return self._stopped or self.closing()
 
     def stopped_teams(self) -> frozenset[str]:
-        return frozenset()
+        return self._stopped_teams
 
-    def resume(self) -> None:
-        """A new run: the Deliverer has checked that the workspace takes posts."""
-        self._stopped = False
+    def resume(self, stopped_teams: frozenset[str] = frozenset()) -> None:
+        """A new run: the Deliverer has checked which workspaces take posts (all but
+        `stopped_teams`)."""
+        self._stopped, self._stopped_teams = False, stopped_teams
 
     def _apply(
         self,
@@ -206,7 +233,8 @@ class DigestOutbox:
             pause_channel(session, row.channel_id, pause_reason(error, row.channel_id))
         elif verdict is Verdict.STOP:
             row.state, row.attempts = "pending", row.attempts - 1
-            slack_state.stop_workspace(session, stop_reason(outcome), now=now)
+            team = self._team(done.job)
+            slack_state.stop_workspace(session, stop_reason(outcome, team), now=now, team_id=team)
         else:
             row.state = "failed"
             log.error("digest %s to %s failed: %s", row.key, row.channel_id, error)

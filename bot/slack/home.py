@@ -1,7 +1,8 @@
 """The App Home: gathers what a user should see and publishes it with views.publish.
 
 Publishing happens off the request thread (a small pool), after `app_home_opened` and after every
-change a user makes (CommandContext.changes), so the tab always shows the current state.
+change a user makes (CommandContext.changes), so the tab always shows the current state. Each
+tab is published with the token of the user's own workspace.
 """
 
 from __future__ import annotations
@@ -10,12 +11,12 @@ import logging
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.commands import CommandContext
 from bot.filters import parse_filter
 from bot.health import configured_source_health, failing_first
+from bot.people import WorkspaceClients
 from bot.slack.views.home import (
     PAGE_SIZE,
     PERSONAL_SHOWN,
@@ -50,8 +51,8 @@ CHANGES_SHOWN = 10
 class HomePublisher:
     """Publishes users' home tabs; remembers which page of subscriptions each one was on."""
 
-    def __init__(self, client: WebClient, context: CommandContext) -> None:
-        self.client = client
+    def __init__(self, clients: WorkspaceClients, context: CommandContext) -> None:
+        self.clients = clients
         self.context = context
         self._pages: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -60,13 +61,16 @@ class HomePublisher:
         self._workers = ThreadPoolExecutor(max_workers=1, thread_name_prefix="home")
 
     def publish_soon(
-        self, user_id: str, *, page: int | None = None, notice: str | None = None
+        self, user_id: str, team_id: str = "", *, page: int | None = None, notice: str | None = None
     ) -> Future[None]:
         """Publish in the background (the caller is answering Slack within 3 s)."""
-        return self._workers.submit(self.publish, user_id, page=page, notice=notice)
+        return self._workers.submit(self.publish, user_id, team_id, page=page, notice=notice)
 
-    def publish(self, user_id: str, *, page: int | None = None, notice: str | None = None) -> None:
-        """Build and publish the user's home tab; a Slack error is logged, never raised."""
+    def publish(
+        self, user_id: str, team_id: str = "", *, page: int | None = None, notice: str | None = None
+    ) -> None:
+        """Build and publish the user's home tab in their workspace (`team_id`); a Slack error
+        is logged, never raised."""
         if not user_id:
             return
         with self._lock:
@@ -74,17 +78,23 @@ class HomePublisher:
                 self._pages[user_id] = max(page, 0)
             wanted = self._pages.get(user_id, 0)
         try:
-            view = home_view(self.data(user_id, wanted, notice))
-            self.client.views_publish(user_id=user_id, view=view)
+            client = self.clients(team_id)
+            if client is None:
+                log.warning("no token for workspace %s: home tab not published", team_id)
+                return
+            view = home_view(self.data(user_id, wanted, notice, team_id))
+            client.views_publish(user_id=user_id, view=view)
         except (SlackApiError, SlackClientError, OSError) as error:
             log.warning("views.publish for %s failed: %s", user_id, error)
         except Exception:  # a bug must not take the listener's thread down with it
             log.exception("could not publish the home tab of %s", user_id)
 
-    def data(self, user_id: str, page: int, notice: str | None = None) -> HomeData:
+    def data(
+        self, user_id: str, page: int, notice: str | None = None, team_id: str = ""
+    ) -> HomeData:
         """What the user's home tab shows, read in one transaction."""
         permissions = self.context.permissions
-        is_manager = permissions.is_manager(user_id)
+        is_manager = permissions.is_manager(user_id, team_id)
         with transaction(self.context.sessions) as session:
             personal = personal_subscriptions(session, user_id, limit=PERSONAL_SHOWN)
             total = count_channel_subscriptions(session)

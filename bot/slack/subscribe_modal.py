@@ -92,7 +92,7 @@ class SubscribeModal:
             return {PICKED_FIELDS[0]: NOTHING_PICKED}
         where = ChannelRef(channel_id, target.channel_name, team_id, user_id)
         if not is_personal(channel_id) and (
-            refusal := self.context.permissions.refusal(user_id, mentions=False)
+            refusal := self.context.permissions.refusal(user_id, team_id, mentions=False)
         ):
             return {PICKED_FIELDS[0]: refusal}
         try:

@@ -1,4 +1,4 @@
-"""Mappings for mutes and digests (schema: migrations/versions/0005_alerts.py)."""
+"""Mappings for mutes and digests (schema: migrations/versions/0006_alerts.py, 0012)."""
 
 from __future__ import annotations
 
@@ -43,6 +43,8 @@ class Digest(Base):
         ForeignKey("subscriptions.id", ondelete="SET NULL")
     )
     channel_id: Mapped[str] = mapped_column(String(64))
+    # The workspace whose token sends it, as for deliveries ("" with a single bot token).
+    team_id: Mapped[str] = mapped_column(String(32), default="", server_default="")
     period_at: Mapped[datetime]  # the due instant this digest closes
     part: Mapped[int] = mapped_column(Integer, default=1)
     parts: Mapped[int] = mapped_column(Integer, default=1)

@@ -79,6 +79,7 @@ def gather(
             digest = Digest(
                 subscription_id=subscription.id,
                 channel_id=subscription.channel_id,
+                team_id=subscription.team_id,
                 period_at=period_at,
                 part=number,
                 parts=len(parts),

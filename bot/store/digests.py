@@ -3,6 +3,7 @@ settled like posts, and reconciled after a crash."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -33,7 +34,7 @@ class ClaimedDigest:
     attempts: int
     last_error: str | None
     created_at: datetime
-    team_id: str = ""  # digests go out on the single token's workspace (no team of their own)
+    team_id: str = ""  # the workspace whose token sends it ("" with a single bot token)
 
     @property
     def maybe_posted(self) -> bool:
@@ -47,9 +48,16 @@ def digest_line(signal: StoredSignal) -> DigestLine:
     )
 
 
-def claim_due(session: Session, *, limit: int, worker: str, now: datetime) -> list[ClaimedDigest]:
+def claim_due(
+    session: Session,
+    *,
+    limit: int,
+    worker: str,
+    now: datetime,
+    skip_teams: Collection[str] = (),
+) -> list[ClaimedDigest]:
     """Claim up to `limit` due digests, at most one per channel and none for a channel that
-    has one in flight or is held by its pace."""
+    has one in flight or is held by its pace, nor for the workspaces in `skip_teams`."""
     busy = select(Digest.channel_id).where(Digest.state == "sending")
     candidates = (
         select(Digest.id, Digest.channel_id)
@@ -59,6 +67,7 @@ def claim_due(session: Session, *, limit: int, worker: str, now: datetime) -> li
             Digest.next_attempt_at <= now,
             or_(ChannelPace.ready_at.is_(None), ChannelPace.ready_at <= now),
             Digest.channel_id.not_in(busy),
+            Digest.team_id.not_in(list(skip_teams)) if skip_teams else true(),
         )
         .order_by(Digest.period_at, Digest.part, Digest.id)
         .limit(limit * 2)
@@ -109,6 +118,7 @@ def _as_claimed(row: Digest, lines: dict[str, DigestLine]) -> ClaimedDigest:
         attempts=row.attempts,
         last_error=row.last_error,
         created_at=row.created_at,
+        team_id=row.team_id,
     )
 
 
