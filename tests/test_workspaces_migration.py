@@ -72,10 +72,10 @@ def test_rows_learn_their_team_and_the_stores_work(database_url: str) -> None:
 
 
 def test_digests_learn_their_team_and_keep_their_briefs(database_url: str) -> None:
-    """0012: each digest row gets its subscription's team; the briefs it lists stay linked to
+    """0013: each digest row gets its subscription's team; the briefs it lists stay linked to
     it (SQLite adds the column in place: no table copy that would null their digest_id)."""
     engine = make_engine(database_url)
-    migrate(engine, "0011")
+    migrate(engine, "0012")
     with engine.begin() as connection:
         connection.execute(
             text(
@@ -123,7 +123,7 @@ def test_digests_learn_their_team_and_keep_their_briefs(database_url: str) -> No
     assert teams == {"C1": "TALPHA", "C2": "", "C3": ""}
     assert linked == 1
 
-    migrate(engine, "0011", down=True)
+    migrate(engine, "0012", down=True)
     assert "team_id" not in {c["name"] for c in inspect(engine).get_columns("digests")}
     with engine.connect() as connection:
         assert connection.scalar(text("SELECT digest_id FROM deliveries")) == 1

@@ -1,4 +1,4 @@
-"""Mappings for mutes and digests (schema: migrations/versions/0006_alerts.py, 0012)."""
+"""Mappings for mutes and digests (schema: migrations/versions/0006_alerts.py, 0013)."""
 
 from __future__ import annotations
 

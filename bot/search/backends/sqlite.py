@@ -1,5 +1,5 @@
 """SQLite FTS5 for search: the contentless table `signals_fts` over `search_title`,
-`search_facets`, `search_impacts` and `search_pairs` (migrations 0007, 0010), whose rowid is the
+`search_facets`, `search_impacts` and `search_pairs` (migrations 0007, 0012), whose rowid is the
 brief's `published_day` shifted left 32 bits plus its `seq`. So FTS5 reads any posting list newest
 day first without sorting, a date range is a rowid range, and FILTER fields are facet tokens in the
 MATCH expression: FTS5 intersects posting lists instead of testing rows. Only `keyword:` (a
