@@ -230,6 +230,20 @@ def stored(url: str, signals: list[Signal] = CORPUS) -> tuple[Engine, sessionmak
     return engine, sessions
 
 
+def stored_sessions(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    signals: list[Signal] = CORPUS,
+) -> Iterator[sessionmaker[Session]]:
+    """A module fixture's body: `signals` stored in a fresh database of `request.param`'s kind,
+    dropped afterwards."""
+    urls = database_url(request.param, tmp_path_factory.mktemp(request.param), request)
+    engine, factory = stored(next(urls), signals)
+    yield factory
+    engine.dispose()
+    next(urls, None)
+
+
 def database_url(kind: str, folder: Path, request: pytest.FixtureRequest) -> Iterator[str]:
     """A fresh database of `kind` ("sqlite" or "postgresql"), dropped afterwards; the PostgreSQL
     one on the session's server (conftest's `postgres_server`, which skips or fails without)."""

@@ -10,7 +10,7 @@ from dataclasses import replace
 from datetime import date
 
 import pytest
-from search_corpus import DAY, brief, database_url, stored
+from search_corpus import DAY, brief, stored_sessions
 from search_reference import reference_ranking
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -57,11 +57,7 @@ def planted() -> list[Signal]:
 def sessions(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[sessionmaker[Session]]:
-    urls = database_url(request.param, tmp_path_factory.mktemp(request.param), request)
-    engine, factory = stored(next(urls), planted())
-    yield factory
-    engine.dispose()
-    next(urls, None)
+    yield from stored_sessions(request, tmp_path_factory, planted())
 
 
 def page_titles(sessions: sessionmaker[Session], text: str, offset: int = 0) -> list[str]:
@@ -188,11 +184,7 @@ PHRASES = (
 def phrase_sessions(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[sessionmaker[Session]]:
-    urls = database_url(request.param, tmp_path_factory.mktemp(request.param), request)
-    engine, factory = stored(next(urls), planted_phrases())
-    yield factory
-    engine.dispose()
-    next(urls, None)
+    yield from stored_sessions(request, tmp_path_factory, planted_phrases())
 
 
 def test_a_phrase_of_common_words_finds_exactly_its_briefs(

@@ -8,7 +8,7 @@ import random
 from collections.abc import Iterator
 
 import pytest
-from search_corpus import brief, database_url, stored
+from search_corpus import brief, stored_sessions
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.filters import parse_filter
@@ -39,11 +39,7 @@ def planted() -> list[Signal]:
 def sessions(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[sessionmaker[Session]]:
-    urls = database_url(request.param, tmp_path_factory.mktemp(request.param), request)
-    engine, factory = stored(next(urls), planted())
-    yield factory
-    engine.dispose()
-    next(urls, None)
+    yield from stored_sessions(request, tmp_path_factory, planted())
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,7 @@ from datetime import UTC, date
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from search_corpus import CORPUS, HAND_WRITTEN, brief, database_url, stored
+from search_corpus import CORPUS, HAND_WRITTEN, brief, stored, stored_sessions
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import FilterError
@@ -31,11 +31,7 @@ def sessions(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[sessionmaker[Session]]:
     """The corpus, stored once per module and database."""
-    urls = database_url(request.param, tmp_path_factory.mktemp(request.param), request)
-    engine, factory = stored(next(urls))
-    yield factory
-    engine.dispose()
-    next(urls, None)
+    yield from stored_sessions(request, tmp_path_factory)
 
 
 def run(
