@@ -37,6 +37,7 @@ from sqlalchemy import (
     not_,
     or_,
     select,
+    text,
 )
 from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.orm import Session
@@ -94,7 +95,14 @@ class PostgresIndex:
 
     def some(self, terms: Sequence[TermAt], limit: int) -> list[tuple[int, int]]:
         query, _ = self._matching(terms)
-        return [(day, seq) for day, seq in self.session.execute(query.limit(limit))]
+        # Unordered, the planner may still take RUM's plain index scan, which reads its postings
+        # about 4x slower than a GIN bitmap (at 1M, 244 ms against 72 ms for a FILTER query's
+        # probe): bitmaps or a sequential scan only, for this statement.
+        self.session.execute(text("SET LOCAL enable_indexscan = off"))
+        try:
+            return [(day, seq) for day, seq in self.session.execute(query.limit(limit))]
+        finally:
+            self.session.execute(text("SET LOCAL enable_indexscan = on"))
 
     def levels_present(self, term: TextTerm, levels: Sequence[int]) -> set[int]:
         # One statement for all levels: planning, not execution, is most of each small query.
