@@ -82,6 +82,7 @@ class PostgresIndex:
             _facet_group(name, values) for name, values in constraints.exclude.items()
         ]
         self._rows = [*_day_range(constraints), *keyword_conditions(constraints)]
+        self._dated = constraints.since is not None or constraints.until is not None
 
     def newest(self, terms: Sequence[TermAt], limit: int) -> list[tuple[int, int]]:
         query, required = self._matching(terms)
@@ -95,6 +96,8 @@ class PostgresIndex:
 
     def some(self, terms: Sequence[TermAt], limit: int) -> list[tuple[int, int]]:
         query, _ = self._matching(terms)
+        if self._dated:  # the day index's range scan is the plan to keep
+            return [(day, seq) for day, seq in self.session.execute(query.limit(limit))]
         # Unordered, the planner may still take RUM's plain index scan, which reads its postings
         # about 4x slower than a GIN bitmap (at 1M, 244 ms against 72 ms for a FILTER query's
         # probe): bitmaps or a sequential scan only, for this statement.
