@@ -16,7 +16,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, column, literal, select, table, text
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Select,
+    bindparam,
+    column,
+    exists,
+    literal,
+    select,
+    table,
+    text,
+)
 from sqlalchemy.orm import Session
 
 from bot.search.backends import Constraints, TermAt
@@ -59,7 +70,13 @@ class SqliteIndex:
         return [split_rowid(rowid) for rowid in self._matching(terms, limit, newest_first=False)]
 
     def levels_present(self, term: TextTerm, levels: Sequence[int]) -> set[int]:
-        return {level for level in levels if self.newest([TermAt(term, level)], 1)}
+        # One statement for all levels: each probe is quick, the round trips were not.
+        probes = [
+            exists(self._select(self.match_expression([term_expression(TermAt(term, level))])))
+            for level in levels  # a word's levels: exact from the term alone
+        ]
+        found = self.session.execute(select(*probes)).one()
+        return {level for level, present in zip(levels, found, strict=True) if present}
 
     def _matching(self, terms: Sequence[TermAt], limit: int, *, newest_first: bool) -> list[int]:
         """Rowids of up to `limit` briefs holding every term, in rowid order either way."""
@@ -122,15 +139,23 @@ class SqliteIndex:
         self, expression: str, limit: int, newest_first: bool, after: int | None = None
     ) -> list[int]:
         rowid = _FTS.c.rowid
-        matched = text("signals_fts MATCH :expression").bindparams(expression=expression)
-        query = select(rowid).select_from(_FTS).where(matched, *self._rowid_bounds())
+        query = self._select(expression)
         if after is not None:
             query = query.where(rowid < after if newest_first else rowid > after)
+        order = rowid.desc() if newest_first else rowid.asc()
+        return list(self.session.scalars(query.order_by(order).limit(limit)))
+
+    def _select(self, expression: str) -> Select[tuple[int]]:
+        """The rowids of the briefs the expression matches that meet the constraints."""
+        rowid = _FTS.c.rowid
+        # A unique parameter: levels_present puts several of these in one statement.
+        expression_parameter: BindParameter[str] = bindparam("expression", expression, unique=True)
+        matched = text("signals_fts MATCH :expression").bindparams(expression_parameter)
+        query = select(rowid).select_from(_FTS).where(matched, *self._rowid_bounds())
         if self._keywords:
             seq = rowid.op("&")(DAY_SHIFT - 1)
             query = query.join(StoredSignal, StoredSignal.seq == seq).where(*self._keywords)
-        order = rowid.desc() if newest_first else rowid.asc()
-        return list(self.session.scalars(query.order_by(order).limit(limit)))
+        return query
 
     def _texts(self, seqs: Sequence[int], need_body: bool) -> dict[int, tuple[str, str]]:
         """The index text of each brief's title and body (if needed: it is long), by seq."""

@@ -8,22 +8,23 @@ FTS5's own way reads far more than it returns:
   it starts (`ransom*` -> `ransomware_4 OR … OR ransomware_8`, from bot.search.backends.
   sqlite_vocabulary), which FTS5 reads newest first and stops; its own prefix query would first
   merge every posting list of every such token. Still exact.
-- **A phrase of three words or more** whose words (in the title) or pairs (in the body) include
-  common ones (in DENSE or more of the newest briefs): FTS5 checks positions of every brief
-  holding all of them, and the common ones' postings are read for each. The index is asked
-  instead for its rare ones NEAR each other (`NEAR(model data, 2)`; in the body, rare pairs that
-  still cover every word, `NEAR(__model_of __the_data, 1)`: pairs two apart imply the one
-  between), a superset of the briefs holding the phrase, and each candidate is then checked on
-  its index text (`TermMatch.checked`, bot.search.rank.occurs) by bot.search.backends.sqlite.
+- **A phrase of four words or more in the body**, when some of its pairs are common (in DENSE
+  or more of the newest briefs): as a phrase of pairs, FTS5 would read the common pairs'
+  postings for every brief holding the others. Pairs two apart imply the one between
+  (`__model_of` at p and `__the_data` at p + 2 mean `model of the data`), so the index is asked
+  for the rare pairs that still cover every word, NEAR each other
+  (`NEAR("__model_of" "__the_data", 1)`): a superset of the briefs holding the phrase, each then
+  checked on its index text (`TermMatch.checked`; bot.search.backends.sqlite). The title keeps
+  its exact phrase: checking titles one by one measured no faster than FTS5's positions.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from bot.search.backends import TermAt
-from bot.search.backends.sqlite_vocabulary import Vocabulary
 from bot.search.document import LEVEL_MARK, impact_token, pair_tokens
 from bot.search.grammar import TextTerm
 from bot.search.rank import BODY_LEVEL, LEVELS, TITLE_LEVEL
@@ -31,6 +32,14 @@ from bot.search.topk import is_word
 
 PREFIX_INDEX_LENGTHS = frozenset({2, 3})  # migration 0012: prefix='2 3'
 DENSE = 0.1  # a token in a tenth of the newest briefs or more is not worth intersecting with
+
+
+class TokenFacts(Protocol):
+    """What the planner asks of the index (bot.search.backends.sqlite_vocabulary.Vocabulary)."""
+
+    def tokens_starting(self, start: str) -> list[str] | None: ...
+
+    def densities(self, column: str, tokens: Sequence[str]) -> list[float]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +65,7 @@ class _Places:
 class MatchPlanner:
     """Terms as FTS5 syntax for one search (what it learns of the index is kept for the search)."""
 
-    def __init__(self, vocabulary: Vocabulary) -> None:
+    def __init__(self, vocabulary: TokenFacts) -> None:
         self.vocabulary = vocabulary
         self._places: dict[TextTerm, _Places] = {}
 
