@@ -87,7 +87,8 @@ def planted() -> list[Signal]:
 PHRASES = (
     '"model of the data"', '"a model of the data"', '"model of the data" found',
     '"model of the data" keyword:need', '"model of the data" since:2026-04-01', '"of the data"',
-    '"model of the"',
+    '"model of the"', '"model of the data" again', 'again "model of the data" -keyword:first',
+    '"model of the data" "a model of"', '"model of the data" ransom*',
 )  # fmt: skip
 PREFIXES = (
     "ransom*", "ransomw*", "rans*", "ran*", "ransomware-ga*", "ransomware-gang*", "ransom* paid",

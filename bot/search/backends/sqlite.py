@@ -37,6 +37,7 @@ from bot.search.conditions import keyword_conditions
 from bot.search.document import facet_token
 from bot.search.grammar import TextTerm
 from bot.search.rank import BODY_LEVEL, TITLE_LEVEL, day_number, occurs
+from bot.search.topk import is_word
 from bot.store.models import StoredSignal
 
 __all__ = ["DAY_SHIFT", "SqliteIndex", "split_rowid", "term_expression"]
@@ -78,9 +79,22 @@ class SqliteIndex:
         found = self.session.execute(select(*probes)).one()
         return {level for level, present in zip(levels, found, strict=True) if present}
 
-    def _matching(self, terms: Sequence[TermAt], limit: int, *, newest_first: bool) -> list[int]:
-        """Rowids of up to `limit` briefs holding every term, in rowid order either way."""
+    def _matching(
+        self,
+        terms: Sequence[TermAt],
+        limit: int,
+        *,
+        newest_first: bool,
+        words_checked: bool = False,
+    ) -> list[int]:
+        """Rowids of up to `limit` briefs holding every term, in rowid order either way.
+
+        Once a term is checked brief by brief, so are words wanted at any level
+        (`words_checked`): FTS5 would step through their eight level tokens for every candidate
+        of the checked term, and its candidates are few and read anyway.
+        """
         matches = [self.planner.match(term) for term in terms]
+        words_checked = words_checked or any(match.checked for match in matches)
         for at, (term, match) in enumerate(zip(terms, matches, strict=True)):
             if match.checked and term.level is None:
                 # In the title or else in the body: two reads, so that each candidate is checked
@@ -92,14 +106,21 @@ class SqliteIndex:
                         [*terms[:at], TermAt(term.term, level), *terms[at + 1 :]],
                         limit,
                         newest_first=newest_first,
+                        words_checked=True,
                     )
                 }
                 return sorted(found, reverse=newest_first)[:limit]
-        expressions = [match.expression for match in matches]
-        if any(expression is None for expression in expressions):
-            return []
-        expression = self.match_expression([part for part in expressions if part is not None])
-        checked = [term for term, match in zip(terms, matches, strict=True) if match.checked]
+        in_index, checked = [], []
+        for term, match in zip(terms, matches, strict=True):
+            if words_checked and is_word(term.term) and term.level is None:
+                checked.append(term)
+                continue
+            if match.expression is None:
+                return []
+            in_index.append(match.expression)
+            if match.checked:
+                checked.append(term)
+        expression = self.match_expression(in_index)
         if not checked:
             return self._read(expression, limit, newest_first)
         return self._read_checked(expression, checked, limit, newest_first)
@@ -121,7 +142,7 @@ class SqliteIndex:
         batch (each batch starts after the last rowid of the one before)."""
         found: list[int] = []
         after = None
-        need_body = any(term.level != TITLE_LEVEL for term in checked)
+        need_body = any(term.level != TITLE_LEVEL or is_word(term.term) for term in checked)
         batch = min(max(2 * limit, FIRST_BATCH), LAST_BATCH)
         while len(found) < limit:
             rowids = self._read(expression, batch, newest_first, after)
@@ -178,7 +199,12 @@ class SqliteIndex:
 
 
 def holds(term_at: TermAt, title: str, body: str) -> bool:
-    """Whether a phrase or prefix is where the term asks, as bot.search.rank.term_level finds it."""
+    """Whether the term is where it asks, as bot.search.rank.term_level finds it (a word: at any
+    level, so anywhere)."""
+    if is_word(term_at.term):
+        assert term_at.level is None  # a level of a word is always asked of the index
+        (token,) = term_at.term.tokens
+        return token in title.split() or token in body.split()
     level = TITLE_LEVEL if occurs(term_at.term, title) else 0
     if not level and occurs(term_at.term, body):
         level = BODY_LEVEL
