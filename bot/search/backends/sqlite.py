@@ -148,7 +148,8 @@ class SqliteIndex:
             rowids = self._read(expression, batch, newest_first, after)
             texts = self._texts([rowid % DAY_SHIFT for rowid in rowids], need_body)
             for rowid in rowids:
-                title, body = texts[rowid % DAY_SHIFT]
+                # A brief deleted since the index was read is not there: it is not a match.
+                title, body = texts.get(rowid % DAY_SHIFT, ("", ""))
                 if all(holds(term, title, body) for term in checked):
                     found.append(rowid)
             if len(rowids) < batch:
