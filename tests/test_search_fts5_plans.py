@@ -21,8 +21,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from search_corpus import brief, stored_sessions
 from search_reference import reference_seqs
-from sqlalchemy import select
+from sqlalchemy import create_engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
 
 from bot.search import parse_query, search
 from bot.search import ranked as ranked_module
@@ -167,6 +168,24 @@ def test_the_tested_ways_are_the_fast_ones(sessions: sessionmaker[Session]) -> N
     ]
     assert sqlite_plans(sessions, "ran*") == ['{search_impacts} : "ran" * checked=False']
     assert sqlite_plans(sessions, "zzzz*") == ["None checked=False"]
+
+
+def test_a_prefix_after_a_rolled_back_transaction_still_finds_its_tokens(
+    sessions: sessionmaker[Session],
+) -> None:
+    """The tokens' table is a temp table: made inside a transaction rolled back, it is gone,
+    and the next search on the same connection makes it again."""
+    expected = found_seqs(sessions, "ransom*", 0, 20)
+    one_connection = create_engine(sessions.kw["bind"].url, poolclass=StaticPool)
+    same_connection = sessionmaker(one_connection)
+    for _ in range(2):
+        session = same_connection()
+        session.execute(update(StoredSignal).where(StoredSignal.seq == -1).values(revision=1))
+        search(session, parse_query("ransomw*"), today=TODAY)  # the first use of the table
+        session.rollback()
+        session.close()
+        assert found_seqs(same_connection, "ransom*", 0, 20) == expected
+    one_connection.dispose()
 
 
 # --- the NEAR of rare pairs, against positions, for any phrase and any common pairs -----------

@@ -53,6 +53,7 @@ class Vocabulary:
         self.session = session
         self._starting: dict[str, list[str] | None] = {}
         self._window: tuple[int, int] | None = None  # (first rowid, briefs from it on)
+        self._table_ready = False
 
     def tokens_starting(self, start: str) -> list[str] | None:
         """Every index token that starts with `start`, in order; None when over MAX_EXPANSION."""
@@ -93,10 +94,13 @@ class Vocabulary:
         return self._window
 
     def _create_table(self) -> None:
-        connection = self.session.connection()
-        if not connection.info.get(VOCABULARY):
-            connection.exec_driver_sql(
-                f"CREATE VIRTUAL TABLE IF NOT EXISTS {VOCABULARY} "
-                "USING fts5vocab(main, signals_fts, instance)"
+        # Once per search, not once per connection: made inside a transaction that is then
+        # rolled back, a temp table is gone again (IF NOT EXISTS costs microseconds).
+        if not self._table_ready:
+            self.session.execute(
+                text(
+                    f"CREATE VIRTUAL TABLE IF NOT EXISTS {VOCABULARY} "
+                    "USING fts5vocab(main, signals_fts, instance)"
+                )
             )
-            connection.info[VOCABULARY] = True
+            self._table_ready = True
