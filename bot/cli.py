@@ -25,7 +25,7 @@ from bot.errors import ConfigError, ParseError, SignalBotError
 from bot.health import source_health
 from bot.jobs import build_scheduler
 from bot.logs import configure_logging
-from bot.process import serving, stop_gracefully, stop_requested
+from bot.process import serving, spare_the_collector, stop_gracefully, stop_requested
 from bot.redaction import redact
 from bot.render import BRIEF_FORMATS
 from bot.search.backends.level_index import rebuild_level_index
@@ -36,10 +36,13 @@ from bot.store.models import utcnow
 from bot.store.subscriptions import ChannelRef, add_subscription, channel_subscriptions
 from bot.terminal import message_to_text
 from bot.web_workers import (
+    MAX_DEFAULT_WEB_WORKERS,
     MAX_WEB_WORKERS,
+    default_web_workers,
     inherited_listener,
     serve_with_workers,
     stop_with_parent,
+    web_worker_count,
 )
 
 log = logging.getLogger("bot")
@@ -89,8 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers",
         type=_worker_count,
         metavar="N",
-        help="processes serving $PORT together, about one per core "
-        "(default: SIGNAL_BOT_WEB_WORKERS, else WEB_CONCURRENCY, else 1)",
+        help="processes serving $PORT together, about one per core (default: "
+        "SIGNAL_BOT_WEB_WORKERS, else WEB_CONCURRENCY, else one per usable core, at most "
+        f"{MAX_DEFAULT_WEB_WORKERS}: {default_web_workers()} here)",
     )
     command("worker", worker, "The scheduler alone: polls sources and delivers the outbox.")
     db = command("db", lambda _: parser.error("say `signal-bot db upgrade`"), "Database tasks.")
@@ -317,10 +321,11 @@ def web(args: argparse.Namespace) -> int:
     settings = Settings()
     settings.require_http_secrets()
     listener = inherited_listener()  # set: this is one of a parent's workers
-    workers = args.workers or settings.signal_bot_web_workers
-    if workers > 1 and listener is None:
+    workers = 1 if listener is not None else web_worker_count(args.workers, settings)
+    if workers > 1:
         return serve_with_workers(settings, workers)
     services = build_services(settings, migrate=listener is None)
+    spare_the_collector()
     stop = stop_requested()
     if listener is not None:
         stop_with_parent(stop)
