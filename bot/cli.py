@@ -36,13 +36,10 @@ from bot.store.models import utcnow
 from bot.store.subscriptions import ChannelRef, add_subscription, channel_subscriptions
 from bot.terminal import message_to_text
 from bot.web_workers import (
-    MAX_DEFAULT_WEB_WORKERS,
     MAX_WEB_WORKERS,
-    default_web_workers,
     inherited_listener,
     serve_with_workers,
     stop_with_parent,
-    web_worker_count,
 )
 
 log = logging.getLogger("bot")
@@ -92,9 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers",
         type=_worker_count,
         metavar="N",
-        help="processes serving $PORT together, about one per core (default: "
-        "SIGNAL_BOT_WEB_WORKERS, else WEB_CONCURRENCY, else one per usable core, at most "
-        f"{MAX_DEFAULT_WEB_WORKERS}: {default_web_workers()} here)",
+        help="processes serving $PORT together, about one per core "
+        "(default: SIGNAL_BOT_WEB_WORKERS, else WEB_CONCURRENCY, else 1)",
     )
     command("worker", worker, "The scheduler alone: polls sources and delivers the outbox.")
     db = command("db", lambda _: parser.error("say `signal-bot db upgrade`"), "Database tasks.")
@@ -321,8 +317,8 @@ def web(args: argparse.Namespace) -> int:
     settings = Settings()
     settings.require_http_secrets()
     listener = inherited_listener()  # set: this is one of a parent's workers
-    workers = 1 if listener is not None else web_worker_count(args.workers, settings)
-    if workers > 1:
+    workers = args.workers or settings.signal_bot_web_workers
+    if workers > 1 and listener is None:
         return serve_with_workers(settings, workers)
     services = build_services(settings, migrate=listener is None)
     spare_the_collector()

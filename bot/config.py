@@ -146,9 +146,8 @@ class Settings(BaseSettings):
     signal_bot_managers: str = "everyone"
     # `signal-bot web` processes sharing $PORT (bot.web_workers); `--workers N` overrides.
     # WEB_CONCURRENCY is the platforms' name (Heroku sets it by dyno size; gunicorn reads it).
-    # None: one per usable core (bot.web_workers.default_web_workers).
-    signal_bot_web_workers: int | None = Field(
-        default=None,
+    signal_bot_web_workers: int = Field(
+        default=1,
         ge=1,
         le=64,
         validation_alias=AliasChoices("signal_bot_web_workers", "web_concurrency"),

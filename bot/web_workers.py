@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 from prometheus_client import multiprocess
 
 from bot.config import Settings
-from bot.cores import usable_cores
 from bot.errors import ConfigError
 from bot.metrics import MULTIPROCESS_VARIABLE
 from bot.process import STOP_BUDGET, StopRequest, stop_requested
@@ -42,25 +41,11 @@ log = logging.getLogger(__name__)
 LISTEN_FD_VARIABLE = "SIGNAL_BOT_LISTEN_FD"  # set by the parent for its workers only
 LISTEN_BACKLOG = 1024
 MAX_WEB_WORKERS = 64  # as SIGNAL_BOT_WEB_WORKERS allows
-# Unset, one worker per usable core up to this many: each holds about 120 MB and its own
-# database connections, so bigger hosts say how many they want.
-MAX_DEFAULT_WEB_WORKERS = 4
 # What `signal-bot` exits with when its configuration is wrong: starting again cannot help.
 CONFIGURATION_STATUS = 2
 # Workers that die this many times, each within EARLY_EXIT_SECONDS of starting, stop the parent.
 EARLY_EXIT_SECONDS = 30.0
 MAX_EARLY_EXITS = 5
-
-
-def default_web_workers() -> int:
-    """Processes `signal-bot web` starts when neither `--workers` nor a setting says: one per
-    core this process may use (affinity, container quota), at most MAX_DEFAULT_WEB_WORKERS."""
-    return min(usable_cores(), MAX_DEFAULT_WEB_WORKERS)
-
-
-def web_worker_count(given: int | None, settings: Settings) -> int:
-    """`--workers N`, else SIGNAL_BOT_WEB_WORKERS (or WEB_CONCURRENCY), else the default."""
-    return given or settings.signal_bot_web_workers or default_web_workers()
 
 
 def inherited_listener() -> socket.socket | None:

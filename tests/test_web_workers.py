@@ -196,7 +196,7 @@ def test_signal_bot_web_workers_wins_over_web_concurrency(
     assert Settings(_env_file=None).signal_bot_web_workers == 2
     monkeypatch.delenv("SIGNAL_BOT_WEB_WORKERS")
     monkeypatch.delenv("WEB_CONCURRENCY")
-    assert Settings(_env_file=None).signal_bot_web_workers is None  # one per usable core
+    assert Settings(_env_file=None).signal_bot_web_workers == 1
 
 
 @pytest.mark.slow
