@@ -6,8 +6,6 @@ Slack is the strict fake."""
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -31,16 +29,11 @@ from bot.app import Services
 from bot.ingest import ingest
 from bot.store.db import transaction
 
-
-def deliver_until(services: Services, done: Callable[[], bool], timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while not done():
-        assert time.monotonic() < deadline, "delivery did not finish in time"
-        services.deliverer.deliver_pending()
-        time.sleep(0.05)
+# Delivery paces on the manual clock: the edit waits for the channel's next token without
+# waiting in real time.
+pytestmark = pytest.mark.manual_clock
 
 
-@pytest.mark.slow  # waits (by polling) for the channel pace before the revision
 def test_a_35000_character_brief_arrives_as_a_post_and_threaded_replies_then_shrinks(
     services: Services, slack: FakeSlack, web_url: str, signals_dir: Path
 ) -> None:
@@ -69,7 +62,8 @@ def test_a_35000_character_brief_arrives_as_a_post_and_threaded_replies_then_shr
     drop(signals_dir, "long.txt", brief_text("long-1", shorter, lede="Meta revised it."))
     poll_once(services)
     # The four posts spent the channel's pace: the edit goes out once a token is back.
-    deliver_until(services, lambda: stored_row(services).state == "sent")
+    services.deliverer.deliver_pending()
+    assert stored_row(services).state == "sent"
 
     new_top, new_replies = thread_of(slack.messages(AI_CHANNEL))
     kept, note = new_replies[:-1], new_replies[-1]
