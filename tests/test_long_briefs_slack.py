@@ -26,6 +26,7 @@ from test_end_to_end import AI_CHANNEL, drop, poll_once, reply_text, slash
 from test_search_slack import click
 
 from bot.app import Services
+from bot.deliver.clock import ManualClock
 from bot.ingest import ingest
 from bot.store.db import transaction
 
@@ -35,7 +36,7 @@ pytestmark = pytest.mark.manual_clock
 
 
 def test_a_35000_character_brief_arrives_as_a_post_and_threaded_replies_then_shrinks(
-    services: Services, slack: FakeSlack, web_url: str, signals_dir: Path
+    services: Services, slack: FakeSlack, web_url: str, signals_dir: Path, clock: ManualClock
 ) -> None:
     slack.add_channel(AI_CHANNEL, "ai-news")
     poll_once(services)  # primes the empty folder
@@ -60,10 +61,11 @@ def test_a_35000_character_brief_arrives_as_a_post_and_threaded_replies_then_shr
 
     shorter = section_bodies(12_000, seed=1)
     drop(signals_dir, "long.txt", brief_text("long-1", shorter, lede="Meta revised it."))
+    revised_at = clock.monotonic()
     poll_once(services)
-    # The four posts spent the channel's pace: the edit goes out once a token is back.
     services.deliverer.deliver_pending()
     assert stored_row(services).state == "sent"
+    assert clock.monotonic() > revised_at, "the posts spent the channel's pace: the edit waited"
 
     new_top, new_replies = thread_of(slack.messages(AI_CHANNEL))
     kept, note = new_replies[:-1], new_replies[-1]
