@@ -22,7 +22,6 @@ from bot.store.models import Delivery, Subscription
 
 CHANNEL = "C0ALERTS"
 USER = "U0ANNA"
-START = datetime(2030, 1, 7, 7, 0, tzinfo=UTC)  # a Monday, after any real "now" of a test run
 
 
 def post_signed(web_url: str, body: bytes) -> httpx.Response:

@@ -9,6 +9,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +25,18 @@ from bot import slack_app
 from bot.app import Services, build_services
 from bot.cli import main
 from bot.config import Settings
+from bot.deliver.clock import ManualClock
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SEED = FIXTURES / "briefs" / "seed_meta_muse_spark.txt"
 SIGNING_SECRET = "test-signing-secret"
 BOT_TOKEN = "xoxb-test-token"
 POSTGRES_URL_VARIABLE = "SIGNAL_BOT_TEST_POSTGRES_URL"
+# Where the tests' manual clock starts: a Monday, after any real "now" of a test run. What the
+# code under test stamps with the system clock (the deliveries ingest queues, `signal-bot
+# deliveries retry`) is then due on the manual clock however long a loaded machine takes, and
+# what delivery decides (due, back-off, Retry-After, pace) depends on the manual clock alone.
+START = datetime(2030, 1, 7, 7, 0, tzinfo=UTC)
 
 # No wall-clock limit per example: on a loaded machine Hypothesis's default deadline (200 ms)
 # failed tests that were right (a test asserts what it checks, never how long it took).
@@ -149,8 +156,18 @@ def http_mode_settings(database_url: str, slack: FakeSlack, sources_file: Path) 
 
 
 @pytest.fixture
-def services(settings: Settings) -> Iterator[Services]:
-    built = build_services(settings)
+def clock() -> ManualClock:
+    """Time as the code under test sees it: it moves when the test advances it or delivery
+    sleeps on it, never by itself."""
+    return ManualClock(START)
+
+
+@pytest.fixture
+def services(settings: Settings, request: pytest.FixtureRequest) -> Iterator[Services]:
+    """The services wired as `signal-bot run` wires them; on the test's `clock` in a module
+    marked `manual_clock`, else on the system clock."""
+    manual = request.node.get_closest_marker("manual_clock") is not None
+    built = build_services(settings, clock=request.getfixturevalue("clock") if manual else None)
     yield built
     built.engine.dispose()
 

@@ -3,13 +3,11 @@ real Bolt app behind waitress, the real slack-sdk client, the fake Slack on loop
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 from alerts_helpers import (
     CHANNEL,
-    START,
     USER,
     arrive,
     brief,
@@ -24,25 +22,14 @@ from conftest import run_cli
 from fake_slack import FakeSlack
 from sqlalchemy import func, select
 
-from bot.app import Services, build_services
-from bot.config import Settings
+from bot.app import Services
 from bot.deliver.clock import ManualClock
 from bot.store.alert_models import Mute
 from bot.store.db import transaction
 
+pytestmark = pytest.mark.manual_clock
+
 DM = "D" + USER[1:]  # the app's direct message with USER, as the fake Slack names it
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(START)
-
-
-@pytest.fixture
-def services(settings: Settings, clock: ManualClock) -> Iterator[Services]:
-    built = build_services(settings, clock=clock)
-    yield built
-    built.engine.dispose()
 
 
 @pytest.fixture

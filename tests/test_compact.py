@@ -5,35 +5,23 @@ in place and notes itself once. (The rendering in parts is bot.render / bot.deli
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
-from alerts_helpers import CHANNEL, START, USER, arrive, brief, deliver, slash
+from alerts_helpers import CHANNEL, USER, arrive, brief, deliver, slash
 from fake_slack import FakeSlack
 
-from bot.app import Services, build_services
-from bot.config import Settings
+from bot.app import Services
 from bot.deliver.clock import ManualClock
 from bot.signal import Section
+
+pytestmark = pytest.mark.manual_clock
 
 SECTIONS = (
     Section("The News", "Meta shipped Muse Spark, its first closed-weight model."),
     Section("The OPTYX Analysis", "The open-weights era at Meta is over."),
     Section("AI Governance Impact", "Closed weights change who can audit the model."),
 )
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(START)
-
-
-@pytest.fixture
-def services(settings: Settings, clock: ManualClock) -> Iterator[Services]:
-    built = build_services(settings, clock=clock)
-    yield built
-    built.engine.dispose()
 
 
 @pytest.fixture

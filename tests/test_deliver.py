@@ -30,13 +30,10 @@ from bot.store.models import Delivery, Subscription
 from bot.store.subscriptions import ChannelRef, add_subscription
 from bot.terminal import message_to_text
 
+pytestmark = pytest.mark.manual_clock  # one clock for the services and the Deliverer
+
 PUBLISHED = datetime(2026, 4, 23, 9, tzinfo=UTC)
 LIMITS = DeliveryLimits(concurrency=8, pace_margin=1.0, auth_check_every=timedelta(minutes=1))
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(datetime.now(UTC) + timedelta(seconds=1))  # rows queued now are due
 
 
 @pytest.fixture

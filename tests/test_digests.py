@@ -4,17 +4,15 @@ fake Slack on loopback, and an injected clock for the digest times (nothing wait
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from alerts_helpers import CHANNEL, START, USER, arrive, brief, deliver, slash, states
-from conftest import run_cli
+from alerts_helpers import CHANNEL, USER, arrive, brief, deliver, slash, states
+from conftest import START, run_cli
 from fake_slack import FakeSlack
 from sqlalchemy import select
 
-from bot.app import Services, build_services
-from bot.config import Settings
+from bot.app import Services
 from bot.deliver import Deliverer
 from bot.deliver.clock import ManualClock
 from bot.deliver.digests import gather_due_digests, render_digest
@@ -24,19 +22,9 @@ from bot.store.alert_models import Digest
 from bot.store.db import transaction
 from bot.store.models import Subscription
 
+pytestmark = pytest.mark.manual_clock
+
 NEW_YORK_8AM = START.replace(hour=13)  # 08:00 EST on Monday 7 January 2030
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(START)
-
-
-@pytest.fixture
-def services(settings: Settings, clock: ManualClock) -> Iterator[Services]:
-    built = build_services(settings, clock=clock)
-    yield built
-    built.engine.dispose()
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ strict fake. (test_long_briefs_slack.py goes through Bolt and waitress.)"""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -38,13 +37,10 @@ from bot.store.db import transaction
 from bot.store.models import Delivery
 from bot.store.subscriptions import ChannelRef, add_subscription
 
+pytestmark = pytest.mark.manual_clock  # one clock for the services and the Deliverer
+
 BUDGET = MESSAGE.text_budget
 LIMITS = DeliveryLimits(concurrency=4, pace_margin=1.0)
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(datetime.now(UTC) + timedelta(seconds=1))
 
 
 def deliverer_for(

@@ -6,8 +6,6 @@ Slack is the strict fake."""
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -28,21 +26,17 @@ from test_end_to_end import AI_CHANNEL, drop, poll_once, reply_text, slash
 from test_search_slack import click
 
 from bot.app import Services
+from bot.deliver.clock import ManualClock
 from bot.ingest import ingest
 from bot.store.db import transaction
 
-
-def deliver_until(services: Services, done: Callable[[], bool], timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while not done():
-        assert time.monotonic() < deadline, "delivery did not finish in time"
-        services.deliverer.deliver_pending()
-        time.sleep(0.05)
+# Delivery paces on the manual clock: the edit waits for the channel's next token without
+# waiting in real time.
+pytestmark = pytest.mark.manual_clock
 
 
-@pytest.mark.slow  # waits (by polling) for the channel pace before the revision
 def test_a_35000_character_brief_arrives_as_a_post_and_threaded_replies_then_shrinks(
-    services: Services, slack: FakeSlack, web_url: str, signals_dir: Path
+    services: Services, slack: FakeSlack, web_url: str, signals_dir: Path, clock: ManualClock
 ) -> None:
     slack.add_channel(AI_CHANNEL, "ai-news")
     poll_once(services)  # primes the empty folder
@@ -67,9 +61,11 @@ def test_a_35000_character_brief_arrives_as_a_post_and_threaded_replies_then_shr
 
     shorter = section_bodies(12_000, seed=1)
     drop(signals_dir, "long.txt", brief_text("long-1", shorter, lede="Meta revised it."))
+    revised_at = clock.monotonic()
     poll_once(services)
-    # The four posts spent the channel's pace: the edit goes out once a token is back.
-    deliver_until(services, lambda: stored_row(services).state == "sent")
+    services.deliverer.deliver_pending()
+    assert stored_row(services).state == "sent"
+    assert clock.monotonic() > revised_at, "the posts spent the channel's pace: the edit waited"
 
     new_top, new_replies = thread_of(slack.messages(AI_CHANNEL))
     kept, note = new_replies[:-1], new_replies[-1]

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from conftest import START
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -18,7 +19,7 @@ from bot.store.signals import upsert_signals
 from bot.store.slack_state import ChannelPace
 
 Sessions = sessionmaker[Session]
-NOW = datetime.now(UTC) + timedelta(hours=1)  # rows queued by the tests are due by then
+NOW = START  # after any real "now": the rows the tests queue (on the system clock) are due
 PUBLISHED = datetime(2026, 4, 23, tzinfo=UTC)
 
 

@@ -10,7 +10,8 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from alerts_helpers import START, arrive, brief
+from alerts_helpers import arrive, brief
+from conftest import START
 from fake_slack import FakeSlack
 from fake_slack_state import Call
 from sqlalchemy import select
@@ -36,11 +37,6 @@ from bot.store.models import Subscription
 PEOPLE = {"TALPHA": ("U0PARIS", "Europe/Paris"), "TBETA": ("U0TOKYO", "Asia/Tokyo")}
 # 08:00 in Paris on Tuesday 8 January 2030; Tokyo's 08:00 that day has passed already.
 BOTH_DUE = datetime(2030, 1, 8, 7, 0, 5, tzinfo=START.tzinfo)
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(START)
 
 
 @pytest.fixture
