@@ -198,7 +198,7 @@ def where_time_goes(database_url: str, _: str) -> dict[str, Any]:
     from bot.bulk_ingest import prepare
     from bot.sources.stream import Unread
     from bot.store.bulk_writes import bulk_writes
-    from bot.store.signals import insert_new_signals
+    from bot.store.signals import insert_new_signals, row_values
 
     if not database_url.startswith("sqlite"):
         return {"skipped": "SQLite only"}
@@ -212,7 +212,7 @@ def where_time_goes(database_url: str, _: str) -> dict[str, Any]:
         if drop_trigger:
             with transaction(sessions) as session:
                 session.execute(text("DROP TRIGGER signals_fts_insert"))
-        rows = [dict(item.values) for item in prepared]  # type: ignore[union-attr]
+        rows = [row_values(item.row) for item in prepared]  # type: ignore[union-attr]
         started = time.process_time()
         with bulk_writes(sessions):
             for start in range(0, len(rows), 2000):
