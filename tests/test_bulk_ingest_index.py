@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import random
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +22,10 @@ from sqlalchemy import Connection, create_engine, text
 
 from bot import bulk_ingest
 from bot.ingest import ingest
+from bot.signal import Section, Signal
 from bot.sources.stream import stream_signals
 from bot.store.db import make_engine, make_session_factory, transaction, upgrade
+from bot.store.signals import new_row, new_row_values, row_values, signal_of_row
 
 # Columns that say when or in which order a brief was stored, not what was stored.
 STORING_ORDER = ("seq", "ingested_at", "revised_at")
@@ -143,3 +146,18 @@ def test_an_archive_import_stores_and_indexes_what_storing_one_by_one_does(
         columns = {column for _, _, _, column, _ in bulk_tokens}
         assert columns == {"search_title", "search_facets", "search_impacts", "search_pairs"}
         assert bulk_tokens == indexed_tokens(single)
+
+
+def test_a_row_handed_back_by_a_worker_gives_back_the_signal_it_was_made_from() -> None:
+    signal = Signal(
+        title="Meta ships Muse Spark",
+        published=datetime(2026, 4, 8, 9, 30, tzinfo=timezone(timedelta(hours=2))),
+        entity="Meta",
+        topic="Models",
+        summary="A new model.",
+        sections=(Section("What happened", "It shipped."), Section("Why", "Because.")),
+        url="https://example.com/muse",
+    ).keyed("cli")
+    row = new_row(signal)
+    assert signal_of_row(row) == signal
+    assert row_values(row) == new_row_values(signal)
