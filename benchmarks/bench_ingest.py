@@ -2,11 +2,14 @@
 
 0. an archive of N generated briefs (NDJSON, default 100,000) through `signal-bot ingest` as
    shipped (worker processes reading, this one storing), the same with `--workers 0` (all in
-   one process), against loading the same archive as one JSON array with `json.load` and
-   storing it in one go (at most NAIVE_ARCHIVE_BRIEFS of them): briefs/s, CPU seconds of the
-   storing process and of the workers, peak RSS of each, and the machine's load meanwhile;
+   one process), against two naive ways: the same archive as one JSON array, `json.load`-ed
+   and stored in one go (at most NAIVE_ARCHIVE_BRIEFS), and the normal store path one brief at
+   a time, a transaction each (at most ONE_BY_ONE_BRIEFS): briefs/s, CPU time per brief of the
+   storing process and of the workers, the rate the storing process's CPU time allows, peak
+   RSS of each, the machine's load meanwhile, and the ratios of as shipped to each naive way;
    then where the time of 10,000 briefs goes: reading them (JSON, validation, search columns),
-   and storing them into SQLite with and without the full-text index's trigger;
+   and storing them into SQLite with the full-text index, with it but without the word pairs
+   (`search_pairs` empty), and without it (the trigger dropped);
 1. a folder of 10,000 briefs ingested cold (signals/s, peak memory);
 2. a feed of 5,000 entries ingested cold, batched, against a naive one-transaction-per-entry
    baseline (signals/s, peak memory);
@@ -61,6 +64,7 @@ CHANGED_FEEDS = 10
 POLL_THREADS = 10  # APScheduler's default thread pool
 ARCHIVE_VARIABLE = "SIGNAL_BOT_BENCH_ARCHIVE_BRIEFS"
 NAIVE_ARCHIVE_BRIEFS = 50_000
+ONE_BY_ONE_BRIEFS = 5_000
 SPLIT_BRIEFS = 10_000
 
 
@@ -130,12 +134,16 @@ def _timed(work: Callable[[], int]) -> dict[str, float]:
         "seconds": round(wall, 2),
         "signals_per_s": round(stored / wall),
         "cpu_s": round(cpu, 2),
+        "cpu_us_per_signal": round(cpu / max(stored, 1) * 1e6),
+        # What this process alone could sustain: steadier than wall time on a shared machine.
+        "signals_per_cpu_s": round(stored / cpu) if cpu else 0,
         "peak_rss_mb": round(_peak_rss_mb()),
         "rss_growth_mb": round(_peak_rss_mb() - rss_before),
         "load_average_1m": round(os.getloadavg()[0], 1),
     }
     if workers_cpu := _children_cpu_s() - children_before:
         figures["workers_cpu_s"] = round(workers_cpu, 2)
+        figures["workers_cpu_us_per_signal"] = round(workers_cpu / max(stored, 1) * 1e6)
         figures["workers_peak_rss_mb"] = round(_peak_rss_mb(resource.RUSAGE_CHILDREN))
     return figures
 
@@ -198,7 +206,7 @@ def where_time_goes(database_url: str, _: str) -> dict[str, Any]:
     from bot.bulk_ingest import prepare
     from bot.sources.stream import Unread
     from bot.store.bulk_writes import bulk_writes
-    from bot.store.signals import insert_new_signals
+    from bot.store.signals import insert_new_signals, row_values
 
     if not database_url.startswith("sqlite"):
         return {"skipped": "SQLite only"}
@@ -207,12 +215,20 @@ def where_time_goes(database_url: str, _: str) -> dict[str, Any]:
     unread = [Unread(f"archive:{n}", 0, text=line) for n, line in enumerate(lines)]
     prepared = prepare(unread, source="cli")
     figures = {"read_parse_validate_search_columns_s": round(time.process_time() - started, 2)}
-    for label, drop_trigger in (("store_with_fts5_s", False), ("store_without_fts5_s", True)):
+    variants = (
+        ("store_with_fts5_s", False, False),
+        ("store_with_fts5_but_no_pairs_s", False, True),
+        ("store_without_fts5_s", True, False),
+    )
+    for label, drop_trigger, without_pairs in variants:
         sessions = _sessions(_fresh_sqlite())
         if drop_trigger:
             with transaction(sessions) as session:
                 session.execute(text("DROP TRIGGER signals_fts_insert"))
-        rows = [dict(item.values) for item in prepared]  # type: ignore[union-attr]
+        rows = [row_values(item.row) for item in prepared]  # type: ignore[union-attr]
+        if without_pairs:
+            for row in rows:
+                row["search_pairs"] = ""
         started = time.process_time()
         with bulk_writes(sessions):
             for start in range(0, len(rows), 2000):
@@ -221,6 +237,9 @@ def where_time_goes(database_url: str, _: str) -> dict[str, Any]:
         figures[label] = round(time.process_time() - started, 2)
     figures["fts5_insert_s"] = round(
         figures["store_with_fts5_s"] - figures["store_without_fts5_s"], 2
+    )
+    figures["fts5_pairs_s"] = round(
+        figures["store_with_fts5_s"] - figures["store_with_fts5_but_no_pairs_s"], 2
     )
     return figures
 
@@ -238,6 +257,26 @@ def archive_naive(database_url: str, _: str) -> dict[str, Any]:
         signals = parse_json_signals(archive.read_text(encoding="utf-8"))
         with transaction(sessions) as session:
             return len(ingest(session, [s.keyed("cli") for s in signals], announce=True).new)
+
+    return _timed(work)
+
+
+def archive_one_by_one(database_url: str, _: str) -> dict[str, Any]:
+    """Baseline: the normal store path one brief at a time, as a loop over `signal-bot ingest
+    brief.json` would store it (without the process start-up): a transaction per brief."""
+    from bot.sources.json_signals import parse_json_signals
+
+    count = min(int(os.environ[ARCHIVE_VARIABLE]), ONE_BY_ONE_BRIEFS)
+    texts = [json.dumps(item) for item in _archive_objects(count)]
+    sessions = _sessions(database_url)
+
+    def work() -> int:
+        new = 0
+        for body in texts:
+            signals = [signal.keyed("cli") for signal in parse_json_signals(body)]
+            with transaction(sessions) as session:
+                new += len(ingest(session, signals, announce=True).new)
+        return new
 
     return _timed(work)
 
@@ -330,6 +369,9 @@ SCENARIOS: dict[str, Callable[[str, str], dict[str, Any]]] = {
     f"archive as one JSON array, json.load + one transaction (<= {NAIVE_ARCHIVE_BRIEFS:,})": (
         archive_naive
     ),
+    f"archive one brief at a time, a transaction each (<= {ONE_BY_ONE_BRIEFS:,})": (
+        archive_one_by_one
+    ),
     "where the time of 10,000 briefs goes (CPU s)": where_time_goes,
     "folder of 10,000 briefs, cold": folder_cold,
     "feed of 5,000 entries, cold, batched": feed_cold,
@@ -345,6 +387,21 @@ def _print(results: dict[str, dict[str, Any]]) -> None:
         print(f"\n{name}")
         for key, value in figures.items():
             print(f"  {key:16} {value}")
+    _print_ratios(results)
+
+
+def _print_ratios(results: dict[str, dict[str, Any]]) -> None:
+    """`signal-bot ingest` as shipped against each naive way: wall rate, and the rate the
+    storing process's CPU time allows (the steadier figure when the machine is shared)."""
+    shipped = next((f for name, f in results.items() if "as shipped" in name), None)
+    if not shipped:
+        return
+    for name, figures in results.items():
+        if "one JSON array" not in name and "one brief at a time" not in name:
+            continue
+        wall = shipped["signals_per_s"] / max(figures["signals_per_s"], 1)
+        cpu = shipped["signals_per_cpu_s"] / max(figures["signals_per_cpu_s"], 1)
+        print(f"\nas shipped vs {name}: {wall:.1f}x briefs/s (wall), {cpu:.1f}x by CPU")
 
 
 if __name__ == "__main__":

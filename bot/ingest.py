@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -70,9 +70,9 @@ def ingest(
     return report
 
 
-def announce_new(session: Session, signals: Sequence[Signal], *, now: datetime) -> int:
+def announce_new(session: Session, signals: Iterable[Signal], *, now: datetime) -> int:
     """Queue just-stored new signals for the subscriptions they match, as `ingest` does;
-    returns how many posts were queued (none to match: no work at all)."""
+    returns how many posts were queued (none to match: `signals` is not even iterated)."""
     subscriptions = active_subscriptions(session)
     if not subscriptions:
         return 0

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from bot.filters import name_key
 from bot.search.document import search_columns
-from bot.signal import Signal
+from bot.signal import Section, Signal
 from bot.store.models import StoredSignal, utcnow
 
 _LOOKUP_BATCH = 500
@@ -92,6 +92,65 @@ def insert_new_signals(session: Session, rows: Sequence[dict[str, Any]], now: da
         row["ingested_at"] = row["revised_at"] = now
     table = cast(Table, StoredSignal.__table__)
     session.execute(insert(table).returning(table.c.seq), ordered)
+
+
+# The columns of `new_row_values`, in the order of `new_row`'s tuple.
+NEW_ROW_COLUMNS = (
+    "id",
+    "source",
+    "key",
+    "revision",
+    "title",
+    "published",
+    "entity",
+    "category",
+    "topic",
+    "entity_slug",
+    "category_slug",
+    "topic_slug",
+    "summary",
+    "sections",
+    "body_text",
+    "url",
+    "content_hash",
+    "source_slug",
+    "keyword_text",
+    "search_title",
+    "search_body",
+    "search_facets",
+    "search_impacts",
+    "search_pairs",
+    "published_day",
+)
+
+
+def new_row(signal: Signal) -> tuple[Any, ...]:
+    """`new_row_values` as a tuple in NEW_ROW_COLUMNS order: a tenth of the cost of a dict
+    or a dataclass to hand from one process to another (pickle)."""
+    values = new_row_values(signal)
+    return tuple([values[column] for column in NEW_ROW_COLUMNS])
+
+
+def row_values(row: tuple[Any, ...]) -> dict[str, Any]:
+    """The values of a `new_row` tuple by column name."""
+    return dict(zip(NEW_ROW_COLUMNS, row, strict=True))
+
+
+def signal_of_row(row: tuple[Any, ...]) -> Signal:
+    """The (keyed) signal a `new_row` tuple was made from."""
+    values = row_values(row)
+    return Signal(
+        title=values["title"],
+        published=values["published"],
+        key=values["key"],
+        source=values["source"],
+        entity=values["entity"],
+        category=values["category"],
+        topic=values["topic"],
+        summary=values["summary"],
+        sections=tuple(Section(heading, body) for heading, body in values["sections"]),
+        url=values["url"],
+    )
 
 
 def new_row_values(signal: Signal) -> dict[str, Any]:
