@@ -20,7 +20,6 @@ vector, on those few candidates.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -40,11 +39,25 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import TSQUERY
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from bot.search.backends import Constraints, TermAt
 from bot.search.backends.level_index import level_index_kind
-from bot.search.backends.token_statistics import token_statistics
+from bot.search.backends.postgres_plans import (
+    TITLE_WINDOW,
+    ClassPlan,
+    VectorStatistics,
+    class_plan,
+    proof_terms,
+    title_window,
+)
+from bot.search.backends.token_statistics import (
+    LEVELS_VECTOR,
+    PAIRS_VECTOR,
+    TITLE_VECTOR,
+    token_statistics,
+)
 from bot.search.conditions import keyword_conditions, slug_condition
 from bot.search.document import facet_token, impact_token, pair_tokens
 from bot.search.grammar import TextTerm
@@ -55,12 +68,6 @@ from bot.store.models import StoredSignal
 # Beyond every `search_order`, and exact as a float8 (RUM's distances are float8, so a larger
 # bound would round distances of nearby briefs together): the distance to it orders newest first.
 NEWEST = 2**53
-# What each way to a class's newest k costs, in microseconds (benchmarks/bench_pg_order.py at
-# 1,000,000 rows): RUM's ordered scan reads every posting of its tokens; walking the
-# (published_day, seq) index tests rows until k match; a GIN bitmap fetches and sorts every match.
-RUM_POSTING_US = 0.5
-WALKED_ROW_US = 2.5
-GIN_MATCH_US = 3.0
 
 
 class PostgresIndex:
@@ -70,42 +77,86 @@ class PostgresIndex:
         self.session = session
         self.constraints = constraints
         connection = session.connection()
+        self._dated = constraints.since is not None or constraints.until is not None
         # A date range is bounded by the day index; RUM would read every posting still.
-        ordered = level_index_kind(connection) == "rum" and not (
-            constraints.since or constraints.until
-        )
-        self._statistics = token_statistics(connection) if ordered else None
+        self._rum = level_index_kind(connection) == "rum" and not self._dated
+        self._statistics = None if self._dated else _vector_statistics(connection)
         self._required_facets = [
             _facet_group(name, values) for name, values in constraints.include.items()
         ]
         self._refused_facets = [
             _facet_group(name, values) for name, values in constraints.exclude.items()
         ]
-        self._rows = [*_day_range(constraints), *keyword_conditions(constraints)]
-        self._dated = constraints.since is not None or constraints.until is not None
+        self._keywords = keyword_conditions(constraints)
+        self._rows = [*_day_range(constraints), *self._keywords]
 
     def newest(self, terms: Sequence[TermAt], limit: int) -> list[tuple[int, int]]:
         query, required = self._matching(terms)
-        order: list[ColumnElement[Any]]
-        if self.ordered_by_index(required, limit):
-            order = [_search_order().op("<=|")(literal(NEWEST, BigInteger))]
-        else:
-            order = [StoredSignal.published_day.desc(), StoredSignal.seq.desc()]
-        rows = self.session.execute(query.order_by(*order).limit(limit))
-        return [(day, seq) for day, seq in rows]
+        if not required and not self._keywords and title_window(terms, self._statistics, limit):
+            found = self._pairs(self._newest_in_window(terms, limit))
+            if len(found) == limit:  # the window is the newest rows: none older can come first
+                return found
+        plan = self.class_plan(required, limit)
+        if plan == "rum":
+            ordered = query.order_by(_search_order().op("<=|")(literal(NEWEST, BigInteger)))
+            return self._pairs(ordered.limit(limit))
+        ordered = query.order_by(StoredSignal.published_day.desc(), StoredSignal.seq.desc())
+        if plan == "bitmap":  # the planner would walk the day index, testing TOASTed vectors
+            return self._without_index_scans(ordered.limit(limit))
+        return self._pairs(ordered.limit(limit))
 
     def some(self, terms: Sequence[TermAt], limit: int) -> list[tuple[int, int]]:
-        query, _ = self._matching(terms)
         if self._dated:  # the day index's range scan is the plan to keep
-            return [(day, seq) for day, seq in self.session.execute(query.limit(limit))]
-        # Unordered, the planner may still take RUM's plain index scan, which reads its postings
-        # about 4x slower than a GIN bitmap (at 1M, 244 ms against 72 ms for a FILTER query's
-        # probe): bitmaps or a sequential scan only, for this statement.
+            return self._pairs(self._matching(terms)[0].limit(limit))
+        if self._statistics is not None and not self._keywords:
+            proof = proof_terms(
+                terms, self._required_facets, self._refused_facets, self._statistics, limit
+            )
+            if proof is not None:
+                narrowed = self._matching(proof, words_in_levels=True)[0]
+                found = self._without_index_scans(narrowed.limit(limit))
+                if len(found) >= limit:  # a class of the matches holds enough of them
+                    return found
+        return self._without_index_scans(self._matching(terms)[0].limit(limit))
+
+    def _newest_in_window(self, terms: Sequence[TermAt], limit: int) -> Select[int, int]:
+        """The newest `limit` of the newest TITLE_WINDOW rows (in the date range) holding the
+        phrases in their titles: a walk down the day index that tests each row's title."""
+        window = (
+            select(
+                StoredSignal.published_day,
+                StoredSignal.seq,
+                literal_column("signals.search_title_vector").label("title_vector"),
+            )
+            .where(*_day_range(self.constraints))
+            .order_by(StoredSignal.published_day.desc(), StoredSignal.seq.desc())
+            .limit(TITLE_WINDOW)
+            .subquery()
+        )
+        in_titles = [
+            window.c.title_vector.op("@@")(cast(literal(tsquery_text(at.term)), TSQUERY))
+            for at in terms
+        ]
+        return (
+            select(window.c.published_day, window.c.seq)
+            .where(*in_titles)
+            .order_by(window.c.published_day.desc(), window.c.seq.desc())
+            .limit(limit)
+        )
+
+    def _without_index_scans(self, query: Select[int, int]) -> list[tuple[int, int]]:
+        """Bitmaps or a sequential scan only, for this statement: unordered, the planner may
+        take RUM's plain index scan, which reads its postings about 4x slower than a GIN bitmap
+        (at 1M, 244 ms against 72 ms for a FILTER query's probe), and a class whose matches it
+        thinks dense it walks down the day index, testing a TOASTed vector per row."""
         self.session.execute(text("SET LOCAL enable_indexscan = off"))
         try:
-            return [(day, seq) for day, seq in self.session.execute(query.limit(limit))]
+            return self._pairs(query)
         finally:
             self.session.execute(text("SET LOCAL enable_indexscan = on"))
+
+    def _pairs(self, query: Select[int, int]) -> list[tuple[int, int]]:
+        return [(day, seq) for day, seq in self.session.execute(query)]
 
     def levels_present(self, term: TextTerm, levels: Sequence[int]) -> set[int]:
         # One statement for all levels: planning, not execution, is most of each small query.
@@ -113,16 +164,19 @@ class PostgresIndex:
         found = self.session.execute(select(*probes)).one()
         return {level for level, present in zip(levels, found, strict=True) if present}
 
-    def _matching(self, terms: Sequence[TermAt]) -> tuple[Select[int, int], list[list[str]]]:
+    def _matching(
+        self, terms: Sequence[TermAt], *, words_in_levels: bool = False
+    ) -> tuple[Select[int, int], list[list[str]]]:
         """Briefs holding the terms and meeting the constraints, and the token groups the level
-        vector must hold (each group OR-ed; none when the level vector does not answer)."""
+        vector must hold (each group OR-ed; none when the level vector does not answer).
+        `words_in_levels`: a word anywhere is asked of the level vector whatever the rest."""
         anywhere = [term.term for term in terms if term.level is None]
         leveled = [(term.term, term.level) for term in terms if term.level is not None]
         required = [
             [impact_token(term.tokens[0], level)] for term, level in leveled if is_word(term)
         ]
         required += self._required_facets
-        if self._required_facets:
+        if self._required_facets or (words_in_levels and required):
             # The level vector is read anyway: a word at any level there, rather than testing
             # the whole brief's (big) vector row by row beside it.
             required += [_any_level(term) for term in anywhere if is_word(term)]
@@ -154,21 +208,27 @@ class PostgresIndex:
         query = select(StoredSignal.published_day, StoredSignal.seq).where(*conditions, *self._rows)
         return query, required
 
+    def class_plan(self, required: list[list[str]], limit: int) -> ClassPlan:
+        """How to read the newest `limit` briefs holding the token groups (postgres_plans)."""
+        if self._statistics is None:
+            return "planner"
+        return class_plan(required, self._statistics.levels, limit, rum=self._rum)
+
     def ordered_by_index(self, required: list[list[str]], limit: int) -> bool:
         """Whether RUM's ordered scan is the cheap way to the newest `limit` briefs holding the
-        token groups: cheaper than both ways the planner has (walking the day index, or a GIN
-        bitmap), by the tokens' frequencies (independent, as the planner assumes too)."""
-        statistics = self._statistics
-        if statistics is None or not required:
-            return False
-        postings = sum(statistics.briefs(token) for group in required for token in group)
-        share = math.prod(
-            min(1.0, sum(statistics.briefs(token) for token in group) / statistics.rows)
-            for group in required
-        )
-        matches = max(share * statistics.rows, 1.0)
-        walked = limit * statistics.rows / matches
-        return RUM_POSTING_US * postings < min(WALKED_ROW_US * walked, GIN_MATCH_US * matches)
+        token groups: cheaper than a walk down the day index and than a GIN bitmap."""
+        return self.class_plan(required, limit) == "rum"
+
+
+def _vector_statistics(connection: Connection) -> VectorStatistics | None:
+    levels = token_statistics(connection, LEVELS_VECTOR)
+    if levels is None:
+        return None
+    return VectorStatistics(
+        levels,
+        token_statistics(connection, TITLE_VECTOR),
+        token_statistics(connection, PAIRS_VECTOR),
+    )
 
 
 def _day_range(constraints: Constraints) -> list[ColumnElement[bool]]:
