@@ -5,13 +5,13 @@
 
 A class (words at their levels) and the FILTER values are one tsquery on `search_impacts_vector`,
 so the index intersects them rather than rows being tested one by one. Its newest k come from
-RUM's ordered scan (`ORDER BY search_order <=| NEWEST`, bot.search.backends.level_index) when the
-cost model below says that is cheapest for its tokens (bot.search.backends.token_statistics);
-otherwise, or without RUM, they are ordered by (`published_day`, `seq`), and the planner walks
-that index or sorts a GIN bitmap. A word anywhere (the "are there more than a few?" probe) is
-asked of `search_vector`, one posting list a word (of the level vector when FILTER values send
-the query there anyway). Phrases and prefixes at a level and
-`keyword:` are tested per row when the level vector answers too.
+RUM's ordered scan (`ORDER BY search_order <=| NEWEST`, bot.search.backends.level_index), a GIN
+bitmap sorted by (`published_day`, `seq`), or the planner's walk down that index, whichever the
+cost model (bot.search.backends.postgres_plans, over bot.search.backends.token_statistics) says
+is cheapest. A word anywhere (the "are there more than a few?" probe) is asked of
+`search_vector`, one posting list a word (of the level vector when FILTER values send the query
+there anyway), unless one cheap class of the matches already holds enough of them. Phrases and
+prefixes at a level and `keyword:` are tested per row when the level vector answers too.
 
 A phrase in the body is found by its pairs (`&` in the pairs' GIN index, no row read); only a
 phrase of three words or more, whose pairs may be apart, is then checked in the whole brief's
