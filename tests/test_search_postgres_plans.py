@@ -29,8 +29,9 @@ from bot.search.backends.postgres_plans import (
 )
 from bot.search.backends.token_statistics import TokenStatistics
 from bot.search.grammar import TextTerm, parse_query
-from bot.search.rank import BODY_LEVEL, TITLE_LEVEL
+from bot.search.rank import BODY_LEVEL, LEVELS, TITLE_LEVEL
 from bot.search.store import search
+from bot.search.topk import is_word
 from bot.signal import Signal
 from bot.store.db import transaction
 from bot.store.models import StoredSignal
@@ -119,6 +120,9 @@ def test_class_plans_follow_the_costs() -> None:
     assert class_plan([["the_8"]], shares, 5, rum=True) == "planner"  # dense: the walk
     assert class_plan([["rare"]], shares, 5, rum=True) == "rum"  # few postings
     assert class_plan([], shares, 5, rum=True) == "planner"
+    # 1,000 of three tokens of 100,000 briefs expected; if they went together, 100,000
+    common = TokenStatistics(MILLION, {"a_8": 0.1, "t2": 0.1, "s2": 0.1}, 0.001)
+    assert class_plan([["a_8"], ["t2"], ["s2"]], common, 5, rum=False) == "planner"
 
 
 # --- on PostgreSQL: the same answers as the exhaustive scorer --------------------------------
@@ -180,27 +184,48 @@ def assert_as_scorer(sessions: sessionmaker[Session], query_text: str, few: int)
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize("few", [20, 10_000], ids=["proven", "not proven"])
+@pytest.mark.parametrize(
+    ("few", "first_class"),
+    [(20, False), (10_000, False), (20, True), (10_000, True)],
+    ids=["proven", "not proven", "proven on the first class", "not proven on the first class"],
+)
 def test_the_proof_class_gives_the_scorer_s_answers_and_counts(
-    sessions: sessionmaker[Session], few: int, monkeypatch: pytest.MonkeyPatch
+    sessions: sessionmaker[Session], few: int, first_class: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Proofs tried whenever the statistics list the words; with FEW at 10,000 no class holds
-    enough, so the whole query is counted after each (and the count is exact)."""
+    enough, so the whole query is counted after each (and the count is exact). On the first
+    class (every word at the top level, read by bitmap), the proof's rows are that class's
+    newest, which the walk then takes instead of reading the class again."""
     monkeypatch.setattr(ranked, "FEW", few)
     for name, value in (("PROOF_MARGIN", 0.0), ("PROOF_SHARE", 10.0**9),
                         ("BOUND_PHRASE_SHARE", 0.0)):  # fmt: skip
         monkeypatch.setattr(postgres_plans, name, value)
+    if first_class:  # every class read by bitmap
+        monkeypatch.setattr(postgres_plans, "ROW_TEST_US", 10.0**9)
+        monkeypatch.setattr(postgres_plans, "RUM_POSTING_US", 10.0**9)
     tried: list[list[TermAt]] = []
 
-    def spy(*args: Any) -> list[TermAt] | None:
-        proof = proof_terms(*args)
+    def spy(terms: list[TermAt], *args: Any) -> list[TermAt] | None:
+        proof = proof_terms(terms, *args)
+        if proof and first_class and all(is_word(at.term) for at in terms):
+            proof = [TermAt(at.term, LEVELS) for at in terms]
         tried.extend([proof] if proof else [])
         return proof
 
     monkeypatch.setattr(postgres, "proof_terms", spy)
+    newest = postgres.PostgresIndex.newest
+    from_proof: list[bool] = []
+
+    def newest_spy(index: postgres.PostgresIndex, terms: list[TermAt], limit: int) -> Any:
+        from_proof.append(tuple(terms) in index._counted)
+        return newest(index, terms, limit)
+
+    monkeypatch.setattr(postgres.PostgresIndex, "newest", newest_spy)
     for query_text in QUERIES:
         assert_as_scorer(sessions, query_text, few)
     assert len(tried) >= len(QUERIES) // 2  # the statistics listed enough to try
+    # (with FEW at 10,000 every query is scored in full: no class walk)
+    assert any(from_proof) == (first_class and few < 10_000)
 
 
 @pytest.mark.postgres

@@ -21,20 +21,16 @@ vector, on those few candidates.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from sqlalchemy import (
     BigInteger,
-    Boolean,
     ColumnElement,
     Select,
     cast,
     exists,
-    func,
     literal,
     literal_column,
     not_,
-    or_,
     select,
     text,
 )
@@ -52,6 +48,15 @@ from bot.search.backends.postgres_plans import (
     proof_terms,
     title_window,
 )
+from bot.search.backends.postgres_tsquery import (
+    any_level,
+    any_of,
+    facet_group,
+    matches,
+    search_order,
+    text_conditions,
+    tsquery_text,
+)
 from bot.search.backends.token_statistics import (
     LEVELS_VECTOR,
     PAIRS_VECTOR,
@@ -59,15 +64,17 @@ from bot.search.backends.token_statistics import (
     token_statistics,
 )
 from bot.search.conditions import keyword_conditions, slug_condition
-from bot.search.document import facet_token, impact_token, pair_tokens
+from bot.search.document import impact_token
 from bot.search.grammar import TextTerm
-from bot.search.rank import BODY_LEVEL, LEVELS, TITLE_LEVEL, day_number
+from bot.search.rank import LEVELS, day_number
 from bot.search.topk import is_word
 from bot.store.models import StoredSignal
 
 # Beyond every `search_order`, and exact as a float8 (RUM's distances are float8, so a larger
 # bound would round distances of nearby briefs together): the distance to it orders newest first.
 NEWEST = 2**53
+# The page a class walk usually reads a class for (bot.commands.search: five results a page).
+FIRST_PAGE = 5
 
 
 class PostgresIndex:
@@ -82,15 +89,20 @@ class PostgresIndex:
         self._rum = level_index_kind(connection) == "rum" and not self._dated
         self._statistics = None if self._dated else _vector_statistics(connection)
         self._required_facets = [
-            _facet_group(name, values) for name, values in constraints.include.items()
+            facet_group(name, values) for name, values in constraints.include.items()
         ]
         self._refused_facets = [
-            _facet_group(name, values) for name, values in constraints.exclude.items()
+            facet_group(name, values) for name, values in constraints.exclude.items()
         ]
         self._keywords = keyword_conditions(constraints)
+        # class -> (whole class?, its newest briefs), read while proving the count (`some`)
+        self._counted: dict[tuple[TermAt, ...], tuple[bool, list[tuple[int, int]]]] = {}
         self._rows = [*_day_range(constraints), *self._keywords]
 
     def newest(self, terms: Sequence[TermAt], limit: int) -> list[tuple[int, int]]:
+        counted = self._counted.get(tuple(terms))
+        if counted is not None and (limit <= len(counted[1]) or counted[0]):
+            return counted[1][:limit]  # the proof read this class newest first (`some`)
         query, required = self._matching(terms)
         if not required and not self._keywords and title_window(terms, self._statistics, limit):
             found = self._pairs(self._newest_in_window(terms, limit))
@@ -98,7 +110,7 @@ class PostgresIndex:
                 return found
         plan = self.class_plan(required, limit)
         if plan == "rum":
-            ordered = query.order_by(_search_order().op("<=|")(literal(NEWEST, BigInteger)))
+            ordered = query.order_by(search_order().op("<=|")(literal(NEWEST, BigInteger)))
             return self._pairs(ordered.limit(limit))
         ordered = query.order_by(StoredSignal.published_day.desc(), StoredSignal.seq.desc())
         if plan == "bitmap":  # the planner would walk the day index, testing TOASTed vectors
@@ -113,11 +125,24 @@ class PostgresIndex:
                 terms, self._required_facets, self._refused_facets, self._statistics, limit
             )
             if proof is not None:
-                narrowed = self._matching(proof, words_in_levels=True)[0]
-                found = self._without_index_scans(narrowed.limit(limit), bitmap_only=True)
+                found = self._proof_rows(proof, limit)
                 if len(found) >= limit:  # a class of the matches holds enough of them
                     return found
         return self._without_index_scans(self._matching(terms)[0].limit(limit))
+
+    def _proof_rows(self, proof: list[TermAt], limit: int) -> list[tuple[int, int]]:
+        """Up to `limit` briefs of the proof class, by GIN bitmap. When the class is likely the
+        class walk's first (every term a word at the top level) and a bitmap is how it would be
+        read anyway, they are its newest, sorted (the bitmap has fetched them all either way),
+        and kept for `newest`: one statement both proves the count and reads the class."""
+        query, required = self._matching(proof, words_in_levels=True)
+        first = all(is_word(at.term) and at.level == LEVELS for at in proof)
+        if not (first and self.class_plan(required, FIRST_PAGE) == "bitmap"):
+            return self._without_index_scans(query.limit(limit), bitmap_only=True)
+        newest_first = query.order_by(StoredSignal.published_day.desc(), StoredSignal.seq.desc())
+        found = self._without_index_scans(newest_first.limit(limit), bitmap_only=True)
+        self._counted[tuple(proof)] = (len(found) < limit, found)
+        return found
 
     def _newest_in_window(self, terms: Sequence[TermAt], limit: int) -> Select[int, int]:
         """The newest `limit` of the newest TITLE_WINDOW rows (in the date range) holding the
@@ -189,27 +214,27 @@ class PostgresIndex:
         if self._required_facets or (words_in_levels and required):
             # The level vector is read anyway: a word at any level there, rather than testing
             # the whole brief's (big) vector row by row beside it.
-            required += [_any_level(term) for term in anywhere if is_word(term)]
+            required += [any_level(term) for term in anywhere if is_word(term)]
             anywhere = [term for term in anywhere if not is_word(term)]
         conditions = [
             condition
             for term, level in leveled
             if not is_word(term)
-            for condition in _text_conditions(term, level)
+            for condition in text_conditions(term, level)
         ]
         conditions += [
             condition
             for term in anywhere
             if len(term.tokens) > 1
-            for condition in _text_conditions(term, None)
+            for condition in text_conditions(term, None)
         ]
         if words := [term for term in anywhere if len(term.tokens) == 1]:
             text = " & ".join(tsquery_text(term) for term in words)
-            conditions.append(_matches("search_vector", text))
+            conditions.append(matches("search_vector", text))
         if required:
-            parts = [_any_of(group) for group in required]
-            parts += ["!" + _any_of(group) for group in self._refused_facets]
-            conditions.append(_matches("search_impacts_vector", " & ".join(parts)))
+            parts = [any_of(group) for group in required]
+            parts += ["!" + any_of(group) for group in self._refused_facets]
+            conditions.append(matches("search_impacts_vector", " & ".join(parts)))
         else:
             conditions += [
                 not_(slug_condition(name, values))
@@ -251,68 +276,3 @@ def _day_range(constraints: Constraints) -> list[ColumnElement[bool]]:
     if constraints.until:
         bounds.append(day <= day_number(constraints.until))
     return bounds
-
-
-def _facet_group(name: str, values: frozenset[str]) -> list[str]:
-    """The tokens of a FILTER field's values (any of them)."""
-    return [facet_token(name, value) for value in sorted(values)]
-
-
-def _any_level(word: TextTerm) -> list[str]:
-    return [impact_token(word.tokens[0], level) for level in range(1, LEVELS + 1)]
-
-
-def _any_of(tokens: list[str]) -> str:
-    # Tokens are [a-z0-9]+ (bot.search.document): quoting them as lexemes cannot go wrong.
-    return "(" + " | ".join(f"'{token}'" for token in tokens) + ")"
-
-
-def _text_conditions(term: TextTerm, level: int | None) -> list[ColumnElement[bool]]:
-    """A phrase or a prefix in the title (TITLE_LEVEL), elsewhere only (BODY_LEVEL), or (a
-    phrase, None) anywhere."""
-    in_title = _matches("search_title_vector", tsquery_text(term))
-    if level == TITLE_LEVEL:
-        return [in_title]
-    if len(term.tokens) == 1:  # a prefix
-        return [_matches("search_vector", tsquery_text(term)), not_(in_title)]
-    in_body = _matches("search_pairs_vector", pairs_tsquery_text(term))
-    # The pairs of three words or more may be apart: the whole brief's vector checks the order
-    # (of the few briefs holding every pair; the title's is checked by the title's vector).
-    in_order = [] if len(term.tokens) == 2 else [_checked_in_brief(term)]
-    if level == BODY_LEVEL:
-        return [in_body, *in_order, not_(in_title)]
-    return [or_(in_title, in_body), *in_order]
-
-
-def _checked_in_brief(term: TextTerm) -> ColumnElement[bool]:
-    """The phrase in the whole brief's vector, row by row: as a function, not the `@@` operator,
-    so the planner cannot AND in that vector's GIN index (every brief holding all the words)."""
-    vector: ColumnElement[Any] = literal_column("signals.search_vector")
-    return func.ts_match_vq(vector, cast(literal(tsquery_text(term)), TSQUERY), type_=Boolean)
-
-
-def pairs_tsquery_text(term: TextTerm) -> str:
-    """A tsquery for a phrase's pairs of words in a row, all required; the last maybe a prefix."""
-    lexemes = [f"'{pair}'" for pair in pair_tokens(term.tokens)]
-    if term.prefix:
-        lexemes[-1] += ":*"
-    return " & ".join(lexemes)
-
-
-def _search_order() -> ColumnElement[int]:
-    """`published_day << 32 | seq` (migration 0011), the RUM index's attached key."""
-    return literal_column("signals.search_order", BigInteger)
-
-
-def _matches(vector_column: str, query: str) -> ColumnElement[bool]:
-    vector: ColumnElement[Any] = literal_column(f"signals.{vector_column}")
-    return vector.op("@@")(cast(literal(query), TSQUERY))
-
-
-def tsquery_text(term: TextTerm) -> str:
-    """A tsquery for one term: a lexeme, or lexemes in a row; the last maybe a prefix."""
-    # Tokens are [a-z0-9]+ (bot.search.tokens): quoting them as lexemes cannot go wrong.
-    lexemes = [f"'{token}'" for token in term.tokens]
-    if term.prefix:
-        lexemes[-1] += ":*"
-    return lexemes[0] if len(lexemes) == 1 else "(" + " <-> ".join(lexemes) + ")"

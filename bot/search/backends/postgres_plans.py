@@ -52,6 +52,8 @@ BOUND_PHRASE_SHARE = 0.1
 # phrase-in-title class falls back to its GIN bitmap.
 TITLE_WINDOW = 2000
 
+BITMAP_RISK = 3.0
+
 ClassPlan = Literal["rum", "bitmap", "planner"]
 
 
@@ -209,4 +211,8 @@ def class_plan(
     ordered = RUM_POSTING_US * sum(sizes) if rum else math.inf
     if ordered < min(walk, bitmap):
         return "rum"
-    return "bitmap" if bitmap < walk else "planner"
+    # Tokens that go together (`meta` and `entity:meta`) have more matches than independence
+    # says, which makes a bitmap dearer and a walk cheaper: a bitmap is forced only when even
+    # every brief of its rarest token matching would not cost much more than the walk.
+    worst = (POSTING_US + HEAP_ROW_US) * min(sizes)
+    return "bitmap" if bitmap < walk and worst < BITMAP_RISK * walk else "planner"
