@@ -105,21 +105,21 @@ class PostgresIndex:
             return counted[1][:limit]  # the proof read this class newest first (`some`)
         query, required = self._matching(terms)
         if not required and not self._keywords and title_window(terms, self._statistics, limit):
-            found = self._pairs(self._newest_in_window(terms, limit))
+            found = self._day_seqs(self._newest_in_window(terms, limit))
             if len(found) == limit:  # the window is the newest rows: none older can come first
                 return found
         plan = self.class_plan(required, limit)
         if plan == "rum":
             ordered = query.order_by(search_order().op("<=|")(literal(NEWEST, BigInteger)))
-            return self._pairs(ordered.limit(limit))
+            return self._day_seqs(ordered.limit(limit))
         ordered = query.order_by(StoredSignal.published_day.desc(), StoredSignal.seq.desc())
         if plan == "bitmap":  # the planner would walk the day index, testing TOASTed vectors
             return self._without_index_scans(ordered.limit(limit))
-        return self._pairs(ordered.limit(limit))
+        return self._day_seqs(ordered.limit(limit))
 
     def some(self, terms: Sequence[TermAt], limit: int) -> list[tuple[int, int]]:
         if self._dated:  # the day index's range scan is the plan to keep
-            return self._pairs(self._matching(terms)[0].limit(limit))
+            return self._day_seqs(self._matching(terms)[0].limit(limit))
         if self._statistics is not None and not self._keywords:
             proof = proof_terms(
                 terms, self._required_facets, self._refused_facets, self._statistics, limit
@@ -181,7 +181,7 @@ class PostgresIndex:
         scans = ["enable_indexscan", *(["enable_seqscan"] if bitmap_only else [])]
         self._set(scans, "off")
         try:
-            return self._pairs(query)
+            return self._day_seqs(query)
         finally:
             self._set(scans, "on")
 
@@ -190,7 +190,7 @@ class PostgresIndex:
         calls = ", ".join(f"set_config('{setting}', '{value}', true)" for setting in settings)
         self.session.execute(text(f"SELECT {calls}"))
 
-    def _pairs(self, query: Select[int, int]) -> list[tuple[int, int]]:
+    def _day_seqs(self, query: Select[int, int]) -> list[tuple[int, int]]:
         return [(day, seq) for day, seq in self.session.execute(query)]
 
     def levels_present(self, term: TextTerm, levels: Sequence[int]) -> set[int]:
