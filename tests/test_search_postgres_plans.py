@@ -224,8 +224,8 @@ def test_the_proof_class_gives_the_scorer_s_answers_and_counts(
     for query_text in QUERIES:
         assert_as_scorer(sessions, query_text, few)
     assert len(tried) >= len(QUERIES) // 2  # the statistics listed enough to try
-    # (with FEW at 10,000 every query is scored in full: no class walk)
-    assert any(from_proof) == (first_class and few < 10_000)
+    if first_class and few < 10_000:  # (at 10,000 every query is scored in full: no walk)
+        assert any(from_proof)  # some first class came with its proof
 
 
 @pytest.mark.postgres

@@ -121,14 +121,25 @@ class PostgresIndex:
         if self._dated:  # the day index's range scan is the plan to keep
             return self._day_seqs(self._matching(terms)[0].limit(limit))
         if self._statistics is not None and not self._keywords:
+            top = [TermAt(at.term, LEVELS) for at in terms if is_word(at.term)]
+            if len(top) == len(terms) and self._read_by_bitmap(top):
+                # The walk's likely first class, which it would read by bitmap anyway: read
+                # it now, newest first, and let it prove the count too when it is big enough.
+                found = self._proof_rows(top, limit)
+                if len(found) >= limit:
+                    return found
             proof = proof_terms(
                 terms, self._required_facets, self._refused_facets, self._statistics, limit
             )
-            if proof is not None:
+            if proof is not None and proof != top:
                 found = self._proof_rows(proof, limit)
                 if len(found) >= limit:  # a class of the matches holds enough of them
                     return found
         return self._without_index_scans(self._matching(terms)[0].limit(limit))
+
+    def _read_by_bitmap(self, terms: list[TermAt]) -> bool:
+        """Whether the class walk would read this class by a GIN bitmap."""
+        return self.class_plan(self._matching(terms)[1], FIRST_PAGE) == "bitmap"
 
     def _proof_rows(self, proof: list[TermAt], limit: int) -> list[tuple[int, int]]:
         """Up to `limit` briefs of the proof class, by GIN bitmap. When the class is likely the
@@ -139,6 +150,8 @@ class PostgresIndex:
         first = all(is_word(at.term) and at.level == LEVELS for at in proof)
         if not (first and self.class_plan(required, FIRST_PAGE) == "bitmap"):
             return self._without_index_scans(query.limit(limit), bitmap_only=True)
+        if (counted := self._counted.get(tuple(proof))) is not None:
+            return counted[1]
         newest_first = query.order_by(StoredSignal.published_day.desc(), StoredSignal.seq.desc())
         found = self._without_index_scans(newest_first.limit(limit), bitmap_only=True)
         self._counted[tuple(proof)] = (len(found) < limit, found)
