@@ -185,34 +185,48 @@ def assert_as_scorer(sessions: sessionmaker[Session], query_text: str, few: int)
 
 @pytest.mark.postgres
 @pytest.mark.parametrize(
-    ("few", "first_class"),
-    [(20, False), (10_000, False), (20, True), (10_000, True)],
-    ids=["proven", "not proven", "proven on the first class", "not proven on the first class"],
-)
+    ("few", "proof"),
+    [(20, "cheapest"), (10_000, "cheapest"), (20, "top by bitmap"), (10_000, "top by bitmap"),
+     (20, "top otherwise")],
+    ids=["proven", "not proven", "proven on the first class", "not proven on the first class",
+         "proven on the first class, read otherwise"],
+)  # fmt: skip
 def test_the_proof_class_gives_the_scorer_s_answers_and_counts(
-    sessions: sessionmaker[Session], few: int, first_class: bool, monkeypatch: pytest.MonkeyPatch
+    sessions: sessionmaker[Session], few: int, proof: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Proofs tried whenever the statistics list the words; with FEW at 10,000 no class holds
     enough, so the whole query is counted after each (and the count is exact). On the first
-    class (every word at the top level, read by bitmap), the proof's rows are that class's
-    newest, which the walk then takes instead of reading the class again."""
+    class (every word at the top level) read by bitmap, the proof's rows are that class's
+    newest, which the walk then takes instead of reading the class again; read otherwise (RUM
+    or a walk), the proof is an unordered count like any other."""
     monkeypatch.setattr(ranked, "FEW", few)
     for name, value in (("PROOF_MARGIN", 0.0), ("PROOF_SHARE", 10.0**9),
                         ("BOUND_PHRASE_SHARE", 0.0)):  # fmt: skip
         monkeypatch.setattr(postgres_plans, name, value)
-    if first_class:  # every class read by bitmap
+    first_class = proof != "cheapest"
+    if proof == "top by bitmap":  # every class read by bitmap
         monkeypatch.setattr(postgres_plans, "ROW_TEST_US", 10.0**9)
         monkeypatch.setattr(postgres_plans, "RUM_POSTING_US", 10.0**9)
+    if proof == "top otherwise":  # no class read by bitmap
+        monkeypatch.setattr(postgres_plans, "HEAP_ROW_US", 10.0**9)
     tried: list[list[TermAt]] = []
 
     def spy(terms: list[TermAt], *args: Any) -> list[TermAt] | None:
-        proof = proof_terms(terms, *args)
-        if proof and first_class and all(is_word(at.term) for at in terms):
-            proof = [TermAt(at.term, LEVELS) for at in terms]
-        tried.extend([proof] if proof else [])
-        return proof
+        chosen = proof_terms(terms, *args)
+        if chosen and first_class and all(is_word(at.term) for at in terms):
+            chosen = [TermAt(at.term, LEVELS) for at in terms]
+        tried.extend([chosen] if chosen else [])
+        return chosen
 
     monkeypatch.setattr(postgres, "proof_terms", spy)
+    proof_rows = postgres.PostgresIndex._proof_rows
+    counted: list[list[TermAt]] = []
+
+    def proof_rows_spy(index: postgres.PostgresIndex, proof: list[TermAt], limit: int) -> Any:
+        counted.append(proof)
+        return proof_rows(index, proof, limit)
+
+    monkeypatch.setattr(postgres.PostgresIndex, "_proof_rows", proof_rows_spy)
     newest = postgres.PostgresIndex.newest
     from_proof: list[bool] = []
 
@@ -224,7 +238,8 @@ def test_the_proof_class_gives_the_scorer_s_answers_and_counts(
     for query_text in QUERIES:
         assert_as_scorer(sessions, query_text, few)
     assert len(tried) >= len(QUERIES) // 2  # the statistics listed enough to try
-    if first_class and few < 10_000:  # (at 10,000 every query is scored in full: no walk)
+    assert all(proof in counted for proof in tried)  # and each class chosen was counted
+    if proof == "top by bitmap" and few < 10_000:  # (at 10,000 no query walks)
         assert any(from_proof)  # some first class came with its proof
 
 

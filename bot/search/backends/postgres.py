@@ -122,7 +122,8 @@ class PostgresIndex:
             return self._day_seqs(self._matching(terms)[0].limit(limit))
         if self._statistics is not None and not self._keywords:
             top = [TermAt(at.term, LEVELS) for at in terms if is_word(at.term)]
-            if len(top) == len(terms) and self._read_by_bitmap(top):
+            tried_top = len(top) == len(terms) and self._read_by_bitmap(top)
+            if tried_top:
                 # The walk's likely first class, which it would read by bitmap anyway: read
                 # it now, newest first, and let it prove the count too when it is big enough.
                 found = self._proof_rows(top, limit)
@@ -131,7 +132,7 @@ class PostgresIndex:
             proof = proof_terms(
                 terms, self._required_facets, self._refused_facets, self._statistics, limit
             )
-            if proof is not None and proof != top:
+            if proof is not None and not (tried_top and proof == top):
                 found = self._proof_rows(proof, limit)
                 if len(found) >= limit:  # a class of the matches holds enough of them
                     return found
