@@ -25,7 +25,7 @@ from bot.errors import ConfigError, ParseError, SignalBotError
 from bot.health import source_health
 from bot.jobs import build_scheduler
 from bot.logs import configure_logging
-from bot.process import serving, stop_gracefully, stop_requested
+from bot.process import serving, spare_the_collector, stop_gracefully, stop_requested
 from bot.redaction import redact
 from bot.render import BRIEF_FORMATS
 from bot.search.backends.level_index import rebuild_level_index
@@ -321,6 +321,7 @@ def web(args: argparse.Namespace) -> int:
     if workers > 1 and listener is None:
         return serve_with_workers(settings, workers)
     services = build_services(settings, migrate=listener is None)
+    spare_the_collector()
     stop = stop_requested()
     if listener is not None:
         stop_with_parent(stop)

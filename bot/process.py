@@ -9,6 +9,7 @@ another worker takes over at once, with nothing lost or doubled."""
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -99,6 +100,15 @@ def serving(
             socket_mode.close()  # type: ignore[no-untyped-call]
         server.close()
         thread.join(timeout=5)
+
+
+def spare_the_collector() -> None:
+    """For a process that only serves: what start-up built (modules, the app, its templates,
+    SQLAlchemy's caches) lives as long as the process, so it leaves the cyclic collector's
+    generations. Full collections under load then walk only what requests left behind, instead
+    of pausing every thread for tens of milliseconds. Reference counting still frees it."""
+    gc.collect()
+    gc.freeze()
 
 
 def _connect(socket_mode: SocketModeHandler) -> None:

@@ -9,6 +9,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
+from functools import lru_cache
 
 SHORT_ID_LENGTH = 10
 
@@ -81,6 +82,8 @@ class Signal:
         )
 
 
+# Rendering asks for a brief's ID several times per message (provenance, buttons): remembered.
+@lru_cache(maxsize=4096)
 def short_id(source: str, key: str) -> str:
     """A stable 10-character base32 handle for (source, key)."""
     digest = hashlib.sha256(f"{source}\0{key}".encode()).digest()

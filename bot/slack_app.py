@@ -62,7 +62,10 @@ def build_bolt_app(
     )
     # Two per core: more only adds GIL contention, and SQLite connections past the pool's five.
     workers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="command")
-    # First: a bare `/signals subscribe` opens the form before the generic listener sees it.
+    # Bolt tries listeners in order, building each one's arguments: `/brief`, the busiest and
+    # claimed by no other listener, goes first. Then a bare `/signals subscribe` opens the form
+    # before the generic `/signals` listener sees it.
+    register_brief(app, commands, workers)
     clients = workspace_clients or one_workspace(client)
     management_listeners.register(app, commands, clients, workers)
     register_listeners(app, commands, workers)
@@ -83,16 +86,18 @@ def register_removal_events(app: App, on_app_removed: Callable[[str, str], None]
         on_app_removed("Slack revoked the bot token (tokens_revoked)", team)
 
 
+def register_brief(app: App, commands: Commands, workers: ThreadPoolExecutor) -> None:
+    @app.command("/brief")
+    def brief_command(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
+        text, where = typed_text(command), channel_of(command)
+        answer_in_time(lambda: commands.brief(text, where), ack, respond, workers)
+
+
 def register_listeners(app: App, commands: Commands, workers: ThreadPoolExecutor) -> None:
     @app.command("/signals")
     def signals_command(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
         text, where = typed_text(command), channel_of(command)
         answer_in_time(lambda: commands.signals(text, where), ack, respond, workers)
-
-    @app.command("/brief")
-    def brief_command(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
-        text, where = typed_text(command), channel_of(command)
-        answer_in_time(lambda: commands.brief(text, where), ack, respond, workers)
 
     @app.action("open_brief")
     def open_brief(ack: Ack) -> None:

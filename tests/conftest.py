@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from fake_slack import FakeSlack, read_by_slack
+from hypothesis import settings
 from postgres_cluster import ClusterUnavailable, ThrowawayCluster, server_binaries
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -29,6 +30,11 @@ SEED = FIXTURES / "briefs" / "seed_meta_muse_spark.txt"
 SIGNING_SECRET = "test-signing-secret"
 BOT_TOKEN = "xoxb-test-token"
 POSTGRES_URL_VARIABLE = "SIGNAL_BOT_TEST_POSTGRES_URL"
+
+# No wall-clock limit per example: on a loaded machine Hypothesis's default deadline (200 ms)
+# failed tests that were right (a test asserts what it checks, never how long it took).
+settings.register_profile("signal-bot", deadline=None)
+settings.load_profile("signal-bot")
 
 
 @pytest.fixture(scope="session")

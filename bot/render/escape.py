@@ -6,6 +6,7 @@ Cuts never split an `&…;` entity, and chunks end at paragraph, line or word br
 
 from __future__ import annotations
 
+import json
 import unicodedata
 from datetime import date, datetime
 from typing import NoReturn
@@ -13,6 +14,7 @@ from urllib.parse import urlsplit
 
 from jinja2 import Undefined
 from jinja2.utils import htmlsafe_json_dumps
+from markupsafe import Markup
 
 from bot.signal import as_utc
 
@@ -138,9 +140,21 @@ def _refuse_in_json(value: object) -> NoReturn:
     raise TypeError(f"{type(value).__name__} cannot go into JSON")
 
 
+# What Jinja's `htmlsafe_json_dumps` replaces in the JSON text, and with what.
+_HTML_SAFE = (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("'", "\\u0027"))
+
+
 def tojson(value: object) -> str:
-    """Jinja's `tojson`, except that an undefined value fails with its own name."""
-    return htmlsafe_json_dumps(value, default=_refuse_in_json, sort_keys=True)
+    """Jinja's `tojson`, except that an undefined value fails with its own name.
+
+    Most values are strings (a message holds dozens): those skip building a JSON encoder for
+    `default` and `sort_keys`, which a string never uses, and get the very same text."""
+    if type(value) is not str:
+        return htmlsafe_json_dumps(value, default=_refuse_in_json, sort_keys=True)
+    text = json.dumps(value)
+    for character, escaped in _HTML_SAFE:
+        text = text.replace(character, escaped)
+    return Markup(text)
 
 
 FILTERS = {

@@ -7,11 +7,13 @@ what matched, whether the brief is stored in SQLite or PostgreSQL.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Sequence
 from functools import lru_cache
+from itertools import compress
 
 from bot.search.grammar import TextTerm
-from bot.search.tokens import is_plain_ascii, run_spans, run_tokens
+from bot.search.tokens import is_plain_ascii, run_span_list, run_tokens
 from bot.signal import Signal
 
 HIT_START, HIT_END = "\ue000", "\ue001"
@@ -28,7 +30,7 @@ def brief_snippet(signal: Signal, terms: Sequence[TextTerm]) -> str:
 def snippet(text: str, terms: Sequence[TextTerm], *, fallback: bool = False) -> str:
     """The best SNIPPET_WORDS-word stretch of `text`; "" when no term occurs (unless `fallback`)."""
     text = text.replace(HIT_START, " ").replace(HIT_END, " ")
-    spans = list(run_spans(text))
+    spans = run_span_list(text)
     matched = _matched_runs(text, spans, tuple(terms))
     if not any(matched) and not fallback:
         return ""
@@ -88,25 +90,38 @@ def _ascii_pattern(term: TextTerm) -> re.Pattern[str]:
 
 
 def _runs_within(spans: list[tuple[int, int]], found: list[tuple[int, int]]) -> list[bool]:
-    """For each run, whether it starts inside one of the `found` stretches (both in order)."""
-    marked, at = [], 0
-    for start, _ in spans:
-        while at < len(found) and found[at][1] <= start:
-            at += 1
-        marked.append(at < len(found) and found[at][0] <= start)
+    """For each run, whether it starts inside one of the `found` stretches (both in order).
+
+    A brief's body has hundreds of runs and a snippet's terms a few hits: each hit marks the
+    runs starting inside it, found by bisection, instead of every run being tested."""
+    starts = [start for start, _ in spans]
+    marked = [False] * len(spans)
+    for hit_start, hit_end in found:
+        first, last = bisect_left(starts, hit_start), bisect_left(starts, hit_end)
+        marked[first:last] = [True] * (last - first)
     return marked
 
 
 def _best_window(matched: list[bool]) -> int:
-    """Where the SNIPPET_WORDS-run window with the most matches starts (the earliest of equals)."""
-    in_window = sum(matched[:SNIPPET_WORDS])
-    best, best_count = 0, in_window
-    for start in range(1, max(len(matched) - SNIPPET_WORDS + 1, 1)):
-        in_window += matched[start + SNIPPET_WORDS - 1] - matched[start - 1]
-        if in_window > best_count:
-            best, best_count = start, in_window
+    """Where the SNIPPET_WORDS-run window with the most matches starts (the earliest of equals).
+
+    The count only rises where a window's last run is a match, so the earliest best start is 0
+    or such a place: only those are counted."""
+    hits = list(compress(range(len(matched)), matched))
+    last_start = max(len(matched) - SNIPPET_WORDS, 0)
+    starts = [0, *(hit - SNIPPET_WORDS + 1 for hit in hits if hit >= SNIPPET_WORDS)]
+    best, best_count = 0, -1
+    for start in starts:
+        if start > last_start:
+            break
+        count = bisect_left(hits, start + SNIPPET_WORDS) - bisect_left(hits, start)
+        if count > best_count:
+            best, best_count = start, count
     return best
 
 
+_ALPHANUMERIC = re.compile(r"[^\W_]")  # exactly the characters for which str.isalnum() holds
+
+
 def _has_text(text: str) -> bool:
-    return any(char.isalnum() for char in text)
+    return _ALPHANUMERIC.search(text) is not None

@@ -82,6 +82,14 @@ def run_spans(text: str) -> Iterator[tuple[int, int]]:
         yield start, len(text)
 
 
+def run_span_list(text: str) -> list[tuple[int, int]]:
+    """`run_spans` as a list, built without a generator for ASCII text (a brief's whole body
+    for every snippet)."""
+    if text.isascii():
+        return [match.span() for match in _ASCII_RUN.finditer(text)]
+    return list(run_spans(text))
+
+
 def run_tokens(run: str) -> list[str]:
     """The tokens of one run as `run_spans` finds them (usually one)."""
     if run.isascii():
