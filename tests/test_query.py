@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from bot.errors import FilterError
 from bot.filters import MAX_TEXT_LENGTH, parse_filter
 from bot.search.backends import TermAt
-from bot.search.backends.postgres import pairs_tsquery_text, tsquery_text
+from bot.search.backends.postgres_tsquery import pairs_tsquery_text, tsquery_text
 from bot.search.backends.sqlite import term_expression
 from bot.search.document import impacts, pairs
 from bot.search.grammar import (

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import FilterError
 from bot.search import ranked
-from bot.search.backends import Constraints, postgres
+from bot.search.backends import Constraints, postgres_plans
 from bot.search.backends.level_index import level_index_kind, rebuild_level_index
 from bot.search.backends.postgres import PostgresIndex
 from bot.search.document import impact_token
@@ -117,19 +117,25 @@ def test_each_database_ranks_as_the_exhaustive_scorer(
         'model "muse spark"',
     ],
 )
-@pytest.mark.parametrize("rum_posting_us", [10.0**9, 0.0], ids=["planner", "rum"])
+@pytest.mark.parametrize("plan", ["planner", "rum", "bitmap"])
 @EVERY_DATABASE
 def test_the_class_walk_is_exact_too(
     both: list[sessionmaker[Session]],
     query_text: str,
     database: int,
-    rum_posting_us: float,
+    plan: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """With FEW at 0 every query is answered class by class from the index; on PostgreSQL
-    with RUM, each class read by RUM's ordered scan, or each the planner's way."""
+    each class read by RUM's ordered scan (with RUM), a GIN bitmap, or the planner's way."""
     monkeypatch.setattr(ranked, "FEW", 0)
-    monkeypatch.setattr(postgres, "RUM_POSTING_US", rum_posting_us)
+    costs = {  # what each plan's cost model is made to say
+        "planner": {"RUM_POSTING_US": 10.0**9, "POSTING_US": 10.0**9},
+        "rum": {"RUM_POSTING_US": 0.0},
+        "bitmap": {"RUM_POSTING_US": 10.0**9, "ROW_TEST_US": 10.0**9},
+    }
+    for name, value in costs[plan].items():
+        monkeypatch.setattr(postgres_plans, name, value)
     for offset in (0, 5):
         assert_exact(both[database], query_text, offset)
 

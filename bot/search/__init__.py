@@ -9,7 +9,8 @@ The modules, in the order a query flows through them:
     topk.py        the exact top k of that ranking, class by class, from the index
     ranked.py      the ranked path: few matches scored outright, else topk
     backends/      sqlite.py (FTS5) and postgres.py (tsvector; GIN, and RUM where installed:
-                   level_index.py, token_statistics.py): briefs newest first
+                   level_index.py, postgres_tsquery.py; postgres_plans.py prices each way from
+                   token_statistics.py): briefs newest first
     conditions.py  FILTER fields, keywords and dates as SQL
     store.py       search(), latest(): the entry points
     snippets.py    the highlighted stretch shown with a hit

@@ -1,11 +1,13 @@
-"""How many briefs hold a token of `search_impacts_vector`, from PostgreSQL's own statistics.
+"""How many briefs hold a token of one of the search vectors, from PostgreSQL's own statistics.
 
 RUM's ordered scan reads every posting of the query's tokens before it returns the first row
 (about a microsecond each, measured: README, "How search ranks"), so it is the fastest way to the
 newest k of a class only when those tokens are not common; for a common one, walking the
-(`published_day`, `seq`) index or a GIN bitmap (the planner's choice) wins. ANALYZE keeps the most
-common tokens with their frequencies (`pg_stats.most_common_elems`, up to ten times the column's
-statistics target); a token not among them is at most as frequent as the least common listed.
+(`published_day`, `seq`) index or a GIN bitmap wins. The same frequencies pick the cheap proof
+that a query has more than a few matches (bot.search.backends.postgres_plans). ANALYZE keeps the
+most common tokens of each vector with their frequencies (`pg_stats.most_common_elems`, up to ten
+times the column's statistics target); a token not among them is at most as frequent as the
+least common listed.
 """
 
 from __future__ import annotations
@@ -17,11 +19,14 @@ from weakref import WeakKeyDictionary
 from sqlalchemy import Connection, Engine, text
 
 REFRESH_SECONDS = 600.0  # autovacuum's ANALYZE changes them now and then, not per query
+LEVELS_VECTOR = "search_impacts_vector"
+TITLE_VECTOR = "search_title_vector"
+PAIRS_VECTOR = "search_pairs_vector"
 
 
 @dataclass(frozen=True, slots=True)
 class TokenStatistics:
-    """Estimated briefs per token."""
+    """Estimated briefs per token of one vector."""
 
     rows: float
     frequencies: dict[str, float]
@@ -30,29 +35,37 @@ class TokenStatistics:
     def briefs(self, token: str) -> float:
         return self.rows * self.frequencies.get(token, self.rarest_listed)
 
+    def listed(self, token: str) -> float | None:
+        """The token's share of briefs when ANALYZE listed it (a common token), else None."""
+        return self.frequencies.get(token)
 
-# engine -> (when read, what was read: None when the table has not been analyzed yet)
-_CACHE: WeakKeyDictionary[Engine, tuple[float, TokenStatistics | None]] = WeakKeyDictionary()
+
+# engine -> vector -> (when read, what was read: None when the table has not been analyzed yet)
+_CACHE: WeakKeyDictionary[Engine, dict[str, tuple[float, TokenStatistics | None]]] = (
+    WeakKeyDictionary()
+)
 
 
-def token_statistics(connection: Connection) -> TokenStatistics | None:
-    """The statistics of the level vector, read at most every REFRESH_SECONDS per engine."""
+def token_statistics(connection: Connection, vector: str = LEVELS_VECTOR) -> TokenStatistics | None:
+    """The statistics of a search vector, read at most every REFRESH_SECONDS per engine."""
     now = time.monotonic()
-    cached = _CACHE.get(connection.engine)
-    if cached is None or now - cached[0] >= REFRESH_SECONDS:
-        cached = _CACHE[connection.engine] = (now, _read(connection))
-    return cached[1]
+    cached = _CACHE.setdefault(connection.engine, {})
+    entry = cached.get(vector)
+    if entry is None or now - entry[0] >= REFRESH_SECONDS:
+        entry = cached[vector] = (now, _read(connection, vector))
+    return entry[1]
 
 
-def _read(connection: Connection) -> TokenStatistics | None:
+def _read(connection: Connection, vector: str) -> TokenStatistics | None:
     row = connection.execute(
         text(
             "SELECT s.most_common_elems::text::text[], s.most_common_elem_freqs, c.reltuples "
             "FROM pg_stats s JOIN pg_class c ON c.relname = s.tablename "
             "AND c.relnamespace = to_regnamespace(s.schemaname) "
             "WHERE s.schemaname = current_schema() AND s.tablename = 'signals' "
-            "AND s.attname = 'search_impacts_vector'"
-        )
+            "AND s.attname = :vector"
+        ),
+        {"vector": vector},
     ).one_or_none()
     if row is None or row[0] is None or row[2] is None or row[2] <= 0:
         return None
