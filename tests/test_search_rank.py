@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.search.document import FIELDS_OF_BODY, impacts, search_columns
-from bot.search.grammar import TextTerm, parse_query, text_terms
+from bot.search.grammar import MAX_QUERY_TERMS, TextTerm, parse_query, text_terms
 from bot.search.rank import (
     BODY_LEVEL,
     FIELDS,
@@ -265,6 +265,7 @@ WORDS = ["llama", "Llama4", "muse", "MUSE", "spark", "sparks", "x", "4e1c", "4E1
     st.lists(
         st.sampled_from(["llam*", "muse", "spark", "sp*", "x", "a", "c", "4e1", '"muse spark"']),
         min_size=1,
+        max_size=MAX_QUERY_TERMS // 2,  # a phrase is two terms; longer queries are refused
     ),
 )
 def test_the_fast_ascii_highlighter_agrees_with_the_tokenizer(
