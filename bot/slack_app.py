@@ -60,7 +60,8 @@ def build_bolt_app(
         # (answer_in_time, answer_action), instead of Bolt's extra thread polling for the ack.
         process_before_response=True,
     )
-    # Two per core: more only adds GIL contention, and SQLite connections past the pool's five.
+    # Four threads: the interpreter lock is per process, so more only add contention (and SQLite
+    # connections past the pool's five).
     workers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="command")
     # Bolt tries listeners in order, building each one's arguments: `/brief`, the busiest and
     # claimed by no other listener, goes first. Then a bare `/signals subscribe` opens the form
