@@ -251,3 +251,15 @@ def database_url(kind: str, folder: Path, request: pytest.FixtureRequest) -> Ite
         yield f"sqlite:///{folder / 'search.db'}"
         return
     yield from throwaway_postgres_database(request.getfixturevalue("postgres_server"))
+
+
+def migrated_fts5_table() -> str:
+    """The CREATE statement of the FTS5 table as the migrations leave it."""
+    engine = make_engine("sqlite://")
+    upgrade(engine)
+    with engine.connect() as connection:
+        sql = connection.exec_driver_sql(
+            "SELECT sql FROM sqlite_master WHERE name = 'signals_fts'"
+        ).scalar_one()
+    engine.dispose()
+    return str(sql)

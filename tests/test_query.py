@@ -8,6 +8,7 @@ from datetime import date
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from search_corpus import migrated_fts5_table
 
 from bot.errors import FilterError
 from bot.filters import MAX_TEXT_LENGTH, parse_filter
@@ -26,7 +27,6 @@ from bot.search.grammar import (
 from bot.search.rank import BODY_LEVEL, TITLE_LEVEL, IndexedBrief, occurs, score, term_level
 from bot.search.tokens import document, tokens
 from bot.search.topk import possible_levels
-from bot.store.db import make_engine, upgrade
 
 W, P, X = "word", "phrase", "prefix"
 # Any code point, lone surrogates included: JSON can carry them as `\ud800` escapes.
@@ -249,19 +249,7 @@ queries = st.lists(
 ).map(" ".join)
 
 
-def _migrated_fts5_table() -> str:
-    """The CREATE statement of the FTS5 table as the migrations leave it."""
-    engine = make_engine("sqlite://")
-    upgrade(engine)
-    with engine.connect() as connection:
-        sql = connection.exec_driver_sql(
-            "SELECT sql FROM sqlite_master WHERE name = 'signals_fts'"
-        ).scalar_one()
-    engine.dispose()
-    return str(sql)
-
-
-FTS5_TABLE = _migrated_fts5_table()
+FTS5_TABLE = migrated_fts5_table()
 
 
 def indexed_brief(rowid: int, title: str, summary: str, sections: str = "") -> IndexedBrief:

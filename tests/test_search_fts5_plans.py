@@ -19,7 +19,7 @@ from datetime import date
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from search_corpus import brief, stored_sessions
+from search_corpus import brief, migrated_fts5_table, stored_sessions
 from search_reference import reference_seqs
 from sqlalchemy import create_engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -36,7 +36,7 @@ from bot.search.grammar import TextTerm, text_terms
 from bot.search.rank import BODY_LEVEL, TITLE_LEVEL, occurs
 from bot.search.tokens import document
 from bot.signal import Section, Signal
-from bot.store.db import make_engine, transaction, upgrade
+from bot.store.db import transaction
 from bot.store.models import StoredSignal
 
 TODAY = date(2026, 4, 24)
@@ -210,18 +210,7 @@ class Facts:
         return [DENSE if token in self.common else 0.0 for token in tokens]
 
 
-def _migrated_fts5_table() -> str:
-    engine = make_engine("sqlite://")
-    upgrade(engine)
-    with engine.connect() as connection:
-        sql = connection.exec_driver_sql(
-            "SELECT sql FROM sqlite_master WHERE name = 'signals_fts'"
-        ).scalar_one()
-    engine.dispose()
-    return str(sql)
-
-
-FTS5_TABLE = _migrated_fts5_table()
+FTS5_TABLE = migrated_fts5_table()
 
 
 def fts5_table() -> sqlite3.Connection:
