@@ -7,9 +7,10 @@ PostgreSQL reads as floats, apostrophes, repeated words, ties on date, every FIL
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import throwaway_postgres_database
@@ -228,6 +229,22 @@ def stored(url: str, signals: list[Signal] = CORPUS) -> tuple[Engine, sessionmak
     with transaction(sessions) as session:
         upsert_signals(session, [signal.keyed(signal.source) for signal in signals])
     return engine, sessions
+
+
+DATABASES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+def stored_corpus_fixture(signals: Callable[[], list[Signal]], *, name: str = "sessions") -> Any:
+    """A module fixture called `name`: `signals()` stored once per module in a fresh database of
+    each kind (DATABASES), dropped afterwards."""
+
+    @pytest.fixture(scope="module", params=DATABASES, name=name)
+    def fixture(
+        request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    ) -> Iterator[sessionmaker[Session]]:
+        yield from stored_sessions(request, tmp_path_factory, signals())
+
+    return fixture
 
 
 def stored_sessions(

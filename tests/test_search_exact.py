@@ -5,12 +5,11 @@ pages as deep as there are matches. Each database is checked against the exhaust
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date
 
 import pytest
-from search_corpus import DAY, brief, stored_sessions
+from search_corpus import DAY, brief, stored_corpus_fixture
 from search_reference import reference_ranking
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -51,13 +50,7 @@ def planted() -> list[Signal]:
     return briefs
 
 
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-)
-def sessions(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[sessionmaker[Session]]:
-    yield from stored_sessions(request, tmp_path_factory, planted())
+sessions = stored_corpus_fixture(planted)
 
 
 def page_titles(sessions: sessionmaker[Session], text: str, offset: int = 0) -> list[str]:
@@ -178,13 +171,7 @@ PHRASES = (
 )  # fmt: skip
 
 
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-)
-def phrase_sessions(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[sessionmaker[Session]]:
-    yield from stored_sessions(request, tmp_path_factory, planted_phrases())
+phrase_sessions = stored_corpus_fixture(planted_phrases, name="phrase_sessions")
 
 
 def test_a_phrase_of_common_words_finds_exactly_its_briefs(

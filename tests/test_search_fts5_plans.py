@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import random
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from search_corpus import brief, migrated_fts5_table, stored_sessions
+from search_corpus import brief, migrated_fts5_table, stored_corpus_fixture
 from search_reference import reference_seqs
 from sqlalchemy import create_engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -97,13 +97,7 @@ PREFIXES = (
 )  # fmt: skip
 
 
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-)
-def sessions(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[sessionmaker[Session]]:
-    yield from stored_sessions(request, tmp_path_factory, planted())
+sessions = stored_corpus_fixture(planted)
 
 
 def found_seqs(sessions: sessionmaker[Session], text: str, offset: int, limit: int) -> list[int]:

@@ -5,10 +5,9 @@ so a match older than any window is still found, and paging is exact to the last
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 
 import pytest
-from search_corpus import brief, stored_sessions
+from search_corpus import brief, stored_corpus_fixture
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.filters import parse_filter
@@ -33,13 +32,7 @@ def planted() -> list[Signal]:
     return briefs
 
 
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-)
-def sessions(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[sessionmaker[Session]]:
-    yield from stored_sessions(request, tmp_path_factory, planted())
+sessions = stored_corpus_fixture(planted)
 
 
 @pytest.fixture(autouse=True)

@@ -3,13 +3,12 @@ and arbitrary input. (The ranking's promises at scale: test_search_exact.py.)"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from search_corpus import CORPUS, HAND_WRITTEN, brief, stored, stored_sessions
+from search_corpus import CORPUS, HAND_WRITTEN, brief, stored, stored_corpus_fixture
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import FilterError
@@ -24,14 +23,7 @@ from bot.store.signals import upsert_signals
 TITLES = {signal.id: signal.title for signal in CORPUS}
 
 
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-)
-def sessions(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[sessionmaker[Session]]:
-    """The corpus, stored once per module and database."""
-    yield from stored_sessions(request, tmp_path_factory)
+sessions = stored_corpus_fixture(lambda: CORPUS)
 
 
 def run(
