@@ -42,9 +42,11 @@ from bot.search.backends import Constraints, TermAt
 from bot.search.backends.level_index import level_index_kind
 from bot.search.backends.postgres_plans import (
     TITLE_WINDOW,
+    MAX_PROOF_TERMS,
     ClassPlan,
     VectorStatistics,
     class_plan,
+    keyword_share,
     proof_terms,
     title_window,
 )
@@ -67,6 +69,7 @@ from bot.search.conditions import keyword_conditions, slug_condition
 from bot.search.document import impact_token
 from bot.search.grammar import TextTerm
 from bot.search.rank import LEVELS, day_number
+from bot.search.tokens import tokens
 from bot.search.topk import is_word
 from bot.store.models import StoredSignal
 
@@ -95,6 +98,11 @@ class PostgresIndex:
             facet_group(name, values) for name, values in constraints.exclude.items()
         ]
         self._keywords = keyword_conditions(constraints)
+        self._keyword_share = (
+            None
+            if self._statistics is None
+            else keyword_share(constraints.keywords, self._statistics.levels)
+        )
         # class -> (whole class?, its newest briefs), read while proving the count (`some`)
         self._counted: dict[tuple[TermAt, ...], tuple[bool, list[tuple[int, int]]]] = {}
         self._rows = [*_day_range(constraints), *self._keywords]
@@ -120,9 +128,10 @@ class PostgresIndex:
     def some(self, terms: Sequence[TermAt], limit: int) -> list[tuple[int, int]]:
         if self._dated:  # the day index's range scan is the plan to keep
             return self._day_seqs(self._matching(terms)[0].limit(limit))
-        if self._statistics is not None and not self._keywords:
+        hints = keyword_hints(terms, self.constraints)
+        if self._statistics is not None and (hints or not self._keywords):
             top = [TermAt(at.term, LEVELS) for at in terms if is_word(at.term)]
-            tried_top = len(top) == len(terms) and self._read_by_bitmap(top)
+            tried_top = not hints and len(top) == len(terms) and self._read_by_bitmap(top)
             if tried_top:
                 # The walk's likely first class, which it would read by bitmap anyway: read
                 # it now, newest first, and let it prove the count too when it is big enough.
@@ -130,10 +139,14 @@ class PostgresIndex:
                 if len(found) >= limit:
                     return found
             proof = proof_terms(
-                terms, self._required_facets, self._refused_facets, self._statistics, limit
+                [*terms, *hints],
+                self._required_facets,
+                self._refused_facets,
+                self._statistics,
+                limit,
             )
             if proof is not None and not (tried_top and proof == top):
-                found = self._proof_rows(proof, limit)
+                found = self._proof_rows(proof, limit, walked=not hints)
                 if len(found) >= limit:  # a class of the matches holds enough of them
                     return found
         return self._without_index_scans(self._matching(terms)[0].limit(limit))
@@ -142,13 +155,16 @@ class PostgresIndex:
         """Whether the class walk would read this class by a GIN bitmap."""
         return self.class_plan(self._matching(terms)[1], FIRST_PAGE) == "bitmap"
 
-    def _proof_rows(self, proof: list[TermAt], limit: int) -> list[tuple[int, int]]:
+    def _proof_rows(
+        self, proof: list[TermAt], limit: int, *, walked: bool = True
+    ) -> list[tuple[int, int]]:
         """Up to `limit` briefs of the proof class, by GIN bitmap. When the class is likely the
-        class walk's first (every term a word at the top level) and a bitmap is how it would be
-        read anyway, they are its newest, sorted (the bitmap has fetched them all either way),
-        and kept for `newest`: one statement both proves the count and reads the class."""
+        class walk's first (every term a word at the top level; `walked`: all of them the
+        query's) and a bitmap is how it would be read anyway, they are its newest, sorted (the
+        bitmap has fetched them all either way), and kept for `newest`: one statement both
+        proves the count and reads the class."""
         query, required = self._matching(proof, words_in_levels=True)
-        first = all(is_word(at.term) and at.level == LEVELS for at in proof)
+        first = walked and all(is_word(at.term) and at.level == LEVELS for at in proof)
         if not (first and self.class_plan(required, FIRST_PAGE) == "bitmap"):
             return self._without_index_scans(query.limit(limit), bitmap_only=True)
         if (counted := self._counted.get(tuple(proof))) is not None:
@@ -261,12 +277,34 @@ class PostgresIndex:
         """How to read the newest `limit` briefs holding the token groups (postgres_plans)."""
         if self._statistics is None:
             return "planner"
-        return class_plan(required, self._statistics.levels, limit, rum=self._rum)
+        return class_plan(
+            required,
+            self._statistics.levels,
+            limit,
+            rum=self._rum,
+            keyword_share=self._keyword_share,
+        )
 
     def ordered_by_index(self, required: list[list[str]], limit: int) -> bool:
         """Whether RUM's ordered scan is the cheap way to the newest `limit` briefs holding the
         token groups: cheaper than a walk down the day index and than a GIN bitmap."""
         return self.class_plan(required, limit) == "rum"
+
+
+def keyword_hints(terms: Sequence[TermAt], constraints: Constraints) -> list[TermAt]:
+    """Words that narrow the proof of "more than a few matches" when `keyword:` is asked: the
+    words of the one keyword, which nearly every brief holding them has as a substring too. The
+    keyword is still tested on every row the proof reads, so its briefs are matches whatever
+    the words: a brief with the substring but not the words (`ransomwares`, a word in two) is
+    only left out of the proof, never of the results. Without them the substring's share is
+    unknown, and the proof is not tried (the whole query is counted)."""
+    if len(constraints.keywords) != 1:
+        return []
+    (keyword,) = constraints.keywords
+    asked = {at.term for at in terms}
+    words = [TextTerm((token,)) for token in dict.fromkeys(tokens(keyword))]
+    hints = [TermAt(word) for word in words if word not in asked]
+    return hints[: max(0, MAX_PROOF_TERMS - len(terms))]
 
 
 def _vector_statistics(connection: Connection) -> VectorStatistics | None:
