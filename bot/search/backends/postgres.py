@@ -41,8 +41,8 @@ from sqlalchemy.orm import Session
 from bot.search.backends import Constraints, TermAt
 from bot.search.backends.level_index import level_index_kind
 from bot.search.backends.postgres_plans import (
-    TITLE_WINDOW,
     MAX_PROOF_TERMS,
+    TITLE_WINDOW,
     ClassPlan,
     VectorStatistics,
     class_plan,
