@@ -41,11 +41,11 @@ from sqlalchemy.orm import Session
 from bot.search.backends import Constraints, TermAt
 from bot.search.backends.level_index import level_index_kind
 from bot.search.backends.postgres_plans import (
-    MAX_PROOF_TERMS,
     TITLE_WINDOW,
     ClassPlan,
     VectorStatistics,
     class_plan,
+    keyword_hints,
     keyword_share,
     proof_terms,
     title_window,
@@ -69,7 +69,6 @@ from bot.search.conditions import keyword_conditions, slug_condition
 from bot.search.document import impact_token
 from bot.search.grammar import TextTerm
 from bot.search.rank import LEVELS, day_number
-from bot.search.tokens import tokens
 from bot.search.topk import is_word
 from bot.store.models import StoredSignal
 
@@ -289,22 +288,6 @@ class PostgresIndex:
         """Whether RUM's ordered scan is the cheap way to the newest `limit` briefs holding the
         token groups: cheaper than a walk down the day index and than a GIN bitmap."""
         return self.class_plan(required, limit) == "rum"
-
-
-def keyword_hints(terms: Sequence[TermAt], constraints: Constraints) -> list[TermAt]:
-    """Words that narrow the proof of "more than a few matches" when `keyword:` is asked: the
-    words of the one keyword, which nearly every brief holding them has as a substring too. The
-    keyword is still tested on every row the proof reads, so its briefs are matches whatever
-    the words: a brief with the substring but not the words (`ransomwares`, a word in two) is
-    only left out of the proof, never of the results. Without them the substring's share is
-    unknown, and the proof is not tried (the whole query is counted)."""
-    if len(constraints.keywords) != 1:
-        return []
-    (keyword,) = constraints.keywords
-    asked = {at.term for at in terms}
-    words = [TextTerm((token,)) for token in dict.fromkeys(tokens(keyword))]
-    hints = [TermAt(word) for word in words if word not in asked]
-    return hints[: max(0, MAX_PROOF_TERMS - len(terms))]
 
 
 def _vector_statistics(connection: Connection) -> VectorStatistics | None:

@@ -28,9 +28,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from bot.search.backends import TermAt
+from bot.search.backends import Constraints, TermAt
 from bot.search.backends.token_statistics import TokenStatistics
 from bot.search.document import impact_token, pair_tokens
+from bot.search.grammar import TextTerm
 from bot.search.rank import BODY_LEVEL, LEVELS, TITLE_LEVEL
 from bot.search.tokens import tokens
 from bot.search.topk import is_word
@@ -123,6 +124,22 @@ def proof_terms(
     if best is None or best[0] > PROOF_SHARE * direct:
         return None
     return best[2]
+
+
+def keyword_hints(terms: Sequence[TermAt], constraints: Constraints) -> list[TermAt]:
+    """Words that narrow the proof of "more than a few matches" when `keyword:` is asked: the
+    words of the one keyword, which nearly every brief holding them has as a substring too. The
+    keyword is still tested on every row the proof reads, so its briefs are matches whatever
+    the words: a brief with the substring but not the words (`ransomwares`, a word in two) is
+    only left out of the proof, never of the results. Without them the substring's share is
+    unknown, and the proof is not tried (the whole query is counted)."""
+    if len(constraints.keywords) != 1:
+        return []
+    (keyword,) = constraints.keywords
+    asked = {at.term for at in terms}
+    words = [TextTerm((token,)) for token in dict.fromkeys(tokens(keyword))]
+    hints = [TermAt(word) for word in words if word not in asked]
+    return hints[: max(0, MAX_PROOF_TERMS - len(terms))]
 
 
 def _narrowings(at: TermAt, statistics: VectorStatistics) -> list[Part]:
