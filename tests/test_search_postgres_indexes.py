@@ -7,18 +7,21 @@ SignalFilter and the exhaustive scorer on both databases; on PostgreSQL the inde
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 
 import pytest
-from search_corpus import brief, filler, stored_corpus_fixture
+from search_corpus import DATABASES, brief, filler, stored_sessions
 from search_reference import reference_ranking
 from sqlalchemy import ColumnElement, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.filters import parse_filter
 from bot.search.backends.keyword_index import KEYWORD_INDEX_NAME
-from bot.search.backends.phrase_index import TRIPLES_INDEX_NAME
+from bot.search.backends.phrase_index import TRIPLES_INDEX_NAME, rare_triples
+from bot.search.backends.postgres import _vector_statistics
 from bot.search.backends.postgres_tsquery import text_conditions
+from bot.search.backends.token_statistics import TokenStatistics
 from bot.search.conditions import mentions_any
 from bot.search.grammar import parse_query, text_terms
 from bot.search.store import search
@@ -71,7 +74,19 @@ def _corpus() -> list[Signal]:
     return [*PLANTED, *filler(40)]
 
 
-sessions = stored_corpus_fixture(_corpus)
+@pytest.fixture(scope="module", params=DATABASES)
+def sessions(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[sessionmaker[Session]]:
+    """The planted briefs in each database; on PostgreSQL analyzed first (before any search
+    reads the statistics), so rare triples are read from their index."""
+    stored = stored_sessions(request, tmp_path_factory, _corpus())
+    factory = next(stored)
+    with transaction(factory) as session:
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text("ANALYZE signals"))
+    yield factory
+    next(stored, None)
 
 
 def _seqs_of_signals(session: Session, wanted: set[str]) -> set[int]:
@@ -121,6 +136,10 @@ def test_phrases_and_keywords_rank_as_the_exhaustive_scorer(
 ) -> None:
     query = parse_query(query_text)
     with transaction(sessions) as session:
+        if session.get_bind().dialect.name == "postgresql" and query_text.count(" ") >= 2:
+            triples = _vector_statistics(session.connection())
+            assert triples is not None
+            assert rare_triples(text_terms(query)[0].tokens, triples.triples)  # read by index
         expected = [scored.seq for scored in reference_ranking(session, query, TODAY)]
         page = search(session, query, limit=100, today=TODAY)
         seq_of = dict(session.execute(select(StoredSignal.id, StoredSignal.seq)).all())
@@ -139,7 +158,7 @@ def test_the_triples_index_finds_exactly_the_phrase(
         if session.get_bind().dialect.name != "postgresql":
             pytest.skip("the triples index is PostgreSQL's (SQLite reads FTS5 positions)")
         expected = {scored.seq for scored in reference_ranking(session, query, TODAY)}
-        conditions = text_conditions(term, None)
+        conditions = text_conditions(term, None, by_triples=True)
         found = _seqs_where(session, conditions, TRIPLES_INDEX_NAME, phrase)
     assert found == expected
     assert expected  # every planted phrase is somewhere
@@ -162,3 +181,14 @@ def _seqs_where(
         if len(asked.strip('"')) >= 3:
             assert index_name in plan, plan
     return set(session.scalars(query))
+
+
+def test_only_rare_triples_are_read_from_the_index() -> None:
+    """A common phrase keeps its pairs (a lossy bitmap would compute triples row by row)."""
+    phrase = ("large", "language", "model")
+    common = TokenStatistics(1_000_000, {"large_language_model": 0.05}, 0.001)
+    rare = TokenStatistics(1_000_000, {"large_language_model": 0.005}, 0.001)
+    assert not rare_triples(phrase, common)
+    assert rare_triples(phrase, rare)
+    assert not rare_triples(phrase, None)  # no statistics: no ANALYZE, no index known
+    assert not rare_triples(("model", "data"), rare)  # two words are a pair

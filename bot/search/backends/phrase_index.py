@@ -14,8 +14,12 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, text
 
+from bot.search.backends.token_statistics import TokenStatistics
+
 TRIPLES_INDEX_NAME = "ix_signals_search_triples"
 TITLE_MARK = "_"
+# Briefs (at 1M: 1 in 50) whose bitmap stays exact in PostgreSQL's default 4 MB of `work_mem`.
+RARE_TRIPLES = 20_000
 # Tokens are [a-z0-9]+ (bot.search.tokens), so `_` joins three of them without doubt, and a
 # leading `_` tells a title's triple. `\s+` as Python's `split()` reads the index text; a loop in
 # PL/pgSQL builds them about three times faster than a set-returning SQL function.
@@ -57,7 +61,23 @@ def drop_triples_index(connection: Connection) -> None:
 
 def triples_tsquery_text(tokens: tuple[str, ...]) -> str:
     """The phrase's triples all in the title, or all in the body (three tokens or more)."""
-    triples = ["_".join(tokens[start : start + 3]) for start in range(len(tokens) - 2)]
-    in_title = " & ".join(f"'{TITLE_MARK}{triple}'" for triple in triples)
-    in_body = " & ".join(f"'{triple}'" for triple in triples)
+    in_title = " & ".join(f"'{TITLE_MARK}{triple}'" for triple in triple_tokens(tokens))
+    in_body = " & ".join(f"'{triple}'" for triple in triple_tokens(tokens))
     return f"({in_title}) | ({in_body})"
+
+
+def triple_tokens(tokens: tuple[str, ...]) -> list[str]:
+    return ["_".join(tokens[start : start + 3]) for start in range(len(tokens) - 2)]
+
+
+def rare_triples(tokens: tuple[str, ...], statistics: TokenStatistics | None) -> bool:
+    """Whether the phrase's triples are few enough to read from the index: at most RARE_TRIPLES
+    briefs by ANALYZE's statistics of the index. A common phrase (`large language model`) keeps
+    its pairs: a big bitmap goes lossy in `work_mem`, and each row of a lossy page would then
+    have its triples computed again (about 200 µs), where its pairs vector is read."""
+    if statistics is None or len(tokens) < 3:
+        return False
+    triples = triple_tokens(tokens)
+    in_title = min(statistics.briefs(f"{TITLE_MARK}{triple}") for triple in triples)
+    in_body = min(statistics.briefs(triple) for triple in triples)
+    return in_title + in_body <= RARE_TRIPLES

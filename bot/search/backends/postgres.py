@@ -40,6 +40,7 @@ from sqlalchemy.orm import Session
 
 from bot.search.backends import Constraints, TermAt
 from bot.search.backends.level_index import level_index_kind
+from bot.search.backends.phrase_index import TRIPLES_INDEX_NAME, rare_triples
 from bot.search.backends.postgres_plans import (
     TITLE_WINDOW,
     ClassPlan,
@@ -63,6 +64,7 @@ from bot.search.backends.token_statistics import (
     LEVELS_VECTOR,
     PAIRS_VECTOR,
     TITLE_VECTOR,
+    TRIPLES_VECTOR,
     token_statistics,
 )
 from bot.search.conditions import keyword_conditions, slug_condition
@@ -251,11 +253,14 @@ class PostgresIndex:
             if not is_word(term)
             for condition in text_conditions(term, level)
         ]
+        triples = None if self._statistics is None else self._statistics.triples
         conditions += [
             condition
             for term in anywhere
             if len(term.tokens) > 1
-            for condition in text_conditions(term, None)
+            for condition in text_conditions(
+                term, None, by_triples=rare_triples(term.tokens, triples)
+            )
         ]
         if words := [term for term in anywhere if len(term.tokens) == 1]:
             text = " & ".join(tsquery_text(term) for term in words)
@@ -298,6 +303,7 @@ def _vector_statistics(connection: Connection) -> VectorStatistics | None:
         levels,
         token_statistics(connection, TITLE_VECTOR),
         token_statistics(connection, PAIRS_VECTOR),
+        token_statistics(connection, TRIPLES_VECTOR, TRIPLES_INDEX_NAME),
     )
 
 

@@ -61,11 +61,12 @@ ClassPlan = Literal["rum", "bitmap", "planner"]
 
 @dataclass(frozen=True, slots=True)
 class VectorStatistics:
-    """The statistics of the level vector (words at levels, facets), titles and pairs."""
+    """The statistics of the level vector (words at levels, facets), titles, pairs and triples."""
 
     levels: TokenStatistics
     titles: TokenStatistics | None
     pairs: TokenStatistics | None
+    triples: TokenStatistics | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,15 +40,17 @@ def any_of(tokens: list[str]) -> str:
     return "(" + " | ".join(f"'{token}'" for token in tokens) + ")"
 
 
-def text_conditions(term: TextTerm, level: int | None) -> list[ColumnElement[bool]]:
+def text_conditions(
+    term: TextTerm, level: int | None, *, by_triples: bool = False
+) -> list[ColumnElement[bool]]:
     """A phrase or a prefix in the title (TITLE_LEVEL), elsewhere only (BODY_LEVEL), or (a
-    phrase, None) anywhere."""
+    phrase, None) anywhere: `by_triples`, from the triples index (phrase_index.rare_triples)."""
     in_title = matches("search_title_vector", tsquery_text(term))
     if level == TITLE_LEVEL:
         return [in_title]
     if len(term.tokens) == 1:  # a prefix
         return [matches("search_vector", tsquery_text(term)), not_(in_title)]
-    if level is None and len(term.tokens) > 2 and not term.prefix:
+    if by_triples and level is None and len(term.tokens) > 2 and not term.prefix:
         # Its triples, in the title or the body: the phrase itself when it has three words;
         # a longer one's triples may be apart, which the whole brief's vector checks.
         in_triples = _vector(TRIPLES).op("@@")(
