@@ -18,8 +18,10 @@ from bot.search.backends.token_statistics import TokenStatistics
 
 TRIPLES_INDEX_NAME = "ix_signals_search_triples"
 TITLE_MARK = "_"
-# Briefs (at 1M: 1 in 50) whose bitmap stays exact in PostgreSQL's default 4 MB of `work_mem`.
-RARE_TRIPLES = 20_000
+# Briefs whose bitmap stays exact in PostgreSQL's default 4 MB of `work_mem` (about 65,000 heap
+# pages, even with each brief on a page of its own). A triple ANALYZE does not list counts as its
+# least listed one (at 1M, 1%: 10,000 briefs), so a phrase unlisted in title and body is in.
+RARE_TRIPLES = 40_000
 # Tokens are [a-z0-9]+ (bot.search.tokens), so `_` joins three of them without doubt, and a
 # leading `_` tells a title's triple. `\s+` as Python's `split()` reads the index text; a loop in
 # PL/pgSQL builds them about three times faster than a set-returning SQL function.
