@@ -229,3 +229,21 @@ def signal_fields(number: int) -> dict[str, Any]:
         "published": datetime(2026, 1, 1 + number, tzinfo=UTC),
         "summary": words(number, 10),
     }
+
+
+def test_the_settings_a_killed_import_left_behind_are_put_back_at_the_next_start(
+    tmp_path: Path,
+) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'killed.db'}")
+    upgrade(engine)
+    with engine.begin() as connection:  # what an import killed before its way out leaves
+        for name, value in bulk_writes.DURING_IMPORT.items():
+            connection.execute(
+                text("INSERT INTO signals_fts(signals_fts, rank) VALUES (:name, :value)"),
+                {"name": name, "value": value},
+            )
+
+    upgrade(engine)  # every signal-bot process starts with it (bot.app.build_services)
+
+    with engine.connect() as connection:
+        assert fts5_settings(connection) == bulk_writes.FTS5_DEFAULTS

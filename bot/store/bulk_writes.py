@@ -17,7 +17,10 @@ the index is as automerge would have left it. An interrupted import merges what 
 the way out too.
 
 The settings live in the index's config table; on the way out they are set to FTS5's defaults,
-which the app never changes, so an import killed midway is put right by the next one.
+which the app never changes otherwise. An import killed midway leaves its settings behind, and
+with automerge off every later write would add a segment for searches to read: the next start
+of any signal-bot process puts the defaults back (`put_back_fts5_defaults`, from
+bot.store.db.upgrade), and FTS5 merges as writes come from then on.
 """
 
 from __future__ import annotations
@@ -25,10 +28,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session, sessionmaker
-
-from bot.store.db import transaction
 
 PENDING_TERMS_BYTES = 64 << 20  # several times what a batch of bot.bulk_ingest adds
 # Segments FTS5 lets build up on a level before it merges them itself during an import: 256
@@ -43,13 +44,14 @@ DURING_IMPORT = {"hashsize": PENDING_TERMS_BYTES, "automerge": 0, "crisismerge":
 _SET = text("INSERT INTO signals_fts(signals_fts, rank) VALUES (:name, :value)")
 _MERGE = text("INSERT INTO signals_fts(signals_fts, rank) VALUES ('merge', :pages)")
 _CHANGES = text("SELECT total_changes()")
+_AUTOMERGE = text("SELECT v FROM signals_fts_config WHERE k = 'automerge'")
 
 
 @contextmanager
 def bulk_writes(sessions: sessionmaker[Session]) -> Iterator[None]:
     """Writes inside are many briefs per transaction; settings are put back on the way out,
     and the index's new segments merged."""
-    with transaction(sessions) as session:
+    with sessions.begin() as session:
         sqlite = session.get_bind().dialect.name == "sqlite"
         if sqlite:
             _configure(session, DURING_IMPORT)
@@ -59,7 +61,7 @@ def bulk_writes(sessions: sessionmaker[Session]) -> Iterator[None]:
     try:
         yield
     finally:
-        with transaction(sessions) as session:
+        with sessions.begin() as session:
             _configure(session, FTS5_DEFAULTS)
         merge_segments(sessions)
 
@@ -68,11 +70,19 @@ def merge_segments(sessions: sessionmaker[Session]) -> None:
     """Merge the index's segments as `automerge` would (any level holding four or more), until
     there is nothing left to merge: FTS5 then changes fewer than two rows (its documentation)."""
     while True:
-        with transaction(sessions) as session:
+        with sessions.begin() as session:
             before = session.scalar(_CHANGES) or 0
             session.execute(_MERGE, {"pages": MERGE_PAGES})
             if (session.scalar(_CHANGES) or 0) - before < 2:
                 return
+
+
+def put_back_fts5_defaults(connection: Connection) -> None:
+    """FTS5's defaults again if an import was killed before it put them back (only an import
+    turns automerge off). SQLite only."""
+    if connection.scalar(_AUTOMERGE) == 0:
+        for name, value in FTS5_DEFAULTS.items():
+            connection.execute(_SET, {"name": name, "value": value})
 
 
 def _configure(session: Session, settings: dict[str, int]) -> None:
