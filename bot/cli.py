@@ -28,6 +28,7 @@ from bot.logs import configure_logging
 from bot.process import serving, spare_the_collector, stop_gracefully, stop_requested
 from bot.redaction import redact
 from bot.render import BRIEF_FORMATS
+from bot.search.backends.keyword_index import create_keyword_index
 from bot.search.backends.level_index import rebuild_level_index
 from bot.sources.folder import read_signal_file
 from bot.store import digests, outbox
@@ -100,7 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     search_index = db_actions.add_parser(
         "search-index",
-        help="Rebuild PostgreSQL's search index: RUM where the extension is installed, else GIN.",
+        help="Rebuild PostgreSQL's search index: RUM where the extension is installed, else GIN; "
+        "add the keyword: trigram index if it is missing.",
     )
     search_index.add_argument("--gin", action="store_true", help="GIN even where RUM is installed")
     search_index.set_defaults(handler=db_search_index)
@@ -197,7 +199,9 @@ def db_search_index(args: argparse.Namespace) -> int:
         return 0
     with engine.begin() as connection:
         kind = rebuild_level_index(connection, use_rum=not args.gin)
+        trigrams = create_keyword_index(connection)
     print(f"search index rebuilt: {kind.upper()}")
+    print("keyword: index " + ("present" if trigrams else "missing (no pg_trgm extension)"))
     return 0
 
 

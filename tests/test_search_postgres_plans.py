@@ -222,9 +222,11 @@ def test_the_proof_class_gives_the_scorer_s_answers_and_counts(
     proof_rows = postgres.PostgresIndex._proof_rows
     counted: list[list[TermAt]] = []
 
-    def proof_rows_spy(index: postgres.PostgresIndex, proof: list[TermAt], limit: int) -> Any:
+    def proof_rows_spy(
+        index: postgres.PostgresIndex, proof: list[TermAt], limit: int, **options: bool
+    ) -> Any:
         counted.append(proof)
-        return proof_rows(index, proof, limit)
+        return proof_rows(index, proof, limit, **options)
 
     monkeypatch.setattr(postgres.PostgresIndex, "_proof_rows", proof_rows_spy)
     newest = postgres.PostgresIndex.newest

@@ -40,11 +40,14 @@ from sqlalchemy.orm import Session
 
 from bot.search.backends import Constraints, TermAt
 from bot.search.backends.level_index import level_index_kind
+from bot.search.backends.phrase_index import TRIPLES_INDEX_NAME, rare_triples
 from bot.search.backends.postgres_plans import (
     TITLE_WINDOW,
     ClassPlan,
     VectorStatistics,
     class_plan,
+    keyword_hints,
+    keyword_share,
     proof_terms,
     title_window,
 )
@@ -61,6 +64,7 @@ from bot.search.backends.token_statistics import (
     LEVELS_VECTOR,
     PAIRS_VECTOR,
     TITLE_VECTOR,
+    TRIPLES_VECTOR,
     token_statistics,
 )
 from bot.search.conditions import keyword_conditions, slug_condition
@@ -95,6 +99,11 @@ class PostgresIndex:
             facet_group(name, values) for name, values in constraints.exclude.items()
         ]
         self._keywords = keyword_conditions(constraints)
+        self._keyword_share = (
+            None
+            if self._statistics is None
+            else keyword_share(constraints.keywords, self._statistics.levels)
+        )
         # class -> (whole class?, its newest briefs), read while proving the count (`some`)
         self._counted: dict[tuple[TermAt, ...], tuple[bool, list[tuple[int, int]]]] = {}
         self._rows = [*_day_range(constraints), *self._keywords]
@@ -120,9 +129,10 @@ class PostgresIndex:
     def some(self, terms: Sequence[TermAt], limit: int) -> list[tuple[int, int]]:
         if self._dated:  # the day index's range scan is the plan to keep
             return self._day_seqs(self._matching(terms)[0].limit(limit))
-        if self._statistics is not None and not self._keywords:
+        hints = keyword_hints(terms, self.constraints)
+        if self._statistics is not None and (hints or not self._keywords):
             top = [TermAt(at.term, LEVELS) for at in terms if is_word(at.term)]
-            tried_top = len(top) == len(terms) and self._read_by_bitmap(top)
+            tried_top = not hints and len(top) == len(terms) and self._read_by_bitmap(top)
             if tried_top:
                 # The walk's likely first class, which it would read by bitmap anyway: read
                 # it now, newest first, and let it prove the count too when it is big enough.
@@ -130,10 +140,14 @@ class PostgresIndex:
                 if len(found) >= limit:
                     return found
             proof = proof_terms(
-                terms, self._required_facets, self._refused_facets, self._statistics, limit
+                [*terms, *hints],
+                self._required_facets,
+                self._refused_facets,
+                self._statistics,
+                limit,
             )
             if proof is not None and not (tried_top and proof == top):
-                found = self._proof_rows(proof, limit)
+                found = self._proof_rows(proof, limit, walked=not hints)
                 if len(found) >= limit:  # a class of the matches holds enough of them
                     return found
         return self._without_index_scans(self._matching(terms)[0].limit(limit))
@@ -142,13 +156,16 @@ class PostgresIndex:
         """Whether the class walk would read this class by a GIN bitmap."""
         return self.class_plan(self._matching(terms)[1], FIRST_PAGE) == "bitmap"
 
-    def _proof_rows(self, proof: list[TermAt], limit: int) -> list[tuple[int, int]]:
+    def _proof_rows(
+        self, proof: list[TermAt], limit: int, *, walked: bool = True
+    ) -> list[tuple[int, int]]:
         """Up to `limit` briefs of the proof class, by GIN bitmap. When the class is likely the
-        class walk's first (every term a word at the top level) and a bitmap is how it would be
-        read anyway, they are its newest, sorted (the bitmap has fetched them all either way),
-        and kept for `newest`: one statement both proves the count and reads the class."""
+        class walk's first (every term a word at the top level; `walked`: all of them the
+        query's) and a bitmap is how it would be read anyway, they are its newest, sorted (the
+        bitmap has fetched them all either way), and kept for `newest`: one statement both
+        proves the count and reads the class."""
         query, required = self._matching(proof, words_in_levels=True)
-        first = all(is_word(at.term) and at.level == LEVELS for at in proof)
+        first = walked and all(is_word(at.term) and at.level == LEVELS for at in proof)
         if not (first and self.class_plan(required, FIRST_PAGE) == "bitmap"):
             return self._without_index_scans(query.limit(limit), bitmap_only=True)
         if (counted := self._counted.get(tuple(proof))) is not None:
@@ -236,11 +253,14 @@ class PostgresIndex:
             if not is_word(term)
             for condition in text_conditions(term, level)
         ]
+        triples = None if self._statistics is None else self._statistics.triples
         conditions += [
             condition
             for term in anywhere
             if len(term.tokens) > 1
-            for condition in text_conditions(term, None)
+            for condition in text_conditions(
+                term, None, by_triples=rare_triples(term.tokens, triples)
+            )
         ]
         if words := [term for term in anywhere if len(term.tokens) == 1]:
             text = " & ".join(tsquery_text(term) for term in words)
@@ -261,7 +281,13 @@ class PostgresIndex:
         """How to read the newest `limit` briefs holding the token groups (postgres_plans)."""
         if self._statistics is None:
             return "planner"
-        return class_plan(required, self._statistics.levels, limit, rum=self._rum)
+        return class_plan(
+            required,
+            self._statistics.levels,
+            limit,
+            rum=self._rum,
+            keyword_share=self._keyword_share,
+        )
 
     def ordered_by_index(self, required: list[list[str]], limit: int) -> bool:
         """Whether RUM's ordered scan is the cheap way to the newest `limit` briefs holding the
@@ -277,6 +303,7 @@ def _vector_statistics(connection: Connection) -> VectorStatistics | None:
         levels,
         token_statistics(connection, TITLE_VECTOR),
         token_statistics(connection, PAIRS_VECTOR),
+        token_statistics(connection, TRIPLES_VECTOR, TRIPLES_INDEX_NAME),
     )
 
 

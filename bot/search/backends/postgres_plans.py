@@ -24,14 +24,16 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from bot.search.backends import TermAt
+from bot.search.backends import Constraints, TermAt
 from bot.search.backends.token_statistics import TokenStatistics
 from bot.search.document import impact_token, pair_tokens
+from bot.search.grammar import TextTerm
 from bot.search.rank import BODY_LEVEL, LEVELS, TITLE_LEVEL
+from bot.search.tokens import tokens
 from bot.search.topk import is_word
 
 POSTING_US = 0.5
@@ -59,11 +61,12 @@ ClassPlan = Literal["rum", "bitmap", "planner"]
 
 @dataclass(frozen=True, slots=True)
 class VectorStatistics:
-    """The statistics of the level vector (words at levels, facets), titles and pairs."""
+    """The statistics of the level vector (words at levels, facets), titles, pairs and triples."""
 
     levels: TokenStatistics
     titles: TokenStatistics | None
     pairs: TokenStatistics | None
+    triples: TokenStatistics | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +125,22 @@ def proof_terms(
     if best is None or best[0] > PROOF_SHARE * direct:
         return None
     return best[2]
+
+
+def keyword_hints(terms: Sequence[TermAt], constraints: Constraints) -> list[TermAt]:
+    """Words that narrow the proof of "more than a few matches" when `keyword:` is asked: the
+    words of the one keyword, which nearly every brief holding them has as a substring too. The
+    keyword is still tested on every row the proof reads, so its briefs are matches whatever
+    the words: a brief with the substring but not the words (`ransomwares`, a word in two) is
+    only left out of the proof, never of the results. Without them the substring's share is
+    unknown, and the proof is not tried (the whole query is counted)."""
+    if len(constraints.keywords) != 1:
+        return []
+    (keyword,) = constraints.keywords
+    asked = {at.term for at in terms}
+    words = [TextTerm((token,)) for token in dict.fromkeys(tokens(keyword))]
+    hints = [TermAt(word) for word in words if word not in asked]
+    return hints[: max(0, MAX_PROOF_TERMS - len(terms))]
 
 
 def _narrowings(at: TermAt, statistics: VectorStatistics) -> list[Part]:
@@ -190,25 +209,57 @@ def _whole(at: TermAt, statistics: VectorStatistics) -> Part | None:
     return Part(at, min(1.0, min(pairs) / levels.rows), postings)
 
 
+def keyword_share(keywords: Iterable[str], statistics: TokenStatistics) -> float | None:
+    """The share of briefs holding one of the keywords (substrings), as far as the statistics
+    tell: a keyword's words all anywhere (a brief holding a word nearly always holds it as a
+    substring too), a word they do not list being rare. None without keywords; 1.0 for a
+    keyword without a word (`’s`), whose share is unknown."""
+    shares = []
+    for keyword in keywords:
+        words = tokens(keyword)
+        if not words:
+            return 1.0
+        shares.append(min(_word_share(word, statistics) for word in words))
+    if not shares:
+        return None
+    return max(min(1.0, sum(shares)), 1.0 / statistics.rows)
+
+
+def _word_share(word: str, statistics: TokenStatistics) -> float:
+    levels = range(1, LEVELS + 1)
+    return min(1.0, sum(statistics.listed(impact_token(word, level)) or 0.0 for level in levels))
+
+
 def _facet_part(group: Sequence[str], levels: TokenStatistics) -> Part:
     briefs = min(levels.rows, sum(levels.briefs(token) for token in group))
     return Part(None, briefs / levels.rows, briefs)
 
 
 def class_plan(
-    groups: Sequence[Sequence[str]], statistics: TokenStatistics, limit: int, *, rum: bool
+    groups: Sequence[Sequence[str]],
+    statistics: TokenStatistics,
+    limit: int,
+    *,
+    rum: bool,
+    keyword_share: float | None = None,
 ) -> ClassPlan:
     """How to read the newest `limit` briefs holding a token of each group (a class, with its
     FILTER values): RUM's ordered scan, a GIN bitmap sorted by day, or the planner's choice
-    (which walks the day index when matches are dense)."""
+    (which walks the day index when matches are dense). `keyword_share`: the share of briefs
+    `keyword:` keeps (`keyword_share`), each tested row by row, when the query has one."""
     if not groups:
         return "planner"
     rows = statistics.rows
     sizes = [min(rows, sum(statistics.briefs(token) for token in group)) for group in groups]
-    matches = max(rows * math.prod(size / rows for size in sizes), 1.0)
+    in_class = max(rows * math.prod(size / rows for size in sizes), 1.0)
+    kept = 1.0 if keyword_share is None else keyword_share
+    matches = max(in_class * kept, 1.0)
+    # The keyword is read (TOASTed) only on rows already in the class; a walk tests the class
+    # first too, so its cost is in the rows it passes.
+    keyword_tests = 0.0 if keyword_share is None else ROW_TEST_US
     walk = ROW_TEST_US * limit * rows / matches
-    bitmap = POSTING_US * min(sizes) + HEAP_ROW_US * matches
-    ordered = RUM_POSTING_US * sum(sizes) if rum else math.inf
+    bitmap = POSTING_US * min(sizes) + (HEAP_ROW_US + keyword_tests) * in_class
+    ordered = RUM_POSTING_US * sum(sizes) + keyword_tests * limit / kept if rum else math.inf
     if ordered < min(walk, bitmap):
         return "rum"
     # Tokens that go together (`meta` and `entity:meta`) have more matches than independence

@@ -20,6 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import TSQUERY
 
+from bot.search.backends.phrase_index import TRIPLES, triples_tsquery_text
 from bot.search.document import facet_token, impact_token, pair_tokens
 from bot.search.grammar import TextTerm
 from bot.search.rank import BODY_LEVEL, LEVELS, TITLE_LEVEL
@@ -39,14 +40,23 @@ def any_of(tokens: list[str]) -> str:
     return "(" + " | ".join(f"'{token}'" for token in tokens) + ")"
 
 
-def text_conditions(term: TextTerm, level: int | None) -> list[ColumnElement[bool]]:
+def text_conditions(
+    term: TextTerm, level: int | None, *, by_triples: bool = False
+) -> list[ColumnElement[bool]]:
     """A phrase or a prefix in the title (TITLE_LEVEL), elsewhere only (BODY_LEVEL), or (a
-    phrase, None) anywhere."""
+    phrase, None) anywhere: `by_triples`, from the triples index (phrase_index.rare_triples)."""
     in_title = matches("search_title_vector", tsquery_text(term))
     if level == TITLE_LEVEL:
         return [in_title]
     if len(term.tokens) == 1:  # a prefix
         return [matches("search_vector", tsquery_text(term)), not_(in_title)]
+    if by_triples and level is None and len(term.tokens) > 2 and not term.prefix:
+        # Its triples, in the title or the body: the phrase itself when it has three words;
+        # a longer one's triples may be apart, which the whole brief's vector checks.
+        in_triples = _vector(TRIPLES).op("@@")(
+            cast(literal(triples_tsquery_text(term.tokens)), TSQUERY)
+        )
+        return [in_triples, *([_checked_in_brief(term)] if len(term.tokens) > 3 else [])]
     in_body = matches("search_pairs_vector", pairs_tsquery_text(term))
     # The pairs of three words or more may be apart: the whole brief's vector checks the order
     # (of the few briefs holding every pair; the title's is checked by the title's vector).
@@ -77,8 +87,11 @@ def search_order() -> ColumnElement[int]:
 
 
 def matches(vector_column: str, query: str) -> ColumnElement[bool]:
-    vector: ColumnElement[Any] = literal_column(f"signals.{vector_column}")
-    return vector.op("@@")(cast(literal(query), TSQUERY))
+    return _vector(f"signals.{vector_column}").op("@@")(cast(literal(query), TSQUERY))
+
+
+def _vector(expression: str) -> ColumnElement[Any]:
+    return literal_column(expression)
 
 
 def tsquery_text(term: TextTerm) -> str:

@@ -22,6 +22,8 @@ REFRESH_SECONDS = 600.0  # autovacuum's ANALYZE changes them now and then, not p
 LEVELS_VECTOR = "search_impacts_vector"
 TITLE_VECTOR = "search_title_vector"
 PAIRS_VECTOR = "search_pairs_vector"
+# The triples index's expression (bot.search.backends.phrase_index), as ANALYZE names it.
+TRIPLES_VECTOR = "search_triples"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,32 +42,35 @@ class TokenStatistics:
         return self.frequencies.get(token)
 
 
-# engine -> vector -> (when read, what was read: None when the table has not been analyzed yet)
+# engine -> `table.vector` -> (when read, what was read: None before the first ANALYZE)
 _CACHE: WeakKeyDictionary[Engine, dict[str, tuple[float, TokenStatistics | None]]] = (
     WeakKeyDictionary()
 )
 
 
-def token_statistics(connection: Connection, vector: str = LEVELS_VECTOR) -> TokenStatistics | None:
-    """The statistics of a search vector, read at most every REFRESH_SECONDS per engine."""
+def token_statistics(
+    connection: Connection, vector: str = LEVELS_VECTOR, table: str = "signals"
+) -> TokenStatistics | None:
+    """The statistics of a search vector (of `table`, or of an expression index named so), read
+    at most every REFRESH_SECONDS per engine."""
     now = time.monotonic()
     cached = _CACHE.setdefault(connection.engine, {})
-    entry = cached.get(vector)
+    entry = cached.get(f"{table}.{vector}")
     if entry is None or now - entry[0] >= REFRESH_SECONDS:
-        entry = cached[vector] = (now, _read(connection, vector))
+        entry = cached[f"{table}.{vector}"] = (now, _read(connection, vector, table))
     return entry[1]
 
 
-def _read(connection: Connection, vector: str) -> TokenStatistics | None:
+def _read(connection: Connection, vector: str, table: str) -> TokenStatistics | None:
     row = connection.execute(
         text(
             "SELECT s.most_common_elems::text::text[], s.most_common_elem_freqs, c.reltuples "
             "FROM pg_stats s JOIN pg_class c ON c.relname = s.tablename "
             "AND c.relnamespace = to_regnamespace(s.schemaname) "
-            "WHERE s.schemaname = current_schema() AND s.tablename = 'signals' "
+            "WHERE s.schemaname = current_schema() AND s.tablename = :table "
             "AND s.attname = :vector"
         ),
-        {"vector": vector},
+        {"vector": vector, "table": table},
     ).one_or_none()
     if row is None or row[0] is None or row[2] is None or row[2] <= 0:
         return None
