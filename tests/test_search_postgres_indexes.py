@@ -147,6 +147,7 @@ def test_phrases_and_keywords_rank_as_the_exhaustive_scorer(
     assert page.total == len(expected)
 
 
+@pytest.mark.parametrize("sessions", [DATABASES[1]], indirect=True)  # SQLite reads positions
 @pytest.mark.parametrize("phrase", [phrase for phrase in PHRASES if phrase.count(" ") >= 2])
 def test_the_triples_index_finds_exactly_the_phrase(
     sessions: sessionmaker[Session], phrase: str
@@ -155,8 +156,6 @@ def test_the_triples_index_finds_exactly_the_phrase(
     query = parse_query(phrase)
     (term,) = text_terms(query)
     with transaction(sessions) as session:
-        if session.get_bind().dialect.name != "postgresql":
-            pytest.skip("the triples index is PostgreSQL's (SQLite reads FTS5 positions)")
         expected = {scored.seq for scored in reference_ranking(session, query, TODAY)}
         conditions = text_conditions(term, None, by_triples=True)
         found = _seqs_where(session, conditions, TRIPLES_INDEX_NAME, phrase)
