@@ -97,10 +97,14 @@ def main() -> None:
 
 
 def _run_child(name: str, base_url: str, database_url: str | None) -> dict[str, Any]:
+    """The scenario in a process of its own, whose files (database, archive, folder) go to a
+    temporary folder removed when it is done: at 1M briefs they are gigabytes."""
     command = [sys.executable, __file__, "--scenario", name, "--publisher", base_url]
     if database_url:
         command += ["--database-url", database_url]
-    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as folder:
+        environment = {**os.environ, "TMPDIR": folder}  # where the child's mkdtemp writes
+        done = subprocess.run(command, capture_output=True, text=True, check=True, env=environment)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
