@@ -138,7 +138,14 @@ def running_bot(
         stderr=subprocess.STDOUT,
     )
     try:
-        wait_until(lambda: socket_end.connections == 1, 30, "the Socket Mode connection")
+        # A generous deadline: a cold start under a loaded machine has taken 30 s; a child
+        # that died stops the wait at once.
+        wait_until(
+            lambda: socket_end.connections == 1 or process.poll() is not None,
+            120,
+            "the Socket Mode connection",
+        )
+        assert process.poll() is None, "signal-bot run exited before connecting"
         yield f"http://127.0.0.1:{port}"
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=20) == 0
@@ -174,7 +181,7 @@ def test_socket_mode_acks_commands_serves_http_and_reconnects(
     assert pushed.status_code in (201, 202)
 
     socket_end.drop()
-    wait_until(lambda: socket_end.connections == 2, 30, "a new connection after the drop")
+    wait_until(lambda: socket_end.connections == 2, 120, "a new connection after the drop")
     assert len(slack.calls("apps.connections.open")) == 2
     socket_end.send(slash_envelope("env-2", "/brief", "socket", slack))
     ack = socket_end.ack_of("env-2")
