@@ -60,11 +60,13 @@ def build_services(
     migrate: bool = True,
     delivery_limits: DeliveryLimits | None = None,
     clock: Clock | None = None,
+    page_cache_kib: int | None = None,
 ) -> Services:
-    """Wire the stages together for `settings` (applying pending migrations unless told not to)."""
+    """Wire the stages together for `settings` (applying pending migrations unless told not to;
+    `page_cache_kib`: bot.store.db.make_engine)."""
     delivery_limits = delivery_limits or limits_from(settings)
     install_log_redaction(settings.secret_values())
-    engine = make_engine(settings.database_url.get_secret_value())
+    engine = make_engine(settings.database_url.get_secret_value(), page_cache_kib=page_cache_kib)
     if migrate:
         upgrade(engine)
     sessions = make_session_factory(engine)

@@ -31,7 +31,7 @@ from bot.render import BRIEF_FORMATS
 from bot.search.backends.level_index import rebuild_level_index
 from bot.sources.folder import read_signal_file
 from bot.store import digests, outbox
-from bot.store.db import make_engine, transaction, upgrade
+from bot.store.db import SERVING_PAGE_CACHE_KIB, make_engine, transaction, upgrade
 from bot.store.models import utcnow
 from bot.store.subscriptions import ChannelRef, add_subscription, channel_subscriptions
 from bot.terminal import message_to_text
@@ -296,7 +296,7 @@ def _print_deliveries(rows: Sequence[Any]) -> None:
 def run(_: argparse.Namespace) -> int:
     settings = Settings()
     settings.require_http_secrets()
-    services = build_services(settings)
+    services = build_services(settings, page_cache_kib=SERVING_PAGE_CACHE_KIB)
     scheduler = build_scheduler(services)
     interactive = settings.local_mode and sys.stdin.isatty()
     # At the prompt, Ctrl-C ends input() as people expect; otherwise it asks for a clean stop.
@@ -320,7 +320,9 @@ def web(args: argparse.Namespace) -> int:
     workers = args.workers or settings.signal_bot_web_workers
     if workers > 1 and listener is None:
         return serve_with_workers(settings, workers)
-    services = build_services(settings, migrate=listener is None)
+    services = build_services(
+        settings, migrate=listener is None, page_cache_kib=SERVING_PAGE_CACHE_KIB
+    )
     spare_the_collector()
     stop = stop_requested()
     if listener is not None:

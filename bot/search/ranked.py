@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
+from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, load_only
+from sqlalchemy import Row, select
+from sqlalchemy.orm import Session
 
 from bot.search.backends import FullTextIndex, TermAt
 from bot.search.grammar import SearchQuery, TextTerm
@@ -19,17 +20,19 @@ from bot.search.rank import IndexedBrief, Scored, best_first, day_number, score
 from bot.search.results import Hit, SearchPage
 from bot.search.snippets import brief_snippet
 from bot.search.topk import is_word, possible_levels, top_k
+from bot.signal import Section, Signal
 from bot.store.models import StoredSignal
 
 FEW = 200
-# What StoredSignal.to_signal reads: the search columns are big and not needed for a hit.
+# What a hit shows (StoredSignal.to_signal's fields): the search columns are big and not needed.
 SIGNAL_COLUMNS = (
     "seq", "title", "published", "key", "source", "entity", "category", "topic", "summary",
     "sections", "url",
 )  # fmt: skip
 _READ_BATCH = 500
-# Built once: making the option anew costs more than the select it goes in.
-_SHOWN = load_only(*(getattr(StoredSignal, name) for name in SIGNAL_COLUMNS))
+# Read as columns, not as StoredSignal objects: a page of hits is built once and thrown away,
+# and the ORM's identity map and attribute loading cost more than the select.
+_SHOWN_COLUMNS = [getattr(StoredSignal, name) for name in SIGNAL_COLUMNS]
 
 
 def ranked_search(
@@ -106,6 +109,14 @@ def _hits(session: Session, page: Sequence[Scored], terms: Sequence[TextTerm]) -
     if not page:
         return []
     wanted = [scored.seq for scored in page]
-    rows = session.scalars(select(StoredSignal).options(_SHOWN).where(StoredSignal.seq.in_(wanted)))
-    by_seq = {row.seq: row.to_signal() for row in rows}
+    rows = session.execute(select(*_SHOWN_COLUMNS).where(StoredSignal.seq.in_(wanted)))
+    by_seq = {row.seq: _signal_of(row) for row in rows}
     return [Hit(by_seq[seq], brief_snippet(by_seq[seq], terms)) for seq in wanted if seq in by_seq]
+
+
+def _signal_of(row: Row[Any]) -> Signal:
+    """A hit's brief from its columns, as StoredSignal.to_signal makes it, without the ORM."""
+    fields = row._asdict()
+    del fields["seq"]
+    fields["sections"] = tuple(Section(heading, body) for heading, body in row.sections)
+    return Signal(**fields)
