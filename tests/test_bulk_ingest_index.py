@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from bot import bulk_ingest
 from bot.ingest import ingest
 from bot.signal import Section, Signal
 from bot.sources.stream import stream_signals
+from bot.store import bulk_writes
 from bot.store.db import make_engine, make_session_factory, transaction, upgrade
 from bot.store.signals import new_row, new_row_values, row_values, signal_of_row
 
@@ -161,3 +162,88 @@ def test_a_row_handed_back_by_a_worker_gives_back_the_signal_it_was_made_from() 
     row = new_row(signal)
     assert signal_of_row(row) == signal
     assert row_values(row) == new_row_values(signal)
+
+
+def segment_count(connection: Connection) -> int:
+    """Index segments (b-trees) in the full-text index: each has rows in FTS5's `_idx` table."""
+    return int(connection.scalar(text("SELECT count(DISTINCT segid) FROM signals_fts_idx")) or 0)
+
+
+def fts5_settings(connection: Connection) -> dict[str, int]:
+    rows = connection.execute(text("SELECT k, v FROM signals_fts_config WHERE k != 'version'"))
+    return {name: int(value) for name, value in rows}
+
+
+def test_an_import_merges_its_index_segments_once_on_the_way_out_and_puts_settings_back(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Five briefs a transaction: 25 new briefs leave five segments unless FTS5 merged them.
+    archive = tmp_path / "archive.ndjson"
+    archive.write_text("\n".join(json.dumps(brief(n)) for n in range(25)) + "\n", encoding="utf-8")
+    url = f"sqlite:///{tmp_path / 'bulk.db'}"
+    segments_before_merge: list[int] = []
+    merge = bulk_writes.merge_segments
+
+    def counted_merge(sessions: Any) -> None:
+        with create_engine(url).connect() as connection:
+            segments_before_merge.append(segment_count(connection))
+        merge(sessions)
+
+    monkeypatch.setattr(bulk_writes, "merge_segments", counted_merge)
+
+    code, out, _ = run_cli(capsys, "ingest", str(archive), "--workers", "0")
+
+    assert code == 0
+    assert "read 25: 25 new, 0 revised, 0 unchanged, 0 failed" in out
+    assert segments_before_merge == [5]  # one per transaction that stored new briefs: no merging
+    with create_engine(url).connect() as connection:
+        assert segment_count(connection) == 1
+        assert fts5_settings(connection) == bulk_writes.FTS5_DEFAULTS
+        hits = connection.scalar(
+            text("SELECT count(*) FROM signals_fts WHERE signals_fts MATCH 'search_title : brief'")
+        )
+    assert hits == 25
+
+
+def test_merging_an_index_with_fewer_segments_than_automerge_merges_is_a_no_op(
+    tmp_path: Path,
+) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'small.db'}")
+    upgrade(engine)
+    sessions = make_session_factory(engine)
+    for number in range(3):  # three transactions, three segments: below automerge's four
+        with transaction(sessions) as session:
+            ingest(session, [Signal(**signal_fields(number)).keyed("cli")], announce=False)
+    with engine.connect() as connection:
+        assert segment_count(connection) == 3
+
+    bulk_writes.merge_segments(sessions)
+
+    with engine.connect() as connection:
+        assert segment_count(connection) == 3
+
+
+def signal_fields(number: int) -> dict[str, Any]:
+    return {
+        "title": f"Brief {number}",
+        "published": datetime(2026, 1, 1 + number, tzinfo=UTC),
+        "summary": words(number, 10),
+    }
+
+
+def test_the_settings_a_killed_import_left_behind_are_put_back_at_the_next_start(
+    tmp_path: Path,
+) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'killed.db'}")
+    upgrade(engine)
+    with engine.begin() as connection:  # what an import killed before its way out leaves
+        for name, value in bulk_writes.DURING_IMPORT.items():
+            connection.execute(
+                text("INSERT INTO signals_fts(signals_fts, rank) VALUES (:name, :value)"),
+                {"name": name, "value": value},
+            )
+
+    upgrade(engine)  # every signal-bot process starts with it (bot.app.build_services)
+
+    with engine.connect() as connection:
+        assert fts5_settings(connection) == bulk_writes.FTS5_DEFAULTS

@@ -13,6 +13,8 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.store.bulk_writes import put_back_fts5_defaults
+
 _PACKAGE = Path(__file__).resolve().parent.parent
 # The SQLite page cache of each connection of a process that answers searches (`web`, `run`).
 # With SQLite's 2 MB, a search at a million briefs reads the same index pages from the OS again,
@@ -90,6 +92,8 @@ def upgrade(engine: Engine) -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+        if connection.dialect.name == "sqlite":
+            put_back_fts5_defaults(connection)
 
 
 def is_reachable(engine: Engine) -> bool:
