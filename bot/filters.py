@@ -34,6 +34,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from types import MappingProxyType
 
 from bot.errors import FilterError
@@ -64,6 +65,13 @@ _FIELD_PREFIX = re.compile(r"([A-Za-z][A-Za-z_]*):")
 # Values of this shape read back the same without quotes (every slug has it).
 _PLAIN_VALUE = re.compile(r"[a-z0-9][a-z0-9-]*")
 _APOSTROPHES = str.maketrans({"‘": "'", "’": "'"})
+# `fold` of ASCII text in one step: controls as spaces, letters lowercased (the rest is kept).
+_ASCII_FOLD = str.maketrans(
+    {
+        code: " " if _CONTROL_OR_SURROGATE.match(chr(code)) else chr(code).lower()
+        for code in range(128)
+    }
+)
 _ECHO_LIMIT = 40
 
 _INCLUDE_WORDING = {
@@ -241,6 +249,9 @@ def _empty_value_message(term: RawTerm) -> str:
 # --- values ---------------------------------------------------------------------------------------
 
 
+# Names repeat from brief to brief (a few hundred entities, categories, topics and sources
+# among a million briefs), and each stored brief and each filter match asks for several.
+@lru_cache(maxsize=4096)
 def name_key(name: str) -> str:
     """How topic, entity, category and source names compare: `AI  Advances` -> `ai-advances`."""
     return slugify(" ".join(blank_control_chars(name).translate(_APOSTROPHES).split()))
@@ -248,6 +259,8 @@ def name_key(name: str) -> str:
 
 def fold(text: str) -> str:
     """How keywords and the text they are found in compare: lowercase, single spaces."""
+    if text.isascii():  # the same, twice as fast (every stored brief folds all its text)
+        return " ".join(text.translate(_ASCII_FOLD).split())
     return " ".join(blank_control_chars(text).lower().translate(_APOSTROPHES).split())
 
 
@@ -382,7 +395,7 @@ def keyword_text(signal: Signal) -> str:
     for section in signal.sections:
         parts += [section.heading, section.body]
     parts.append(signal.entity)
-    return "\n".join(fold(part) for part in parts)
+    return "\n".join(map(fold, parts))
 
 
 # --- building and parsing -------------------------------------------------------------------------

@@ -12,6 +12,8 @@ from datetime import UTC, date, datetime
 from functools import lru_cache
 
 SHORT_ID_LENGTH = 10
+# `json.dumps(payload, sort_keys=True, ensure_ascii=False)`, without making an encoder per call.
+_CONTENT_ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,8 +67,7 @@ class Signal:
             "sections": [[s.heading, s.body] for s in self.sections],
             "url": self.url,
         }
-        encoded = json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()
-        return hashlib.sha256(encoded).hexdigest()
+        return hashlib.sha256(_CONTENT_ENCODER.encode(payload).encode()).hexdigest()
 
     def keyed(self, source: str) -> Signal:
         """This signal as stored for `source`, with its key made explicit."""
@@ -87,7 +88,8 @@ class Signal:
 def short_id(source: str, key: str) -> str:
     """A stable 10-character base32 handle for (source, key)."""
     digest = hashlib.sha256(f"{source}\0{key}".encode()).digest()
-    return base64.b32encode(digest).decode("ascii").lower()[:SHORT_ID_LENGTH]
+    # Base32 spells each 5 bytes as 8 characters, so the first 10 bytes give the first 16.
+    return base64.b32encode(digest[:10]).decode("ascii").lower()[:SHORT_ID_LENGTH]
 
 
 _NON_SLUG = re.compile(r"[^a-z0-9]+")

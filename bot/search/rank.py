@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -86,6 +86,14 @@ def field_norm(field: Field, length: int) -> float:
 
 def word_levels(fields: Sequence[Sequence[str]]) -> dict[str, int]:
     """The level of every token of a brief, from its fields' tokens (in FIELDS order)."""
+    frequency = term_frequencies(fields)
+    level = levels_of_frequencies(frequency.values())
+    return dict(zip(frequency, map(level.__getitem__, frequency.values()), strict=True))
+
+
+def term_frequencies(fields: Sequence[Sequence[str]]) -> dict[str, float]:
+    """The tf of every token of a brief, from its fields' tokens (in FIELDS order), in the
+    order the tokens first appear."""
     frequency: dict[str, float] = {}
     get = frequency.get
     for field, field_tokens in zip(FIELDS, fields, strict=True):
@@ -95,8 +103,13 @@ def word_levels(fields: Sequence[Sequence[str]]) -> dict[str, int]:
             # Inlined _add_hits (this runs for every word of every brief stored).
             for token, hits in Counter(field_tokens).items():
                 frequency[token] = get(token, 0.0) + weight * hits / norm
-    ceil = math.ceil
-    return {token: max(1, ceil(LEVELS * tf / (K1 + tf) - 1e-9)) for token, tf in frequency.items()}
+    return frequency
+
+
+def levels_of_frequencies(frequencies: Iterable[float]) -> dict[float, int]:
+    """The level of each distinct tf: a brief's words have a dozen or so between them, so
+    each is computed once, not once per word."""
+    return {tf: level_of_frequency(tf) for tf in set(frequencies)}
 
 
 def word_level(token: str, fields: Sequence[Sequence[str]]) -> int:

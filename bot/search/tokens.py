@@ -30,7 +30,11 @@ MAX_DOCUMENT_TOKENS = 12_000
 FIELD_SEPARATOR = "\n"
 
 _ASCII_RUN = re.compile(r"[A-Za-z0-9]+")
-_LOWER_ASCII_RUN = re.compile(r"[a-z0-9]+")
+# ASCII letters lowercased, digits kept, every other ASCII character a space: tokens are then
+# what str.split() finds (twice as fast as a regular expression's findall on a brief's body).
+_ASCII_TO_RUNS = str.maketrans(
+    {code: chr(code).lower() if chr(code).isalnum() else " " for code in range(128)}
+)
 _ASCII_OR_OTHER = re.compile(r"[a-z0-9]+|[^a-z0-9\s]+")
 # PostgreSQL's parser takes `<digits>e<digits>` as a number and starts a new word after it.
 _NUMBER_THEN_WORD = re.compile(r"([0-9]+e[0-9]+)([a-z][a-z0-9]*)")
@@ -42,9 +46,9 @@ _MARKS = frozenset({"Mn", "Mc", "Me"})
 def tokens(text: str) -> list[str]:
     """The index tokens of `text`, in order."""
     if text.isascii():
-        lowered = text.lower()
-        runs = _LOWER_ASCII_RUN.findall(lowered)
-        if _plain(lowered, runs):
+        spaced = text.translate(_ASCII_TO_RUNS)
+        runs = spaced.split()
+        if _plain(spaced, runs):
             return runs  # the common case, kept fast: every run is one token as it is
         return [token for run in runs for token in _ascii_tokens(run)]
     return [token for start, end in run_spans(text) for token in run_tokens(text[start:end])]
@@ -54,13 +58,14 @@ def is_plain_ascii(text: str) -> bool:
     """True when every run of `text` is one token, just lowercased (the common case)."""
     if not text.isascii():
         return False
-    lowered = text.lower()
-    return _plain(lowered, _LOWER_ASCII_RUN.findall(lowered))
+    spaced = text.translate(_ASCII_TO_RUNS)
+    return _plain(spaced, spaced.split())
 
 
-def _plain(lowered: str, runs: list[str]) -> bool:
-    """Whether lowercased ASCII text, split into `runs`, needs no splitting or cutting."""
-    if _MAYBE_NUMBER_THEN_WORD.search(lowered):
+def _plain(spaced: str, runs: list[str]) -> bool:
+    """Whether ASCII text as runs (lowercase, spaces between), split into `runs`, needs no
+    splitting or cutting."""
+    if _MAYBE_NUMBER_THEN_WORD.search(spaced):
         return False
     return max(map(len, runs), default=0) <= MAX_TOKEN_LENGTH
 
@@ -103,12 +108,22 @@ def run_tokens(run: str) -> list[str]:
 
 def document(fields: Iterable[str], *, budget: int = MAX_DOCUMENT_TOKENS) -> str:
     """Fields as index text: tokens split by spaces, fields by newlines; at most `budget` tokens."""
-    lines = []
+    return document_text(budgeted_tokens(fields, budget=budget))
+
+
+def budgeted_tokens(fields: Iterable[str], *, budget: int = MAX_DOCUMENT_TOKENS) -> list[list[str]]:
+    """The tokens of each field, at most `budget` in all (the first ones)."""
+    found = []
     for field in fields:
         field_tokens = tokens(field)[:budget]
         budget -= len(field_tokens)
-        lines.append(" ".join(field_tokens))
-    return FIELD_SEPARATOR.join(lines)
+        found.append(field_tokens)
+    return found
+
+
+def document_text(field_tokens: Iterable[list[str]]) -> str:
+    """Fields' tokens as index text: tokens split by spaces, fields by newlines."""
+    return FIELD_SEPARATOR.join(map(" ".join, field_tokens))
 
 
 def _ascii_tokens(run: str) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -26,6 +27,7 @@ from bot.sources.brief_format import read_utf8_text
 MAX_JSON_SIGNAL_BYTES = 32 * 1024 * 1024
 
 _JSON_WHITESPACE = " \t\n\r"
+_WHITESPACE = re.compile(r"\s")  # exactly the characters str.isspace() accepts
 
 
 class SectionIn(BaseModel):
@@ -158,7 +160,7 @@ def _parse_published(value: object) -> datetime:
 
 
 def _is_http_url(value: str) -> bool:
-    if any(character.isspace() for character in value):
+    if _WHITESPACE.search(value):
         return False
     try:
         parts = urlsplit(value)
