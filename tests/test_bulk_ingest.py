@@ -98,6 +98,28 @@ def test_a_folder_is_read_file_by_file(capsys: pytest.CaptureFixture[str], tmp_p
     assert "c.txt" in err
 
 
+def test_a_broken_second_line_is_a_bad_ndjson_line_not_a_broken_document(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Whatever the name, a whole object on the first line with more after it is NDJSON; a
+    `.ndjson` or `.jsonl` name is NDJSON even when its first line is the broken one."""
+    unnamed, named = tmp_path / "archive", tmp_path / "archive.jsonl"
+    good = [json.dumps(signal_object(n)) for n in (1, 2)]
+    unnamed.write_text(f"{good[0]}\nnot json\n{good[1]}\n")
+    named.write_text(f"not json\n{good[0]}\n{good[1]}\n")
+    assert [stream_kind(path) for path in (unnamed, named)] == ["ndjson", "ndjson"]
+
+    code, out, err = run_cli(capsys, "ingest", str(unnamed))
+    assert code == 1
+    assert "read 3: 2 new, 0 revised, 0 unchanged, 1 failed" in out
+    assert f"{unnamed}:2" in err
+
+    code, out, err = run_cli(capsys, "ingest", str(named))
+    assert code == 1
+    assert "read 3: 0 new, 0 revised, 2 unchanged, 1 failed" in out
+    assert f"{named}:1" in err
+
+
 def test_formats_are_told_by_their_first_objects(tmp_path: Path) -> None:
     ndjson, array, single = tmp_path / "a", tmp_path / "b", tmp_path / "c"
     ndjson.write_text(json.dumps(signal_object(1)) + "\n" + json.dumps(signal_object(2)) + "\n")

@@ -7,8 +7,10 @@ behind it (for a progress bar); `read_item` turns one into `Streamed` records, e
 the error that kept one from being read. `stream_signals` does both. Memory holds one
 READ_CHUNK of text and the item being decoded, whatever the size of the file.
 
-Which format a file is comes from its first character: `[` is a JSON array;
-`{` is NDJSON (one object a line) when a second object follows the first, else one document.
+Which format a file is comes from its name or its first character: `.ndjson` and `.jsonl` are
+NDJSON (one object a line); `[` is a JSON array; `{` is NDJSON when a whole object on the first
+line has anything after it (one JSON document cannot go on past its object, so a broken second
+line is NDJSON's bad line, not a broken document), else one document.
 A malformed item is reported and skipped; JSON that breaks the array itself ends the stream
 with an error there.
 """
@@ -29,6 +31,7 @@ from bot.sources.any_document import items_from_document
 from bot.sources.json_signals import format_error_location, signals_from_payload
 
 READ_CHUNK = 1 << 20
+NDJSON_SUFFIXES = (".ndjson", ".jsonl")
 # An element still undecoded after this many characters is broken, not cut off by the window.
 MAX_ITEM_CHARS = 16 << 20
 FOLDER_SUFFIXES = (".txt", ".json", ".xml", ".rss", ".atom")
@@ -63,13 +66,15 @@ def stream_kind(path: Path) -> str:
     """`folder`, `array`, `ndjson` or `document` (a single brief, JSON signal or feed)."""
     if path.is_dir():
         return "folder"
+    if path.suffix.lower() in NDJSON_SUFFIXES:
+        return "ndjson"
     with path.open(encoding="utf-8-sig", errors="replace") as stream:
         head = stream.read(READ_CHUNK).lstrip(_SPACE)
     if head.startswith("["):
         return "array"
     if head.startswith("{"):
         first_line, _, rest = head.partition("\n")
-        if rest.lstrip(_SPACE).startswith("{") and _is_json_object(first_line):
+        if rest.strip(_SPACE) and _is_json_object(first_line):
             return "ndjson"
     return "document"
 
