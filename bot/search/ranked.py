@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
-from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.search.backends import FullTextIndex, TermAt
@@ -20,19 +19,14 @@ from bot.search.rank import IndexedBrief, Scored, best_first, day_number, score
 from bot.search.results import Hit, SearchPage
 from bot.search.snippets import brief_snippet
 from bot.search.topk import is_word, possible_levels, top_k
-from bot.signal import Section, Signal
-from bot.store.models import StoredSignal
+from bot.store.models import SIGNAL_COLUMNS, StoredSignal, signal_of_columns
 
 FEW = 200
-# What a hit shows (StoredSignal.to_signal's fields): the search columns are big and not needed.
-SIGNAL_COLUMNS = (
-    "seq", "title", "published", "key", "source", "entity", "category", "topic", "summary",
-    "sections", "url",
-)  # fmt: skip
 _READ_BATCH = 500
-# Read as columns, not as StoredSignal objects: a page of hits is built once and thrown away,
-# and the ORM's identity map and attribute loading cost more than the select.
-_SHOWN_COLUMNS = [getattr(StoredSignal, name) for name in SIGNAL_COLUMNS]
+# What a hit shows (a Signal's columns; the search columns are big and not needed), read as
+# columns, not as StoredSignal objects: a page of hits is built once and thrown away, and the
+# ORM's identity map and attribute loading cost more than the select.
+_SHOWN_COLUMNS = [getattr(StoredSignal, name) for name in ("seq", *SIGNAL_COLUMNS)]
 
 
 def ranked_search(
@@ -110,13 +104,5 @@ def _hits(session: Session, page: Sequence[Scored], terms: Sequence[TextTerm]) -
         return []
     wanted = [scored.seq for scored in page]
     rows = session.execute(select(*_SHOWN_COLUMNS).where(StoredSignal.seq.in_(wanted)))
-    by_seq = {row.seq: _signal_of(row) for row in rows}
+    by_seq = {row.seq: signal_of_columns(row._asdict()) for row in rows}
     return [Hit(by_seq[seq], brief_snippet(by_seq[seq], terms)) for seq in wanted if seq in by_seq]
-
-
-def _signal_of(row: Row[Any]) -> Signal:
-    """A hit's brief from its columns, as StoredSignal.to_signal makes it, without the ORM."""
-    fields = row._asdict()
-    del fields["seq"]
-    fields["sections"] = tuple(Section(heading, body) for heading, body in row.sections)
-    return Signal(**fields)

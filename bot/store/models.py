@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -55,6 +56,20 @@ class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UtcDateTime}
 
 
+# The columns a Signal is made of again (its sections stored as [heading, body] pairs).
+SIGNAL_COLUMNS = (
+    "title", "published", "key", "source", "entity", "category", "topic", "summary", "sections",
+    "url",
+)  # fmt: skip
+
+
+def signal_of_columns(values: Mapping[str, Any]) -> Signal:
+    """The Signal a stored row holds, from its SIGNAL_COLUMNS (other values are ignored)."""
+    fields = {name: values[name] for name in SIGNAL_COLUMNS}
+    fields["sections"] = tuple(Section(heading, body) for heading, body in values["sections"])
+    return Signal(**fields)
+
+
 class StoredSignal(Base):
     """A signal as stored: the latest revision of one (source, key)."""
 
@@ -104,18 +119,7 @@ class StoredSignal(Base):
     revised_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     def to_signal(self) -> Signal:
-        return Signal(
-            title=self.title,
-            published=self.published,
-            key=self.key,
-            source=self.source,
-            entity=self.entity,
-            category=self.category,
-            topic=self.topic,
-            summary=self.summary,
-            sections=tuple(Section(heading, body) for heading, body in self.sections),
-            url=self.url,
-        )
+        return signal_of_columns({name: getattr(self, name) for name in SIGNAL_COLUMNS})
 
 
 class Subscription(Base):

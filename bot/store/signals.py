@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from bot.filters import name_key
 from bot.search.document import search_columns
-from bot.signal import Section, Signal
-from bot.store.models import StoredSignal, utcnow
+from bot.signal import Signal
+from bot.store.models import StoredSignal, signal_of_columns, utcnow
 
 _LOOKUP_BATCH = 500
 
@@ -138,19 +138,7 @@ def row_values(row: tuple[Any, ...]) -> dict[str, Any]:
 
 def signal_of_row(row: tuple[Any, ...]) -> Signal:
     """The (keyed) signal a `new_row` tuple was made from."""
-    values = row_values(row)
-    return Signal(
-        title=values["title"],
-        published=values["published"],
-        key=values["key"],
-        source=values["source"],
-        entity=values["entity"],
-        category=values["category"],
-        topic=values["topic"],
-        summary=values["summary"],
-        sections=tuple(Section(heading, body) for heading, body in values["sections"]),
-        url=values["url"],
-    )
+    return signal_of_columns(row_values(row))
 
 
 def new_row_values(signal: Signal) -> dict[str, Any]:
