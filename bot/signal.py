@@ -12,6 +12,9 @@ from datetime import UTC, date, datetime
 from functools import lru_cache
 
 SHORT_ID_LENGTH = 10
+# A surrogate code point on its own: a Python str may hold one (a JSON "\\ud800" escape, bytes
+# decoded with surrogateescape), UTF-8 cannot, so neither can a hash, SQLite or PostgreSQL.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 # `json.dumps(payload, sort_keys=True, ensure_ascii=False)`, without making an encoder per call.
 _CONTENT_ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False)
 
@@ -70,8 +73,34 @@ class Signal:
         return hashlib.sha256(_CONTENT_ENCODER.encode(payload).encode()).hexdigest()
 
     def keyed(self, source: str) -> Signal:
-        """This signal as stored for `source`, with its key made explicit."""
-        return replace(self, source=source, key=self.effective_key)
+        """This signal as stored for `source`, with its key made explicit and its text valid."""
+        valid = self.with_valid_text()
+        return replace(valid, source=valid_text(source), key=valid.effective_key)
+
+    def with_valid_text(self) -> Signal:
+        """This signal with every lone surrogate in its text as U+FFFD (itself when none)."""
+        texts = (self.title, self.key, self.source, self.entity, self.category, self.topic)
+        parts = (
+            self.summary,
+            self.url or "",
+            *(t for s in self.sections for t in (s.heading, s.body)),
+        )
+        if all(is_valid_text(text) for text in (*texts, *parts)):
+            return self
+        return replace(
+            self,
+            title=valid_text(self.title),
+            key=valid_text(self.key),
+            source=valid_text(self.source),
+            entity=valid_text(self.entity),
+            category=valid_text(self.category),
+            topic=valid_text(self.topic),
+            summary=valid_text(self.summary),
+            sections=tuple(
+                Section(valid_text(s.heading), valid_text(s.body)) for s in self.sections
+            ),
+            url=None if self.url is None else valid_text(self.url),
+        )
 
     def with_defaults(self, defaults: dict[str, str]) -> Signal:
         """Fill only the fields this signal lacks (a source's `defaults`)."""
@@ -81,6 +110,22 @@ class Signal:
             category=self.category or defaults.get("category", ""),
             topic=self.topic or defaults.get("topic", ""),
         )
+
+
+def is_valid_text(text: str) -> bool:
+    """True when UTF-8 can hold `text` (no lone surrogate); cheap for the usual text."""
+    if text.isascii():
+        return True
+    try:
+        text.encode()  # a tenth of the time a regex search takes
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def valid_text(text: str) -> str:
+    """`text` with each lone surrogate as U+FFFD, the replacement character."""
+    return text if is_valid_text(text) else _SURROGATE.sub("\ufffd", text)
 
 
 # Rendering asks for a brief's ID several times per message (provenance, buttons): remembered.

@@ -15,6 +15,7 @@ from bot import metrics
 from bot.config import SourceConfig
 from bot.errors import SignalBotError
 from bot.redaction import redact
+from bot.signal import valid_text
 from bot.sources.backoff import backoff_delay
 from bot.sources.folder import poll_folder
 from bot.sources.http import Fetcher, FetchError
@@ -71,7 +72,7 @@ def _poll(
 def _record_success(
     sessions: sessionmaker[Session], source: SourceConfig, report: PollReport
 ) -> None:
-    warning = redact("; ".join(report.warnings))[:MAX_ERROR_CHARS] or None
+    warning = valid_text(redact("; ".join(report.warnings)))[:MAX_ERROR_CHARS] or None
     if warning:
         log.warning("source %s: %s", source.name, warning)
     with transaction(sessions) as session:
@@ -125,4 +126,4 @@ def _describe(error: Exception) -> str:
     text = str(error) or type(error).__name__
     if not isinstance(error, SignalBotError | OSError):
         text = f"{type(error).__name__}: {text}"
-    return redact(" ".join(text.split()))[:MAX_ERROR_CHARS]
+    return valid_text(redact(" ".join(text.split())))[:MAX_ERROR_CHARS]
