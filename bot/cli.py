@@ -84,8 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=handler)
         return sub
 
-    command("run", run, "Scheduler and Slack listener in one process (local mode without a token).")
+    run_parser = command(
+        "run", run, "Scheduler and Slack listener in one process (local mode without a token)."
+    )
     web_parser = command("web", web, "The HTTP app alone: /slack/events, /healthz, POST /signals.")
+    for serving_parser in (run_parser, web_parser):
+        serving_parser.epilog = ANY_PORT_HELP
     web_parser.add_argument(
         "--workers",
         type=_worker_count,
@@ -295,6 +299,12 @@ def _print_deliveries(rows: Sequence[Any]) -> None:
         error = f"  {row.last_error}" if row.last_error else ""
         where = f"{row.state:8} {row.channel_id:12} {row.signal_id}"
         print(f"{row.id:6} {where} attempts={row.attempts}{error}")
+
+
+ANY_PORT_HELP = (
+    "HTTP is served on $PORT (3000); PORT=0 takes any free port, named in the log line "
+    "`serving HTTP on port N`."
+)
 
 
 def run(_: argparse.Namespace) -> int:
