@@ -30,6 +30,7 @@ from bot.redaction import redact
 from bot.render import BRIEF_FORMATS
 from bot.search.backends.keyword_index import create_keyword_index
 from bot.search.backends.level_index import rebuild_level_index
+from bot.signal import valid_text
 from bot.sources.folder import read_signal_file
 from bot.store import digests, outbox
 from bot.store.db import SERVING_PAGE_CACHE_KIB, make_engine, transaction, upgrade
@@ -117,7 +118,12 @@ def build_parser() -> argparse.ArgumentParser:
         "a JSON array, NDJSON, or a folder.",
     )
     ingest_parser.add_argument("path", help="a file or folder path, or an http(s) URL")
-    ingest_parser.add_argument("--source", default=CLI_SOURCE, help="source name (default: cli)")
+    ingest_parser.add_argument(
+        "--source",
+        default=CLI_SOURCE,
+        type=valid_text,  # an argument holding bytes that are not UTF-8 gets U+FFFD for them
+        help="source name (default: cli)",
+    )
     ingest_parser.add_argument(
         "--workers",
         type=worker_count,

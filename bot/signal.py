@@ -73,34 +73,8 @@ class Signal:
         return hashlib.sha256(_CONTENT_ENCODER.encode(payload).encode()).hexdigest()
 
     def keyed(self, source: str) -> Signal:
-        """This signal as stored for `source`, with its key made explicit and its text valid."""
-        valid = self.with_valid_text()
-        return replace(valid, source=valid_text(source), key=valid.effective_key)
-
-    def with_valid_text(self) -> Signal:
-        """This signal with every lone surrogate in its text as U+FFFD (itself when none)."""
-        texts = (self.title, self.key, self.source, self.entity, self.category, self.topic)
-        parts = (
-            self.summary,
-            self.url or "",
-            *(t for s in self.sections for t in (s.heading, s.body)),
-        )
-        if all(is_valid_text(text) for text in (*texts, *parts)):
-            return self
-        return replace(
-            self,
-            title=valid_text(self.title),
-            key=valid_text(self.key),
-            source=valid_text(self.source),
-            entity=valid_text(self.entity),
-            category=valid_text(self.category),
-            topic=valid_text(self.topic),
-            summary=valid_text(self.summary),
-            sections=tuple(
-                Section(valid_text(s.heading), valid_text(s.body)) for s in self.sections
-            ),
-            url=None if self.url is None else valid_text(self.url),
-        )
+        """This signal as stored for `source`, with its key made explicit."""
+        return replace(self, source=source, key=self.effective_key)
 
     def with_defaults(self, defaults: dict[str, str]) -> Signal:
         """Fill only the fields this signal lacks (a source's `defaults`)."""

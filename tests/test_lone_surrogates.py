@@ -8,18 +8,17 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 from conftest import clear_slack_environment, run_cli
 from feed_server import FeedServer, Route, rss
-from sqlalchemy import select
+from sqlalchemy import create_engine, select
 
 from bot.app import Services
 from bot.config import SourceConfig
-from bot.signal import Signal, valid_text
+from bot.signal import valid_text
 from bot.sources import poll_source
 from bot.sources.brief_format import parse_brief
 from bot.sources.http import Fetcher
@@ -44,15 +43,18 @@ def feed_server() -> Iterator[FeedServer]:
 
 def test_lone_surrogates_become_replacement_characters() -> None:
     assert valid_text("a\ud800b\udfffc") == "a\ufffdb\ufffdc"
-    assert valid_text("fine ’ text") == "fine ’ text"
-    brief = parse_brief(SEED.read_text().replace("Muse Spark", "Muse \udcffSpark"), file="x.txt")
-    keyed = brief.keyed("so\udc80urce")
+    assert valid_text("fine \u2019 text") == "fine \u2019 text"
 
-    assert "Muse \ufffdSpark" in keyed.title
-    assert keyed.source == "so\ufffdurce"
-    assert len(keyed.content_hash) == 64, "the hash no longer raises"
-    plain = Signal(title="Plain", published=datetime(2026, 4, 23, tzinfo=UTC))
-    assert plain.with_valid_text() is plain
+
+def test_a_text_brief_decoded_with_surrogateescape_is_read_with_replacement_characters() -> None:
+    text = (
+        SEED.read_bytes().replace(b"Muse Spark", b"Muse \xffSpark").decode(errors="surrogateescape")
+    )
+
+    brief = parse_brief(text, file="odd.txt").keyed("optyx")
+
+    assert "Muse \ufffdSpark" in brief.title
+    assert len(brief.content_hash) == 64, "the hash no longer raises"
 
 
 def test_a_pushed_brief_with_a_lone_surrogate_is_stored(services: Services, web_url: str) -> None:
@@ -148,10 +150,15 @@ def test_an_archive_with_lone_surrogates_is_stored(
     archive = tmp_path / "archive.ndjson"
     archive.write_text("\n".join(lines) + "\n")
 
-    code, out, err = run_cli(capsys, "ingest", str(archive))
+    code, out, err = run_cli(capsys, "ingest", str(archive), "--source", "archive-\udcff")
 
     assert code == 0, err
     assert "read 3: 3 new, 0 revised, 0 unchanged, 0 failed" in out
     search_code, found, _ = run_cli(capsys, "search", "line")
     assert search_code == 0
     assert "Line 0 \ufffd" in found
+    engine = create_engine(f"sqlite:///{tmp_path / 'bulk.db'}")
+    with engine.connect() as connection:
+        sources = set(connection.scalars(select(StoredSignal.source)))
+    engine.dispose()
+    assert sources == {"archive-\ufffd"}
