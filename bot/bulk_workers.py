@@ -12,6 +12,7 @@ a database pool's) can copy a held lock into the child.
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import os
 import signal
@@ -20,6 +21,7 @@ from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
+from pathlib import Path
 from types import FrameType
 from typing import TypeVar
 
@@ -27,12 +29,27 @@ Piece = TypeVar("Piece")
 Result = TypeVar("Result")
 
 MAX_DEFAULT_WORKERS = 3
+CGROUP_CPU_LIMIT = Path("/sys/fs/cgroup/cpu.max")
 
 
 def default_workers() -> int:
     """One process per core beyond the one storing, at most MAX_DEFAULT_WORKERS: storing into
     one database is a single writer, and it is the slower half."""
-    return max(0, min((os.cpu_count() or 1) - 1, MAX_DEFAULT_WORKERS))
+    return max(0, min(usable_cores() - 1, MAX_DEFAULT_WORKERS))
+
+
+def usable_cores(cpu_limit: Path = CGROUP_CPU_LIMIT) -> int:
+    """The cores this process may run on: those it is pinned to, fewer if a container's CPU
+    quota (cgroup v2 `cpu.max`, "QUOTA PERIOD" or "max PERIOD") allows less than all of them.
+    os.cpu_count() counts the host's cores, which in a container is often far more."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    try:
+        quota, period = cpu_limit.read_text().split()[:2]
+        if quota != "max":
+            return max(1, min(cores or 1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass  # no cgroup v2 limit readable here: the affinity mask is the limit
+    return cores or 1
 
 
 def in_order(

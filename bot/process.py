@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 STOP_BUDGET = 10.0  # seconds the posts in flight get to finish
 # Waitress's threads, each holding one request while it waits for its answer; the answers
-# themselves are computed by the Bolt app's own four workers (bot.slack_app), so a waiting
+# themselves are computed by the Bolt app's own workers (bot.slack_app), so a waiting
 # thread costs no CPU. Enough for a burst of Slack requests to wait in that queue, where
 # the 2 s answer budget counts the wait, rather than in waitress's (which does not, and
 # logs a warning for each request queued there).

@@ -8,6 +8,7 @@ import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
@@ -27,10 +28,34 @@ log = logging.getLogger(__name__)
 # Slack waits 3 s for the HTTP answer; past this budget we ack and answer via response_url.
 ANSWER_BUDGET_SECONDS = 2.0
 SHARED_EVENT_TYPE = "signal_shared"
+# Threads that compute slash command answers. Searches are CPU-bound (Python, and SQLite, which
+# lets go of the interpreter lock): one per core of the 2-core machine the benchmark runs on. At
+# 20 concurrent `/brief`s over a million briefs, 2 threads answered 250-265 a second with a p99
+# of 117-121 ms; 4 threads 209-235 a second, p99 157-171 ms, with more CPU per answer spent
+# handing the lock around (benchmarks/slash_load.py). Two rather than one, so that one slow
+# query does not hold up every command behind it.
+COMMAND_THREADS = 2
+# Threads for what waits on Slack (response_url answers, follow-ups, views) and button answers.
+BACKGROUND_THREADS = 4
 SOMETHING_WENT_WRONG = (
     ":warning: Something went wrong on my side while answering that. "
     "It has been logged; please try again in a moment."
 )
+
+
+@dataclass(frozen=True)
+class Workers:
+    """Where listeners send work after their ack: `commands` for slash command answers, which
+    race Slack's 3 s; `background` for everything else, mostly waiting on Slack."""
+
+    commands: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(COMMAND_THREADS, thread_name_prefix="command")
+    )
+    background: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(
+            BACKGROUND_THREADS, thread_name_prefix="background"
+        )
+    )
 
 
 def build_bolt_app(
@@ -60,15 +85,13 @@ def build_bolt_app(
         # (answer_in_time, answer_action), instead of Bolt's extra thread polling for the ack.
         process_before_response=True,
     )
-    # Four threads: the interpreter lock is per process, so more only add contention (and SQLite
-    # connections past the pool's five).
-    workers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="command")
+    workers = Workers()
     # Bolt tries listeners in order, building each one's arguments: `/brief`, the busiest and
     # claimed by no other listener, goes first. Then a bare `/signals subscribe` opens the form
     # before the generic `/signals` listener sees it.
     register_brief(app, commands, workers)
     clients = workspace_clients or one_workspace(client)
-    management_listeners.register(app, commands, clients, workers)
+    management_listeners.register(app, commands, clients, workers.background)
     register_listeners(app, commands, workers)
     register_removal_events(app, on_app_removed or (lambda reason, team: None))
     return app
@@ -87,14 +110,14 @@ def register_removal_events(app: App, on_app_removed: Callable[[str, str], None]
         on_app_removed("Slack revoked the bot token (tokens_revoked)", team)
 
 
-def register_brief(app: App, commands: Commands, workers: ThreadPoolExecutor) -> None:
+def register_brief(app: App, commands: Commands, workers: Workers) -> None:
     @app.command("/brief")
     def brief_command(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
         text, where = typed_text(command), channel_of(command)
         answer_in_time(lambda: commands.brief(text, where), ack, respond, workers)
 
 
-def register_listeners(app: App, commands: Commands, workers: ThreadPoolExecutor) -> None:
+def register_listeners(app: App, commands: Commands, workers: Workers) -> None:
     @app.command("/signals")
     def signals_command(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
         text, where = typed_text(command), channel_of(command)
@@ -108,7 +131,9 @@ def register_listeners(app: App, commands: Commands, workers: ThreadPoolExecutor
     def show_brief(ack: Ack, action: dict[str, Any], respond: Respond) -> None:
         ack()
         value = str(action.get("value", ""))
-        answer_action(lambda: commands.show(value), respond, workers, replace_original=False)
+        answer_action(
+            lambda: commands.show(value), respond, workers.background, replace_original=False
+        )
 
     @app.action(re.compile(r"^share_brief(_\d+)?$"))
     def share_brief(
@@ -118,7 +143,10 @@ def register_listeners(app: App, commands: Commands, workers: ThreadPoolExecutor
         value, where = str(action.get("value", "")), actor_of(body)
         publish = slack_publisher(client)
         answer_action(
-            lambda: commands.share(value, where, publish), respond, workers, replace_original=False
+            lambda: commands.share(value, where, publish),
+            respond,
+            workers.background,
+            replace_original=False,
         )
 
     @app.action(re.compile(r"^search_(next|previous)$"))
@@ -128,7 +156,7 @@ def register_listeners(app: App, commands: Commands, workers: ThreadPoolExecutor
         answer_action(
             lambda: commands.page(kind, query_text, offset),
             respond,
-            workers,
+            workers.background,
             replace_original=True,
         )
 
@@ -140,7 +168,10 @@ def register_listeners(app: App, commands: Commands, workers: ThreadPoolExecutor
         )
         where = actor_of(body)
         answer_action(
-            lambda: commands.mute_from_menu(choice, where), respond, workers, replace_original=False
+            lambda: commands.mute_from_menu(choice, where),
+            respond,
+            workers.background,
+            replace_original=False,
         )
 
     @app.action("undo_mute")
@@ -148,7 +179,10 @@ def register_listeners(app: App, commands: Commands, workers: ThreadPoolExecutor
         ack()
         value, where = str(action.get("value", "")), actor_of(body)
         answer_action(
-            lambda: commands.undo_mute(value, where), respond, workers, replace_original=True
+            lambda: commands.undo_mute(value, where),
+            respond,
+            workers.background,
+            replace_original=True,
         )
 
     @app.error
@@ -247,20 +281,22 @@ def answer_action(
 
 
 def answer_in_time(
-    compute: Callable[[], Reply], ack: Ack, respond: Respond, workers: ThreadPoolExecutor
+    compute: Callable[[], Reply], ack: Ack, respond: Respond, workers: Workers
 ) -> None:
     """Answer in the HTTP response when ready in time, else ack now and answer via response_url."""
-    future = workers.submit(_safely, compute)
+    future = workers.commands.submit(_safely, compute)
     try:
         reply = future.result(timeout=ANSWER_BUDGET_SECONDS)
     except FutureTimeout:
         ack(response_type="ephemeral", text=":hourglass_flowing_sand: Working on it…")
-        future.add_done_callback(lambda done: _respond_fully(respond, done.result()))
+        future.add_done_callback(
+            lambda done: workers.background.submit(_respond_fully, respond, done.result())
+        )
         return
     if reply is not None and reply.followups:
         # All through response_url, so that the messages arrive in order.
         ack()
-        workers.submit(_respond_fully, respond, reply)
+        workers.background.submit(_respond_fully, respond, reply)
         return
     ack(**_response(reply))
 

@@ -23,7 +23,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from bot import bulk_ingest
+from bot import bulk_ingest, bulk_workers
 from bot.search.backends import Constraints, TermAt
 from bot.search.backends.sqlite import SqliteIndex
 from bot.search.grammar import parse_query, text_terms
@@ -331,3 +331,28 @@ def test_postgresql_takes_the_same_multi_row_inserts(
             assert connection.scalar(text("SELECT count(*) FROM signals")) == 11
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("cpu_max", "pinned", "expected"),
+    [
+        ("max 100000\n", 8, 8),  # no quota: the cores it is pinned to
+        ("150000 100000\n", 8, 2),  # 1.5 CPUs of quota: two cores' worth of processes
+        ("400000 100000\n", 2, 2),  # a quota above the pinned cores: the pinned cores
+        ("50000 100000\n", 4, 1),
+        (None, 3, 3),  # no cgroup v2 file
+        ("garbage", 3, 3),
+    ],
+)
+def test_usable_cores_follow_the_container_quota_and_the_affinity_mask(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    cpu_max: str | None,
+    pinned: int,
+    expected: int,
+) -> None:
+    limit = tmp_path / "cpu.max"
+    if cpu_max is not None:
+        limit.write_text(cpu_max)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(pinned)), raising=False)
+    assert bulk_workers.usable_cores(limit) == expected

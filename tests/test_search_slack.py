@@ -271,3 +271,30 @@ def test_a_slow_search_acks_then_answers_through_response_url(
     assert "Working on it" in ack["text"]
     (answer,) = slack.wait_for_responses(1, tag="cmd")
     assert "Muse Spark" in as_text(answer)
+
+
+@pytest.mark.usefixtures("stored")
+def test_a_stuck_search_does_not_hold_up_the_next_command(
+    services: Services, slack: FakeSlack, web_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stuck, release, stuck_finished = threading.Event(), threading.Event(), threading.Event()
+    real_brief = services.commands.brief
+
+    def brief(text: str, where: Any) -> Reply:
+        if text == "stuck":
+            stuck.set()
+            release.wait(timeout=30)
+            stuck_finished.set()
+        return real_brief(text, where)
+
+    monkeypatch.setattr(services.commands, "brief", brief)
+    first = threading.Thread(target=brief_command, args=(web_url, slack, "stuck"), daemon=True)
+    first.start()
+    try:
+        assert stuck.wait(timeout=10)
+        answer = brief_command(web_url, slack, "muse spark")
+        assert "Muse Spark" in as_text(answer)
+        assert not stuck_finished.is_set()  # answered while the other command still ran
+    finally:
+        release.set()
+        first.join(timeout=10)
