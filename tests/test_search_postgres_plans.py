@@ -167,7 +167,10 @@ def sessions(
 
 QUERIES = ("lota", "muse spark", '"large language model"', '"the model"', "lota entity:meta",
            "model -source:wire", "muse spark source:optyx", 'lota "large language model"',
-           '"muse spark"', "data the")  # fmt: skip
+           '"muse spark"', "data the",
+           # an excluded keyword: proofs and title windows with each row tested
+           'lota -keyword:"notes 1"', '"large language model" -keyword:"notes 1"',
+           "muse spark -keyword:update", "the -keyword:lota")  # fmt: skip
 
 
 def assert_as_scorer(sessions: sessionmaker[Session], query_text: str, few: int) -> None:
@@ -265,7 +268,10 @@ def test_phrases_in_titles_from_the_newest_rows(
         return read(index, terms, limit)
 
     monkeypatch.setattr(postgres.PostgresIndex, "_newest_in_window", spy)
-    for query_text in ('"large language model"', '"muse spark"', '"the model" since:2026-01-01'):
+    queries = ('"large language model"', '"muse spark"', '"the model" since:2026-01-01',
+               '"large language model" -keyword:"notes 1"')  # fmt: skip
+    for query_text in queries:
+        read_before = len(windows)
         with transaction(sessions) as session:
             ranking = reference_ranking(session, parse_query(query_text), TODAY)
             seq_of = {
@@ -273,4 +279,6 @@ def test_phrases_in_titles_from_the_newest_rows(
             }
             page = search(session, parse_query(query_text), today=TODAY)
             assert [seq_of[hit.signal.id] for hit in page.hits] == [s.seq for s in ranking[:5]]
+        if "keyword" in query_text:  # an excluded keyword keeps the window
+            assert len(windows) > read_before
     assert windows

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ColumnElement, not_, or_
+from sqlalchemy import ColumnElement, SQLColumnExpression, not_, or_
 
 from bot.filters import SignalFilter
 from bot.signal import as_utc
@@ -27,10 +27,12 @@ SLUG_COLUMNS = {
 @dataclass(frozen=True, slots=True)
 class Conditions:
     """A QUERY's constraints as SQL: `indexed` ones an index serves, `scanned` ones tested per row
-    (`keyword:`, a substring test)."""
+    (`keyword:`, a substring test), and the keywords those test (wanted and excluded)."""
 
     indexed: tuple[ColumnElement[bool], ...] = ()
     scanned: tuple[ColumnElement[bool], ...] = ()
+    keywords: frozenset[str] = frozenset()
+    excluded_keywords: frozenset[str] = frozenset()
 
 
 def conditions_of(
@@ -42,11 +44,15 @@ def conditions_of(
         not_(slug_condition(name, values)) for name, values in _names(signal_filter.exclude)
     ]
     scanned = []
-    if keywords := signal_filter.include.get("keyword"):
+    keywords = signal_filter.include.get("keyword", frozenset())
+    excluded = signal_filter.exclude.get("keyword", frozenset())
+    if keywords:
         scanned.append(mentions_any(keywords))
-    if keywords := signal_filter.exclude.get("keyword"):
-        scanned.append(not_(mentions_any(keywords)))
-    return Conditions(tuple(indexed + date_conditions(since, until)), tuple(scanned))
+    if excluded:
+        scanned.append(not_(mentions_any(excluded)))
+    return Conditions(
+        tuple(indexed + date_conditions(since, until)), tuple(scanned), keywords, excluded
+    )
 
 
 def filter_conditions(signal_filter: SignalFilter) -> list[ColumnElement[bool]]:
@@ -59,15 +65,17 @@ def _names(values: Mapping[str, frozenset[str]]) -> list[tuple[str, frozenset[st
     return [(name, group) for name, group in values.items() if name != "keyword"]
 
 
-def mentions_any(keywords: frozenset[str]) -> ColumnElement[bool]:
-    """The brief's keyword text contains one of the (folded) keywords."""
-    return or_(*(_mentions(keyword) for keyword in sorted(keywords)))
+def mentions_any(
+    keywords: frozenset[str], text: SQLColumnExpression[str] = StoredSignal.keyword_text
+) -> ColumnElement[bool]:
+    """The brief's keyword text (`text`) contains one of the (folded) keywords."""
+    return or_(*(_mentions(keyword, text) for keyword in sorted(keywords)))
 
 
-def _mentions(keyword: str) -> ColumnElement[bool]:
+def _mentions(keyword: str, text: SQLColumnExpression[str]) -> ColumnElement[bool]:
     # keyword_text and keywords are both folded (bot.filters.fold): a plain substring test.
     escaped = keyword.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return StoredSignal.keyword_text.like(f"%{escaped}%", escape="\\")
+    return text.like(f"%{escaped}%", escape="\\")
 
 
 def date_conditions(since: date | None, until: date | None) -> list[ColumnElement[bool]]:
@@ -85,11 +93,14 @@ def slug_condition(name: str, values: frozenset[str]) -> ColumnElement[bool]:
     return SLUG_COLUMNS[name].in_(sorted(values))
 
 
-def keyword_conditions(constraints: Constraints) -> list[ColumnElement[bool]]:
-    """`keyword:` and `-keyword:` as row tests on `keyword_text`."""
+def keyword_conditions(
+    constraints: Constraints, text: SQLColumnExpression[str] = StoredSignal.keyword_text
+) -> list[ColumnElement[bool]]:
+    """`keyword:` and `-keyword:` as row tests on `keyword_text` (or on `text`, its column in a
+    subquery)."""
     tests = []
     if constraints.keywords:
-        tests.append(mentions_any(constraints.keywords))
+        tests.append(mentions_any(constraints.keywords, text))
     if constraints.excluded_keywords:
-        tests.append(not_(mentions_any(constraints.excluded_keywords)))
+        tests.append(not_(mentions_any(constraints.excluded_keywords, text)))
     return tests

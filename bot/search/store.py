@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from bot.filters import SignalFilter
 from bot.search.backends import Constraints, FullTextIndex
 from bot.search.backends.postgres import PostgresIndex
+from bot.search.backends.postgres_newest import rest_plan
 from bot.search.backends.sqlite import SqliteIndex
 from bot.search.conditions import Conditions, conditions_of, filter_conditions
 from bot.search.grammar import SearchQuery, text_terms
@@ -103,29 +104,45 @@ def _newest_scanned(
 ) -> SearchPage:
     """Row tests window by window down (published, seq) until the page is full or nothing is left.
 
-    The total counts the matches of the windows tested; it is "at least" unless they were all.
+    On PostgreSQL the walk may end early (bot.search.backends.postgres_newest): the rest of the
+    archive is then read in one statement, up to COUNT_LIMIT + 1 matches, newest first. The
+    total counts the matches found; it is "at least" unless every row was tested.
     """
+    wanted = offset + limit
+    plan = rest_plan(session, conditions.keywords, conditions.excluded_keywords, wanted)
     matches: list[int] = []
     after: tuple[datetime, int] | None = None
     window = FIRST_SCAN_WINDOW
+    walked = 0
     exhausted = False
-    while len(matches) <= offset + limit and not exhausted:
+    while len(matches) <= wanted and not exhausted:
+        if plan is not None and walked >= plan.walk_rows:
+            rest = _matching(conditions, after).limit(max(wanted, COUNT_LIMIT) + 1 - len(matches))
+            matches += plan.read(session, rest)
+            exhausted = True
+            break
         edge = _window_edge(session, conditions, after, window)
         exhausted = edge is None
-        matches += session.scalars(
-            _newest_first(
-                select(StoredSignal.seq).where(
-                    *conditions.indexed, *conditions.scanned, *_between(after, edge)
-                )
-            )
-        ).all()
-        after, window = edge, min(window * 2, LAST_SCAN_WINDOW)
+        matches += session.scalars(_matching(conditions, after, edge)).all()
+        after, walked, window = edge, walked + window, min(window * 2, LAST_SCAN_WINDOW)
     return SearchPage(
         hits=_hits_in_order(session, matches[offset : offset + limit]),
         total=min(len(matches), COUNT_LIMIT),
         offset=offset,
         more_than_total=len(matches) > COUNT_LIMIT or not exhausted,
     )
+
+
+def _matching(
+    conditions: Conditions,
+    after: tuple[datetime, int] | None,
+    upto: tuple[datetime, int] | None = None,
+) -> Select[int]:
+    """The seqs of rows meeting every condition between the bounds, newest first."""
+    query = select(StoredSignal.seq).where(
+        *conditions.indexed, *conditions.scanned, *_between(after, upto)
+    )
+    return _newest_first(query)
 
 
 def _window_edge(

@@ -113,7 +113,10 @@ class PostgresIndex:
         if counted is not None and (limit <= len(counted[1]) or counted[0]):
             return counted[1][:limit]  # the proof read this class newest first (`some`)
         query, required = self._matching(terms)
-        if not required and not self._keywords and title_window(terms, self._statistics, limit):
+        # The window's rows are tested for an excluded keyword too (it keeps nearly all); a
+        # wanted one would leave the window short of matches, a wasted read.
+        window_ok = not required and not self.constraints.keywords
+        if window_ok and title_window(terms, self._statistics, limit):
             found = self._day_seqs(self._newest_in_window(terms, limit))
             if len(found) == limit:  # the window is the newest rows: none older can come first
                 return found
@@ -130,7 +133,9 @@ class PostgresIndex:
         if self._dated:  # the day index's range scan is the plan to keep
             return self._day_seqs(self._matching(terms)[0].limit(limit))
         hints = keyword_hints(terms, self.constraints)
-        if self._statistics is not None and (hints or not self._keywords):
+        # An excluded keyword only takes matches away: a class of the query's matches, each row
+        # of it tested, proves the count as well. A wanted one needs its words (`hints`) there.
+        if self._statistics is not None and (hints or not self.constraints.keywords):
             top = [TermAt(at.term, LEVELS) for at in terms if is_word(at.term)]
             tried_top = not hints and len(top) == len(terms) and self._read_by_bitmap(top)
             if tried_top:
@@ -177,12 +182,15 @@ class PostgresIndex:
 
     def _newest_in_window(self, terms: Sequence[TermAt], limit: int) -> Select[int, int]:
         """The newest `limit` of the newest TITLE_WINDOW rows (in the date range) holding the
-        phrases in their titles: a walk down the day index that tests each row's title."""
+        phrases in their titles (and passing the keyword tests): a walk down the day index that
+        tests each row's title. Every row newer than the window's last is in it, so when it holds
+        `limit` such rows they are the class's newest."""
         window = (
             select(
                 StoredSignal.published_day,
                 StoredSignal.seq,
                 literal_column("signals.search_title_vector").label("title_vector"),
+                StoredSignal.keyword_text,
             )
             .where(*_day_range(self.constraints))
             .order_by(StoredSignal.published_day.desc(), StoredSignal.seq.desc())
@@ -193,9 +201,10 @@ class PostgresIndex:
             window.c.title_vector.op("@@")(cast(literal(tsquery_text(at.term)), TSQUERY))
             for at in terms
         ]
+        excluded = keyword_conditions(self.constraints, window.c.keyword_text)
         return (
             select(window.c.published_day, window.c.seq)
-            .where(*in_titles)
+            .where(*in_titles, *excluded)
             .order_by(window.c.published_day.desc(), window.c.seq.desc())
             .limit(limit)
         )
