@@ -30,6 +30,7 @@ from bot.redaction import redact
 from bot.render import BRIEF_FORMATS
 from bot.search.backends.keyword_index import create_keyword_index
 from bot.search.backends.level_index import rebuild_level_index
+from bot.signal import valid_text
 from bot.sources.folder import read_signal_file
 from bot.store import digests, outbox
 from bot.store.db import SERVING_PAGE_CACHE_KIB, make_engine, transaction, upgrade
@@ -84,8 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=handler)
         return sub
 
-    command("run", run, "Scheduler and Slack listener in one process (local mode without a token).")
+    run_parser = command(
+        "run", run, "Scheduler and Slack listener in one process (local mode without a token)."
+    )
     web_parser = command("web", web, "The HTTP app alone: /slack/events, /healthz, POST /signals.")
+    for serving_parser in (run_parser, web_parser):
+        serving_parser.epilog = ANY_PORT_HELP
     web_parser.add_argument(
         "--workers",
         type=_worker_count,
@@ -113,7 +118,12 @@ def build_parser() -> argparse.ArgumentParser:
         "a JSON array, NDJSON, or a folder.",
     )
     ingest_parser.add_argument("path", help="a file or folder path, or an http(s) URL")
-    ingest_parser.add_argument("--source", default=CLI_SOURCE, help="source name (default: cli)")
+    ingest_parser.add_argument(
+        "--source",
+        default=CLI_SOURCE,
+        type=valid_text,  # an argument holding bytes that are not UTF-8 gets U+FFFD for them
+        help="source name (default: cli)",
+    )
     ingest_parser.add_argument(
         "--workers",
         type=worker_count,
@@ -295,6 +305,12 @@ def _print_deliveries(rows: Sequence[Any]) -> None:
         error = f"  {row.last_error}" if row.last_error else ""
         where = f"{row.state:8} {row.channel_id:12} {row.signal_id}"
         print(f"{row.id:6} {where} attempts={row.attempts}{error}")
+
+
+ANY_PORT_HELP = (
+    "HTTP is served on $PORT (3000); PORT=0 takes any free port, named in the log line "
+    "`serving HTTP on port N`."
+)
 
 
 def run(_: argparse.Namespace) -> int:

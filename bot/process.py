@@ -131,6 +131,7 @@ def stop_gracefully(services: Services, scheduler: BaseScheduler | None) -> None
     Past the budget, the process ends at once: threads still waiting on Slack would otherwise
     hold up the interpreter's exit."""
     services.deliverer.close()
+    log.info("stopped claiming: finishing the posts in flight")
     stuck = False
     if scheduler is not None and scheduler.running:
         finishing = threading.Thread(

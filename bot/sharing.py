@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy.exc import IntegrityError
@@ -63,8 +63,9 @@ def share_brief(
     user_id: str,
     publish: Publisher,
     channel_problem: Callable[[], str | None],
+    now: datetime,
 ) -> ShareOutcome:
-    """Post the brief in the channel unless it was shared there already.
+    """Post the brief in the channel unless it was shared there already (as of `now`).
 
     `channel_problem` says why the bot cannot post in the channel (None when it can).
     """
@@ -75,7 +76,6 @@ def share_brief(
         signal_id, signal = row.id, row.to_signal()
     if problem := channel_problem():
         return ShareOutcome(Shared.FAILED, signal.title, reason=problem)
-    now = datetime.now(UTC)
     previous = _claim(sessions, signal_id, channel_id, user_id, now)
     if previous is not None:
         return ShareOutcome(previous[0], signal.title, previous[1], previous[2])

@@ -4,6 +4,7 @@ Setup and assertion helpers (channels, faults, recorded calls) are in fake_slack
 """
 
 import json
+import threading
 import time
 from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler
@@ -57,6 +58,7 @@ class _Handler(BaseHTTPRequestHandler):
             reply = fake.record_response(path.removeprefix("/response/"), payload)
         else:
             reply = Reply({"ok": False, "error": "invalid_request"}, status=400)
+        fake.wait_to_answer(path.removeprefix("/api/"))
         time.sleep(fake.latency)
         self._send(reply)
 
@@ -106,15 +108,34 @@ class FakeSlack(SlackState):
 
     _server: "_Server | None" = None
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._held: dict[str, threading.Event] = {}
+
     def start(self) -> Self:
         self._server = _Server(self)
         self._server.start()
         return self
 
     def stop(self) -> None:
+        for method in list(self._held):
+            self.release_answers(method)
         if self._server is not None:
             server, self._server = self._server, None
             server.stop()
+
+    def hold_answers(self, method: str) -> None:
+        """Take each `method` call at once (recorded, acted on) but answer it only after
+        `release_answers`: a Slack slower than any budget, without betting on a duration."""
+        self._held[method] = threading.Event()
+
+    def release_answers(self, method: str) -> None:
+        if held := self._held.pop(method, None):
+            held.set()
+
+    def wait_to_answer(self, method: str) -> None:
+        if held := self._held.get(method):
+            held.wait()
 
     def __enter__(self) -> Self:
         return self.start()

@@ -139,7 +139,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.write(body[start : start + size])
                 self.wfile.flush()
                 sent += size
-                time.sleep(pause)
+                if self.server.stopping.wait(pause):
+                    break  # the test is over
         except OSError:
             pass  # the client gave up, as it should
         return sent

@@ -30,7 +30,7 @@ class LoopbackServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), handler)
         self.handler_errors: list[BaseException] = []
         self._open: set[socket.socket] = set()
-        self._stopping = False
+        self.stopping = threading.Event()  # a handler that waits on purpose waits on this
         self._lock = threading.Lock()
         self._serving = threading.Thread(target=self.serve_forever, args=(0.01,), daemon=True)
 
@@ -45,8 +45,8 @@ class LoopbackServer(ThreadingHTTPServer):
     def stop(self) -> None:
         """Stop accepting, hang up on open connections, wait for every handler to end."""
         self.shutdown()
+        self.stopping.set()
         with self._lock:
-            self._stopping = True
             for connection in self._open:
                 _hang_up(connection)
         self.server_close()
@@ -56,7 +56,7 @@ class LoopbackServer(ThreadingHTTPServer):
 
     def finish_request(self, request: Any, client_address: Any) -> None:
         with self._lock:
-            if self._stopping:
+            if self.stopping.is_set():
                 _hang_up(request)
             self._open.add(request)
         try:

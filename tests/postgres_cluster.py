@@ -3,7 +3,8 @@ this machine (Debian's `postgresql` package: /usr/lib/postgresql/VERSION/bin).
 
 `initdb` refuses to run as root, so as root the cluster runs as the `postgres` user (which the
 package creates), as `.ci/run` does. The cluster lives in a temporary folder: its data, its
-Unix socket and its log; it listens on 127.0.0.1 on a port that was free when it started, and
+Unix socket and its log. It listens on that socket only, never on a TCP port: a port found free
+could be taken by another process (the suite runs in parallel) before the server bound it.
 `stop()` removes every trace of it. A session killed before it could stop its cluster leaves
 the folder behind with its owner's pid; the next session stops such clusters and removes them.
 """
@@ -14,7 +15,6 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
@@ -25,11 +25,10 @@ BINARIES = "/usr/lib/postgresql/*/bin"
 INITDB_OPTIONS = ["-A", "trust", "-U", "postgres", "--encoding=UTF8", "--locale=C.UTF-8"]
 # A cluster that is thrown away needs no durability.
 SERVER_OPTIONS = "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-START_ATTEMPTS = 3
 FOLDER_PREFIX = "signal-bot-pg-"
 OWNER_FILE = "owner.pid"
-# The shared development server's port: never ours, even if it happens to be free.
-RESERVED_PORTS = frozenset({55432})
+# Only names the socket file in the cluster's own folder (.s.PGSQL.5432): no TCP port is opened.
+SOCKET_PORT = 5432
 
 
 class ClusterUnavailable(Exception):
@@ -61,25 +60,16 @@ class ThrowawayCluster:
         (self.folder / OWNER_FILE).write_text(str(os.getpid()))
         self.data = self.folder / "data"
         self.log = self.folder / "server.log"
-        self.port = 0
         self._stop_abandoned_clusters()
 
     def start(self) -> str:
-        """initdb, then start on a free port; the SQLAlchemy URL of its `postgres` database."""
+        """initdb, then start; the SQLAlchemy URL of its `postgres` database (over the socket)."""
         if self.run_as is not None:
             shutil.chown(self.folder, self.run_as.pw_uid, self.run_as.pw_gid)
         self._run("initdb", "-D", str(self.data), "--no-sync", *INITDB_OPTIONS)
-        for _ in range(START_ATTEMPTS):
-            # Another process may take the port between our look and the server's bind:
-            # then the start fails and we try another one.
-            self.port = _free_port()
-            try:
-                self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-o",
-                          self._server_options(), "start")  # fmt: skip
-                return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
-            except ClusterFailed:
-                continue
-        raise ClusterFailed(f"PostgreSQL did not start:\n{self._log_tail()}")
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-o",
+                  self._server_options(), "start")  # fmt: skip
+        return f"postgresql+psycopg://postgres@/postgres?host={self.folder}&port={SOCKET_PORT}"
 
     def stop(self) -> None:
         """Stop the server (without waiting for clients) and delete the cluster."""
@@ -101,8 +91,8 @@ class ThrowawayCluster:
             shutil.rmtree(folder, ignore_errors=True)
 
     def _server_options(self) -> str:
-        listen = f"-c listen_addresses=127.0.0.1 -c unix_socket_directories={self.folder}"
-        return f"-p {self.port} {listen} {SERVER_OPTIONS}"
+        listen = f"-c listen_addresses='' -c unix_socket_directories={self.folder}"
+        return f"-p {SOCKET_PORT} {listen} {SERVER_OPTIONS}"
 
     def _run(self, program: str, *arguments: str) -> None:
         command = [str(self.binaries / program), *arguments]
@@ -142,15 +132,6 @@ def _server_user() -> pwd.struct_passwd | None:
         raise ClusterUnavailable(
             "running as root, and PostgreSQL refuses root: no `postgres` user to run it as"
         ) from None
-
-
-def _free_port() -> int:
-    while True:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port: int = probe.getsockname()[1]
-        if port not in RESERVED_PORTS:
-            return port
 
 
 def _version_key(version: str) -> tuple[int, ...]:

@@ -253,7 +253,7 @@ def test_latency_delays_each_answer(slack: FakeSlack, client: WebClient) -> None
 def test_wait_for_calls_sees_calls_from_other_threads(slack: FakeSlack, client: WebClient) -> None:
     threading.Timer(0.05, lambda: client.chat_postMessage(channel="C1", text="later")).start()
 
-    [call] = slack.wait_for_calls("chat.postMessage", 1, timeout=2.0)
+    [call] = slack.wait_for_calls("chat.postMessage", 1, timeout=30.0)
 
     assert call.params["text"] == "later"
     with pytest.raises(AssertionError, match="expected 2"):

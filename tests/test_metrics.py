@@ -7,7 +7,6 @@ import json
 import logging
 import os
 import re
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +15,7 @@ import httpx
 import pytest
 from conftest import BOT_TOKEN, SIGNING_SECRET
 from fake_slack import FakeSlack
+from served_port import ANY_PORT, served_port
 from test_deliver import keys_in, subscribe
 from test_workers import wait_until
 
@@ -107,12 +107,6 @@ def test_json_logs_name_the_delivery(
     assert "team" not in entry, "single-token deliveries have no team to name"
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.mark.slow
 def test_a_web_process_reports_the_worker_processes_metrics(
     services: Services, slack: FakeSlack, tmp_path: Path, signals_dir: Path
@@ -127,7 +121,6 @@ def test_a_web_process_reports_the_worker_processes_metrics(
     (signals_dir / "one.json").write_text(json.dumps(a_brief("mp-1")), encoding="utf-8")
     metrics_dir = tmp_path / "prometheus"
     metrics_dir.mkdir()
-    port = free_port()
     environment = {
         **os.environ,
         "DATABASE_URL": services.settings.database_url.get_secret_value(),
@@ -137,7 +130,7 @@ def test_a_web_process_reports_the_worker_processes_metrics(
         "SIGNAL_BOT_CONFIG": str(sources),
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
         "SIGNAL_BOT_LOG_FORMAT": "json",
-        "PORT": str(port),
+        "PORT": ANY_PORT,
     }
     logs = {name: tmp_path / f"{name}.log" for name in ("worker", "web")}
     processes = [
@@ -153,7 +146,7 @@ def test_a_web_process_reports_the_worker_processes_metrics(
     try:
         posted = lambda: all(keys_in(slack, c) == ["mp-1"] for c in ("C1", "C2", "C3"))  # noqa: E731
         wait_until(posted, 30, "the worker's posts")
-        base_url = f"http://127.0.0.1:{port}"
+        base_url = f"http://127.0.0.1:{served_port(logs['web'], processes[1])}"
         wait_until(lambda: _answers(base_url), 30, "the web process")
         wait_until(
             lambda: sample(scrape(base_url), "signal_bot_deliveries_total", outcome="sent") == 3,

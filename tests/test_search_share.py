@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
+from conftest import START, wait_until
 from search_corpus import CORPUS, stored
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
@@ -16,19 +17,21 @@ from bot.store.db import transaction
 from bot.store.shares import CLAIM_TIMEOUT, SharedBrief
 
 BRIEF = CORPUS[0].keyed(CORPUS[0].source)
+DEADLINE = 60  # seconds: how long a test waits for a condition before it fails
 
 
 class Channel:
-    """A fake channel that records posts; slow or failing on demand."""
+    """A fake channel that records posts; held back or failing on demand."""
 
     def __init__(self) -> None:
         self.posts: list[tuple[str, str]] = []
         self.failure: str | None = None
-        self.delay = threading.Event()
-        self.delay.set()
+        self.open = threading.Event()  # a post waits until the channel is open
+        self.open.set()
 
     def publish(self, channel_id: str, parts: list[Message], signal_key: str) -> str:
-        self.delay.wait(timeout=5)
+        if not self.open.wait(timeout=DEADLINE):
+            raise PostFailed("the test never let the post through")
         if self.failure:
             raise PostFailed(self.failure)
         self.posts.append((channel_id, signal_key))
@@ -43,7 +46,12 @@ def sessions(database_url: str) -> sessionmaker[Session]:
 
 
 def share(
-    sessions: sessionmaker[Session], channel: Channel, *, user: str = "U1", where: str = "C1"
+    sessions: sessionmaker[Session],
+    channel: Channel,
+    *,
+    user: str = "U1",
+    where: str = "C1",
+    now: datetime = START,
 ) -> ShareOutcome:
     return share_brief(
         sessions,
@@ -53,6 +61,7 @@ def share(
         user_id=user,
         publish=channel.publish,
         channel_problem=lambda: None,
+        now=now,
     )
 
 
@@ -69,7 +78,7 @@ def test_one_post_per_brief_and_channel(sessions: sessionmaker[Session]) -> None
 
 def test_racing_clicks_post_once(sessions: sessionmaker[Session]) -> None:
     channel = Channel()
-    channel.delay.clear()  # the first post hangs until every click is in
+    channel.open.clear()  # the first post hangs until every other click is answered
     results: list[Shared] = []
     clicks = [
         threading.Thread(
@@ -79,11 +88,11 @@ def test_racing_clicks_post_once(sessions: sessionmaker[Session]) -> None:
     ]
     for click in clicks:
         click.start()
-    while len(results) < 3:
-        threading.Event().wait(0.01)
-    channel.delay.set()
+    wait_until(lambda: len(results) == 3, DEADLINE, "three clicks answered while one posts")
+    channel.open.set()
     for click in clicks:
-        click.join(timeout=10)
+        click.join(timeout=DEADLINE)
+    assert not any(click.is_alive() for click in clicks)
 
     assert sorted(results) == sorted([Shared.POSTED, *[Shared.IN_PROGRESS] * 3])
     assert len(channel.posts) == 1
@@ -105,28 +114,27 @@ def test_a_claim_that_never_posted_is_taken_over_later(sessions: sessionmaker[Se
     channel = Channel()
     with transaction(sessions) as session:
         session.add(
-            SharedBrief(
-                signal_id=BRIEF.id,
-                channel_id="C1",
-                shared_by="U0",
-                claimed_at=datetime.now(UTC) - CLAIM_TIMEOUT - timedelta(seconds=1),
-            )
+            SharedBrief(signal_id=BRIEF.id, channel_id="C1", shared_by="U0", claimed_at=START)
         )
-    assert share(sessions, channel).result is Shared.POSTED
+    second = timedelta(seconds=1)
+
+    assert share(sessions, channel, now=START + CLAIM_TIMEOUT - second).result is Shared.IN_PROGRESS
+    assert share(sessions, channel, now=START + CLAIM_TIMEOUT).result is Shared.POSTED
     with transaction(sessions) as session:
-        session.execute(update(SharedBrief).values(message_ts=None, claimed_at=datetime.now(UTC)))
-    assert share(sessions, channel).result is Shared.IN_PROGRESS
+        session.execute(update(SharedBrief).values(message_ts=None, claimed_at=START))
+    assert share(sessions, channel, now=START + second).result is Shared.IN_PROGRESS
+    assert channel.posts == [("C1", BRIEF.key)]
 
 
 def test_unknown_briefs_and_channels_that_refuse(sessions: sessionmaker[Session]) -> None:
     channel = Channel()
     missing = share_brief(
         sessions, Renderer(), signal_id="nope", channel_id="C1", user_id="U1",
-        publish=channel.publish, channel_problem=lambda: None,
+        publish=channel.publish, channel_problem=lambda: None, now=START,
     )  # fmt: skip
     archived = share_brief(
         sessions, Renderer(), signal_id=BRIEF.id, channel_id="C1", user_id="U1",
-        publish=channel.publish, channel_problem=lambda: "This channel is archived.",
+        publish=channel.publish, channel_problem=lambda: "This channel is archived.", now=START,
     )  # fmt: skip
     assert missing.result is Shared.NO_SUCH_BRIEF
     assert (archived.result, archived.reason) == (Shared.FAILED, "This channel is archived.")

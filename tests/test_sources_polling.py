@@ -9,16 +9,18 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from conftest import START
 from feed_server import FeedServer, Route, rss
-from sqlalchemy import Engine, event, func, select, update
+from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 from test_sources_feed import CORPUS_FILES, EXPECTED_ENTRIES, REJECTED
 
 from bot.config import SourceConfig
+from bot.deliver.clock import ManualClock
 from bot.sources import poll_source, remote
-from bot.sources.http import Fetcher, FetchLimits
+from bot.sources.http import Fetcher
 from bot.store.db import make_engine, make_session_factory, transaction, upgrade
-from bot.store.models import Delivery, SourceState, StoredSignal, utcnow
+from bot.store.models import Delivery, SourceState, StoredSignal
 from bot.store.subscriptions import ChannelRef, add_subscription
 
 Sessions = sessionmaker[Session]
@@ -46,9 +48,9 @@ def server() -> Iterator[FeedServer]:
 
 @pytest.fixture
 def fetcher() -> Iterator[Fetcher]:
-    quick = Fetcher(FetchLimits(connect_timeout=2, read_timeout=2, total_timeout=5))
-    yield quick
-    quick.close()
+    shipped = Fetcher()  # its own timeouts: short ones would fail a loopback feed on a busy machine
+    yield shipped
+    shipped.close()
 
 
 def feed_source(
@@ -87,14 +89,11 @@ def stored(sessions: Sessions, source: str) -> list[StoredSignal]:
         return list(session.scalars(query.order_by(StoredSignal.key)))
 
 
-def end_backoff(sessions: Sessions, name: str) -> None:
-    """What time does for a backing-off source, without waiting for it."""
-    with transaction(sessions) as session:
-        session.execute(
-            update(SourceState)
-            .where(SourceState.name == name)
-            .values(next_poll_at=utcnow() - timedelta(seconds=1))
-        )
+def end_backoff(sessions: Sessions, name: str, clock: ManualClock) -> None:
+    """What time does for a backing-off source: the clock reaches its next poll."""
+    next_poll_at = state_of(sessions, name).next_poll_at
+    assert next_poll_at is not None
+    clock.advance((next_poll_at - clock.now()).total_seconds())
 
 
 def test_first_poll_primes_then_only_new_entries_are_queued(
@@ -169,18 +168,19 @@ def _refuse_to_parse(*_: object) -> object:
 
 
 def test_a_failing_source_backs_off_and_shows_its_error_while_others_deliver(
-    sessions: Sessions, server: FeedServer, fetcher: Fetcher
+    sessions: Sessions, server: FeedServer, fetcher: Fetcher, clock: ManualClock
 ) -> None:
     subscribe_all(sessions)
     good_route = server.route("/good", Route(rss(("a", "Alpha"))))
     server.route("/bad", Route(b"oops", status=500))
     good, bad = feed_source(server, "/good", "good"), feed_source(server, "/bad", "bad")
     for source in (good, bad):
-        poll_source(sessions, source, fetcher=fetcher)
+        poll_source(sessions, source, fetcher=fetcher, clock=clock.now)
 
     good_route.body = rss(("b", "Beta"), ("a", "Alpha"))
-    skipped = poll_source(sessions, bad, fetcher=fetcher)
-    delivered = poll_source(sessions, good, fetcher=fetcher)
+    clock.advance(1)
+    skipped = poll_source(sessions, bad, fetcher=fetcher, clock=clock.now)
+    delivered = poll_source(sessions, good, fetcher=fetcher, clock=clock.now)
 
     assert skipped.skipped
     assert len(server.requests_to("/bad")) == 1, "backing off: no request"
@@ -190,28 +190,30 @@ def test_a_failing_source_backs_off_and_shows_its_error_while_others_deliver(
     assert failing.consecutive_failures == 1
     assert failing.failing_since is not None
     assert failing.next_poll_at is not None
-    assert failing.next_poll_at > utcnow()
+    assert failing.next_poll_at >= START + timedelta(minutes=2.5), "half of the 5 minutes, at least"
 
-    end_backoff(sessions, "bad")
-    poll_source(sessions, bad, fetcher=fetcher)
+    clock.advance(-1 + (failing.next_poll_at - clock.now()).total_seconds())
+    assert poll_source(sessions, bad, fetcher=fetcher, clock=clock.now).skipped, "a second early"
+    end_backoff(sessions, "bad", clock)
+    poll_source(sessions, bad, fetcher=fetcher, clock=clock.now)
     assert state_of(sessions, "bad").consecutive_failures == 2
     assert len(server.requests_to("/bad")) == 2
 
 
 def test_retry_after_is_honoured_and_recovery_clears_the_failure(
-    sessions: Sessions, server: FeedServer, fetcher: Fetcher
+    sessions: Sessions, server: FeedServer, fetcher: Fetcher, clock: ManualClock
 ) -> None:
     route = server.route("/feed", Route(b"", status=429, headers={"Retry-After": "3600"}))
     source = feed_source(server, "/feed")
 
-    poll_source(sessions, source, fetcher=fetcher)
+    poll_source(sessions, source, fetcher=fetcher, clock=clock.now)
     waiting = state_of(sessions, "news")
-    end_backoff(sessions, "news")
+    end_backoff(sessions, "news", clock)
     route.status, route.headers, route.body = 200, {}, rss(("a", "Alpha"))
-    recovered = poll_source(sessions, source, fetcher=fetcher)
+    recovered = poll_source(sessions, source, fetcher=fetcher, clock=clock.now)
 
     assert waiting.next_poll_at is not None
-    assert waiting.next_poll_at - utcnow() > timedelta(minutes=59)
+    assert waiting.next_poll_at - START == timedelta(hours=1)
     assert waiting.last_status == 429
     assert len(recovered.ingest.new) == 1
     healthy = state_of(sessions, "news")

@@ -15,8 +15,9 @@ import httpx
 import pytest
 from conftest import BOT_TOKEN, SIGNING_SECRET, run_cli, wait_until
 from fake_slack import FakeSlack
+from served_port import ANY_PORT, served_port
 from slack_signing import sign, slash_command_body
-from test_metrics import free_port, sample
+from test_metrics import sample
 
 from bot.config import Settings
 
@@ -33,7 +34,7 @@ BRIEF = {
 }
 
 
-def worker_environment(sqlite_url: str, slack: FakeSlack, port: int, tmp: Path) -> dict[str, str]:
+def worker_environment(sqlite_url: str, slack: FakeSlack, tmp: Path) -> dict[str, str]:
     """SQLite: several processes on one file is the case to prove (PostgreSQL is made for it)."""
     environment = {
         **os.environ,
@@ -43,7 +44,7 @@ def worker_environment(sqlite_url: str, slack: FakeSlack, port: int, tmp: Path) 
         "SLACK_API_URL": slack.base_url,
         "SIGNAL_INGEST_TOKEN": PUSH_TOKEN,
         "SIGNAL_BOT_CONFIG": str(tmp / "none.toml"),
-        "PORT": str(port),
+        "PORT": ANY_PORT,
         "TMPDIR": str(tmp),  # where the parent makes its metrics folder
     }
     environment.pop("PROMETHEUS_MULTIPROC_DIR", None)
@@ -54,16 +55,16 @@ def worker_environment(sqlite_url: str, slack: FakeSlack, port: int, tmp: Path) 
 def two_workers(
     sqlite_url: str, slack: FakeSlack, tmp_path: Path
 ) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    port = free_port()
+    log = tmp_path / "web.log"
     parent = subprocess.Popen(
         [sys.executable, "-m", "bot", "web", "--workers", "2"],
-        env=worker_environment(sqlite_url, slack, port, tmp_path),
+        env=worker_environment(sqlite_url, slack, tmp_path),
         cwd=tmp_path,
-        stdout=(tmp_path / "web.log").open("wb"),
+        stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
     )
-    base_url = f"http://127.0.0.1:{port}"
     try:
+        base_url = f"http://127.0.0.1:{served_port(log, parent)}"
         wait_until(lambda: len(children(parent.pid)) == 2, 30, "two worker processes")
         wait_until(lambda: healthy(base_url), 30, "the workers to answer")
         yield parent, base_url
@@ -203,7 +204,7 @@ def test_signal_bot_web_workers_wins_over_web_concurrency(
 def test_workers_that_cannot_start_stop_the_parent_with_a_reason(
     sqlite_url: str, slack: FakeSlack, tmp_path: Path
 ) -> None:
-    environment = worker_environment(sqlite_url, slack, free_port(), tmp_path)
+    environment = worker_environment(sqlite_url, slack, tmp_path)
     environment["TEMPLATES_DIR"] = str(tmp_path / "no-such-folder")
     finished = subprocess.run(
         [sys.executable, "-m", "bot", "web", "--workers", "2"],

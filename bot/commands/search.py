@@ -89,6 +89,7 @@ def share(context: CommandContext, signal_id: str, where: ChannelRef, publish: P
         channel_problem=lambda: context.channels.problem_posting_in(
             where.channel_id, where.team_id
         ),
+        now=context.clock.now(),
     )
     return context.notice(*share_notice(outcome))
 

@@ -7,6 +7,8 @@ kind, and records the outcome (health, next poll, HTTP validators) in one transa
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from datetime import datetime
 from functools import cache
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -15,6 +17,7 @@ from bot import metrics
 from bot.config import SourceConfig
 from bot.errors import SignalBotError
 from bot.redaction import redact
+from bot.signal import valid_text
 from bot.sources.backoff import backoff_delay
 from bot.sources.folder import poll_folder
 from bot.sources.http import Fetcher, FetchError
@@ -37,18 +40,23 @@ def shared_fetcher() -> Fetcher:
 
 
 def poll_source(
-    sessions: sessionmaker[Session], source: SourceConfig, *, fetcher: Fetcher | None = None
+    sessions: sessionmaker[Session],
+    source: SourceConfig,
+    *,
+    fetcher: Fetcher | None = None,
+    clock: Callable[[], datetime] = utcnow,
 ) -> PollReport:
-    """Poll one source and record its health; a failure is recorded, never raised."""
+    """Poll one source and record its health; a failure is recorded, never raised. `clock`
+    decides whether the source is backing off and when it polls next."""
     with transaction(sessions) as session:
         state = state_store.source_state(session, source.name)
-    if state_store.is_backing_off(state, utcnow()):
+    if state_store.is_backing_off(state, clock()):
         return PollReport(source=source.name, skipped=True)
     try:
         report = _poll(sessions, source, state, fetcher or shared_fetcher())
     except Exception as error:  # a poll must never take the scheduler down
-        return _record_failure(sessions, source, error)
-    _record_success(sessions, source, report)
+        return _record_failure(sessions, source, error, clock)
+    _record_success(sessions, source, report, clock)
     if report.ingest.stored:
         log.info(
             "source %s: %d new, %d revised, %d deliveries queued",
@@ -69,9 +77,12 @@ def _poll(
 
 
 def _record_success(
-    sessions: sessionmaker[Session], source: SourceConfig, report: PollReport
+    sessions: sessionmaker[Session],
+    source: SourceConfig,
+    report: PollReport,
+    clock: Callable[[], datetime],
 ) -> None:
-    warning = redact("; ".join(report.warnings))[:MAX_ERROR_CHARS] or None
+    warning = valid_text(redact("; ".join(report.warnings)))[:MAX_ERROR_CHARS] or None
     if warning:
         log.warning("source %s: %s", source.name, warning)
     with transaction(sessions) as session:
@@ -81,7 +92,7 @@ def _record_success(
             state,
             seen=None if report.unchanged else report.items_seen,
             new=len(report.ingest.new),
-            next_poll_at=utcnow() + source.interval,
+            next_poll_at=clock() + source.interval,
             warning=warning,
         )
         if report.http is not None:
@@ -95,7 +106,10 @@ def _record_success(
 
 
 def _record_failure(
-    sessions: sessionmaker[Session], source: SourceConfig, error: Exception
+    sessions: sessionmaker[Session],
+    source: SourceConfig,
+    error: Exception,
+    clock: Callable[[], datetime],
 ) -> PollReport:
     reason = _describe(error)
     metrics.source_poll_errors.labels(source.name).inc()
@@ -106,7 +120,7 @@ def _record_failure(
         delay = backoff_delay(
             state.consecutive_failures + 1, source.interval, retry_after=retry_after
         )
-        state_store.record_failure(state, reason, next_poll_at=utcnow() + delay)
+        state_store.record_failure(state, reason, next_poll_at=clock() + delay)
         if isinstance(error, FetchError):
             state.last_status = error.status
         failures = state.consecutive_failures
@@ -125,4 +139,4 @@ def _describe(error: Exception) -> str:
     text = str(error) or type(error).__name__
     if not isinstance(error, SignalBotError | OSError):
         text = f"{type(error).__name__}: {text}"
-    return redact(" ".join(text.split()))[:MAX_ERROR_CHARS]
+    return valid_text(redact(" ".join(text.split())))[:MAX_ERROR_CHARS]

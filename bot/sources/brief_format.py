@@ -17,7 +17,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from bot.errors import ParseError
-from bot.signal import Section, Signal, as_utc
+from bot.signal import Section, Signal, as_utc, valid_text
 
 MAX_BRIEF_BYTES = 2 * 1024 * 1024
 MAX_LEADING_LINES = 2
@@ -162,7 +162,8 @@ def _line_of_byte_offset(data: bytes, offset: int) -> int:
 def _normalized_lines(text: str, file: str) -> list[str]:
     """Lines with uniform line breaks, stripped, invisible characters dropped; rejects garbage."""
     text = _LINE_BREAK.sub("\n", text.removeprefix("\ufeff"))
-    _reject_binary(text, file)
+    if _reject_binary(text, file):
+        text = valid_text(text)
     text = unicodedata.normalize("NFC", _CONTROL.sub("", text))
     lines = [_clean_line(line) for line in text.split("\n")]
     if not any(lines):
@@ -175,7 +176,9 @@ def _clean_line(line: str) -> str:
     return line.strip().strip(_INVISIBLE).strip()
 
 
-def _reject_binary(text: str, file: str) -> None:
+def _reject_binary(text: str, file: str) -> bool:
+    """Raise ParseError for text that is not a brief; else True if it holds a lone surrogate
+    (text decoded with surrogateescape: UTF-8 cannot hold it, so it cannot be stored as is)."""
     suspicious = _SUSPICIOUS.findall(text)
     # A careless publisher may leave a stray U+FFFD; random bytes leave them everywhere.
     if len(suspicious) > max(8, len(text) // 100):
@@ -184,6 +187,7 @@ def _reject_binary(text: str, file: str) -> None:
         raise ParseError("binary or garbled content, not a brief", file=file, line=line)
     if (nul := text.find("\x00")) >= 0:
         raise ParseError("binary content (NUL byte)", file=file, line=_line_of(text, nul))
+    return any("\ud800" <= character <= "\udfff" for character in suspicious)
 
 
 def _reject_json(text: str, lines: list[str], file: str) -> None:

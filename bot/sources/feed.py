@@ -6,6 +6,7 @@ when nothing could be read from it, and the error says why in one line.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import datetime
 from functools import partial
@@ -26,6 +27,12 @@ from bot.sources.feed_entries import (
 from bot.sources.json_feed import decode_json, is_json_feed, parse_json_feed
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+# A character reference to a surrogate (U+D800..U+DFFF) names no character: XML forbids it, and
+# feedparser's lenient parser, which reads a feed the strict one gave up on, crashes on it.
+_SURROGATE_REFERENCE = re.compile(
+    rb"&#(?:[xX]0*([dD][89a-fA-F][0-9a-fA-F]{2})|0*(5[5-7][0-9]{3}));"
+)
+_SURROGATES = range(0xD800, 0xE000)
 # Harmless bozo reasons: the entries came out right.
 _BENIGN_BOZO = ("CharacterEncodingOverride",)
 
@@ -56,7 +63,11 @@ def parse_xml_feed(
     body: bytes, *, first_seen: datetime, url: str | None, content_type: str, file: str
 ) -> ParsedDocument:
     """RSS or Atom through feedparser; ParseError when no entry could be recovered."""
-    parsed = feedparser.parse(body, response_headers=_headers(content_type), sanitize_html=False)
+    parsed = feedparser.parse(
+        _without_surrogate_references(body),
+        response_headers=_headers(content_type),
+        sanitize_html=False,
+    )
     entries = parsed.entries
     problem, line = _bozo(parsed)
     if not entries:
@@ -70,6 +81,19 @@ def parse_xml_feed(
         warnings.append(f"malformed feed, {len(entries)} entries recovered: {problem}")
     base = _base_url(url, parsed.feed)
     return ParsedDocument(_items(entries, base, first_seen), len(entries), warnings)
+
+
+def _without_surrogate_references(body: bytes) -> bytes:
+    """The feed with each reference to a surrogate as `&#xFFFD;`, the replacement character."""
+    if b"&#" not in body:
+        return body
+    return _SURROGATE_REFERENCE.sub(_replacement_reference, body)
+
+
+def _replacement_reference(match: re.Match[bytes]) -> bytes:
+    hexadecimal, decimal = match.groups()
+    number = int(hexadecimal, 16) if hexadecimal else int(decimal)
+    return b"&#xFFFD;" if number in _SURROGATES else match[0]
 
 
 def _items(entries: list[Any], base: str | None, first_seen: datetime) -> Iterator[ParsedItem]:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.config import SourceConfig
 from bot.errors import ParseError
 from bot.ingest import ingest
-from bot.signal import Signal
+from bot.signal import Signal, is_valid_text, valid_text
 from bot.sources.brief_format import read_brief_file
 from bot.sources.json_signals import read_json_signal_file
 from bot.sources.report import PollReport
@@ -29,9 +29,16 @@ FILES_PER_TRANSACTION = 500
 
 @dataclass(frozen=True, slots=True)
 class FileStamp:
-    path: str
+    path: str  # as text a database can hold (see stored_path)
     mtime_ns: int
     size: int
+    on_disk: str  # as the operating system spells it, to open it
+
+
+def stored_path(path: str) -> str:
+    """A file's path as text every database can store: a Linux file name may hold any bytes,
+    and those that are not UTF-8 (kept as lone surrogates by Python) are spelt `\\xNN`."""
+    return path if is_valid_text(path) else os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 def read_signal_file(path: Path) -> list[Signal]:
@@ -68,7 +75,7 @@ def _scan(folder: Path) -> Iterator[FileStamp]:
                 if entry.name.startswith("."):
                     continue  # editors' swap and temp files
                 info = entry.stat()
-                yield FileStamp(entry.path, info.st_mtime_ns, info.st_size)
+                yield FileStamp(stored_path(entry.path), info.st_mtime_ns, info.st_size, entry.path)
 
 
 def _is_changed(stamp: FileStamp, known: dict[str, SourceFile]) -> bool:
@@ -86,10 +93,10 @@ def _ingest_files(
     errors: dict[str, str] = {}
     for stamp in stamps:
         try:
-            found = read_signal_file(Path(stamp.path))
+            found = read_signal_file(Path(stamp.on_disk))
         except (ParseError, OSError) as error:
-            errors[stamp.path] = str(error)
-            log.warning("source %s: skipped %s", source.name, error)
+            errors[stamp.path] = _error_text(error, stamp)
+            log.warning("source %s: skipped %s", source.name, errors[stamp.path])
             continue
         signals += [s.with_defaults(source.defaults).keyed(source.name) for s in found]
     with transaction(sessions) as session:
@@ -105,6 +112,12 @@ def _ingest_files(
             )
     report.items_seen += len(stamps)
     report.errors += errors.values()
+
+
+def _error_text(error: ParseError | OSError, stamp: FileStamp) -> str:
+    if isinstance(error, ParseError):
+        return str(ParseError(error.reason, file=stamp.path, line=error.line))
+    return valid_text(str(error))
 
 
 def _forget_removed(

@@ -10,6 +10,7 @@ from typing import Any
 from bot.errors import ParseError
 from bot.sources.document import ParsedDocument, ParsedItem
 from bot.sources.feed_entries import EntryFields, absolute_http_url, entry_to_item, first_text
+from bot.sources.json_text import loads_valid_json
 
 JSON_FEED_VERSION_PREFIX = "https://jsonfeed.org/version/"
 DATE_FIELDS = ("date_published", "date_modified")
@@ -41,7 +42,7 @@ def parse_json_feed(
 def decode_json(body: bytes, *, file: str) -> object:
     """JSON from bytes (UTF-8, BOM allowed); ParseError naming the line on bad JSON."""
     try:
-        return json.loads(body.removeprefix(b"\xef\xbb\xbf").decode("utf-8"))
+        return loads_valid_json(body.removeprefix(b"\xef\xbb\xbf").decode("utf-8"))
     except UnicodeDecodeError as error:
         raise ParseError(f"not UTF-8 (byte offset {error.start})", file=file) from None
     except json.JSONDecodeError as error:

@@ -23,6 +23,7 @@ from pydantic import (
 from bot.errors import ParseError
 from bot.signal import Section, Signal, as_utc
 from bot.sources.brief_format import read_utf8_text
+from bot.sources.json_text import valid_json_strings
 
 MAX_JSON_SIGNAL_BYTES = 32 * 1024 * 1024
 
@@ -110,7 +111,17 @@ _SIGNAL_LIST = TypeAdapter(list[SignalIn])
 
 
 def signals_from_payload(obj: object) -> list[Signal]:
-    """Signals from decoded JSON (one object or a list); raises pydantic.ValidationError."""
+    """Signals from decoded JSON (one object or a list); raises pydantic.ValidationError.
+    A string UTF-8 cannot hold (a lone surrogate) is stored with U+FFFD in its place."""
+    try:
+        return _validated(obj)
+    except ValidationError as error:
+        if not any(problem["type"] == "string_unicode" for problem in error.errors()):
+            raise
+    return _validated(valid_json_strings(obj))  # rare: so checked only after the fact
+
+
+def _validated(obj: object) -> list[Signal]:
     if isinstance(obj, list):
         return [item.to_signal() for item in _SIGNAL_LIST.validate_python(obj)]
     return [_ONE_SIGNAL.validate_python(obj).to_signal()]
