@@ -234,6 +234,24 @@ def stored(url: str, signals: list[Signal] = CORPUS) -> tuple[Engine, sessionmak
 DATABASES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 
+HELIOGRAPH_NEWER = 120  # routine briefs without the keyword, newer than every match but one
+
+
+def heliograph_archive(*, seed: int) -> list[Signal]:
+    """One fresh mention of "heliograph", HELIOGRAPH_NEWER newer briefs without it, then old
+    mentions (half from Meta), in a storage order shuffled against their dates."""
+    briefs = [brief("Heliograph network returns", 0, summary="A heliograph relay.")]
+    briefs += [
+        brief(f"Routine note {n}", 1 + n % 30, summary="Nothing.") for n in range(HELIOGRAPH_NEWER)
+    ]
+    briefs += [
+        brief(f"Archive piece {n}", 400 + n, entity="Meta" if n % 2 else "", body="heliographs")
+        for n in range(9)
+    ]
+    random.Random(seed).shuffle(briefs)
+    return briefs
+
+
 def stored_corpus_fixture(signals: Callable[[], list[Signal]], *, name: str = "sessions") -> Any:
     """A module fixture called `name`: `signals()` stored once per module in a fresh database of
     each kind (DATABASES), dropped afterwards."""

@@ -4,10 +4,8 @@ so a match older than any window is still found, and paging is exact to the last
 
 from __future__ import annotations
 
-import random
-
 import pytest
-from search_corpus import brief, stored_corpus_fixture
+from search_corpus import HELIOGRAPH_NEWER, heliograph_archive, stored_corpus_fixture
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.filters import parse_filter
@@ -16,20 +14,9 @@ from bot.search.store import latest_page
 from bot.signal import Signal
 from bot.store.db import transaction
 
-NEWER = 120  # briefs without the keyword, newer than every match but one
-
 
 def planted() -> list[Signal]:
-    """One fresh mention of "heliograph", 120 newer briefs without it, then old mentions."""
-    rng = random.Random(7)
-    briefs = [brief("Heliograph network returns", 0, summary="A heliograph relay.")]
-    briefs += [brief(f"Routine note {n}", 1 + n % 30, summary="Nothing.") for n in range(NEWER)]
-    briefs += [
-        brief(f"Archive piece {n}", 400 + n, entity="Meta" if n % 2 else "", body="heliographs")
-        for n in range(9)
-    ]
-    rng.shuffle(briefs)
-    return briefs
+    return heliograph_archive(seed=7)
 
 
 sessions = stored_corpus_fixture(planted)
@@ -82,5 +69,5 @@ def test_the_count_is_exact_once_the_archive_is_exhausted(
     with transaction(sessions) as session:
         page = latest_page(session, parse_filter("-keyword:heliograph"), limit=200)
         nothing = latest_page(session, parse_filter("keyword:zeppelin"), limit=5)
-    assert (page.total, page.more_than_total) == (NEWER, False)
+    assert (page.total, page.more_than_total) == (HELIOGRAPH_NEWER, False)
     assert (nothing.hits, nothing.total, nothing.more_than_total) == ([], 0, False)

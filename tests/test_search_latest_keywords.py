@@ -6,11 +6,10 @@ the windows, or never), and the same on SQLite, which always walks."""
 
 from __future__ import annotations
 
-import random
 from typing import Any
 
 import pytest
-from search_corpus import DATABASES, brief, stored_corpus_fixture
+from search_corpus import DATABASES, heliograph_archive, stored_corpus_fixture
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.filters import parse_filter
@@ -22,21 +21,9 @@ from bot.search.store import latest_page
 from bot.signal import Signal
 from bot.store.db import transaction
 
-NEWER = 120  # routine briefs, newer than every match but one
-
 
 def planted() -> list[Signal]:
-    """One fresh "heliograph", 120 newer routine notes, then old heliographs (half from Meta),
-    in a storage order shuffled against their dates."""
-    rng = random.Random(11)
-    briefs = [brief("Heliograph network returns", 0, summary="A heliograph relay.")]
-    briefs += [brief(f"Routine note {n}", 1 + n % 30, summary="Nothing.") for n in range(NEWER)]
-    briefs += [
-        brief(f"Archive piece {n}", 400 + n, entity="Meta" if n % 2 else "", body="heliographs")
-        for n in range(9)
-    ]
-    rng.shuffle(briefs)
-    return briefs
+    return heliograph_archive(seed=11)
 
 
 sessions = stored_corpus_fixture(planted)
