@@ -17,6 +17,8 @@ from conftest import throwaway_postgres_database
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.filters import parse_filter
+from bot.search.store import latest_page
 from bot.signal import Section, Signal
 from bot.store.db import make_engine, make_session_factory, transaction, upgrade
 from bot.store.signals import upsert_signals
@@ -250,6 +252,21 @@ def heliograph_archive(*, seed: int) -> list[Signal]:
     ]
     random.Random(seed).shuffle(briefs)
     return briefs
+
+
+def latest_titles_paged(
+    sessions: sessionmaker[Session], filter_text: str, size: int, *, stored: int
+) -> list[str]:
+    """The titles `latest FILTER` lists, page after page of `size`, until a page is empty (at
+    most as many pages as there are `stored` briefs)."""
+    found: list[str] = []
+    with transaction(sessions) as session:
+        for _ in range(stored):
+            page = latest_page(session, parse_filter(filter_text), limit=size, offset=len(found))
+            if not page.hits:
+                break
+            found += [hit.signal.title for hit in page.hits]
+    return found
 
 
 def stored_corpus_fixture(signals: Callable[[], list[Signal]], *, name: str = "sessions") -> Any:

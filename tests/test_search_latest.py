@@ -5,7 +5,12 @@ so a match older than any window is still found, and paging is exact to the last
 from __future__ import annotations
 
 import pytest
-from search_corpus import HELIOGRAPH_NEWER, heliograph_archive, stored_corpus_fixture
+from search_corpus import (
+    HELIOGRAPH_NEWER,
+    heliograph_archive,
+    latest_titles_paged,
+    stored_corpus_fixture,
+)
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.filters import parse_filter
@@ -36,23 +41,13 @@ def expected(filter_text: str) -> list[str]:
     return [signal.title for signal in sorted(matching, key=lambda s: s.published, reverse=True)]
 
 
-def titles_paged(sessions: sessionmaker[Session], filter_text: str, size: int) -> list[str]:
-    found: list[str] = []
-    with transaction(sessions) as session:
-        for _ in range(len(planted())):
-            page = latest_page(session, parse_filter(filter_text), limit=size, offset=len(found))
-            if not page.hits:
-                break
-            found += [hit.signal.title for hit in page.hits]
-    return found
-
-
 @pytest.mark.parametrize("filter_text", ["keyword:heliograph", "keyword:heliograph entity:meta"])
 @pytest.mark.parametrize("size", [1, 3, 5])
 def test_every_page_is_exact_to_the_last_match_beyond_the_first_windows(
     sessions: sessionmaker[Session], filter_text: str, size: int
 ) -> None:
-    assert titles_paged(sessions, filter_text, size) == expected(filter_text)
+    listed = latest_titles_paged(sessions, filter_text, size, stored=len(planted()))
+    assert listed == expected(filter_text)
 
 
 def test_a_match_older_than_every_window_is_found(sessions: sessionmaker[Session]) -> None:

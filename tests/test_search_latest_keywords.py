@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from search_corpus import DATABASES, heliograph_archive, stored_corpus_fixture
+from search_corpus import DATABASES, heliograph_archive, latest_titles_paged, stored_corpus_fixture
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.filters import parse_filter
@@ -70,17 +70,6 @@ def expected(filter_text: str) -> list[str]:
     return [signal.title for _, _, signal in sorted(matching, key=lambda e: e[:2], reverse=True)]
 
 
-def titles_paged(sessions: sessionmaker[Session], filter_text: str, size: int) -> list[str]:
-    found: list[str] = []
-    with transaction(sessions) as session:
-        for _ in range(len(planted())):
-            page = latest_page(session, parse_filter(filter_text), limit=size, offset=len(found))
-            if not page.hits:
-                break
-            found += [hit.signal.title for hit in page.hits]
-    return found
-
-
 def is_postgres(sessions: sessionmaker[Session]) -> bool:
     with transaction(sessions) as session:
         return session.get_bind().dialect.name == "postgresql"
@@ -99,7 +88,8 @@ def test_every_page_is_exact_wherever_the_walk_ends(
     monkeypatch.setattr(postgres_newest, "WALK_ROWS", walk_rows)
     monkeypatch.setattr(postgres_newest, "kept_share", lambda *_: None)  # walk WALK_ROWS
     for size in (1, 3, 5):
-        assert titles_paged(sessions, filter_text, size) == expected(filter_text), size
+        listed = latest_titles_paged(sessions, filter_text, size, stored=len(planted()))
+        assert listed == expected(filter_text), size
     if not is_postgres(sessions):
         assert rest_reads == []  # SQLite walks
     elif walk_rows == 0:
