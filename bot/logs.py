@@ -45,3 +45,6 @@ def configure_logging(log_format: str, *, verbose: bool = False) -> None:
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # Alembic says which DDL mode it assumes on every start; the schema's step is logged by
+    # bot.store.db.upgrade instead.
+    logging.getLogger("alembic").setLevel(logging.DEBUG if verbose else logging.WARNING)

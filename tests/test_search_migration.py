@@ -4,8 +4,12 @@ PostgreSQL."""
 
 from __future__ import annotations
 
+import logging
+
+import pytest
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from search_corpus import HAND_WRITTEN
 from sqlalchemy import Engine, insert, table, text
 from sqlalchemy import column as column_of
@@ -23,9 +27,14 @@ NEW_IN_0007 = {"search_impacts", "published_day"}
 NEW_IN_0012 = {"search_pairs"}
 
 
-def migrate(engine: Engine, revision: str, *, down: bool = False) -> None:
+def alembic_config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(migrations_dir()))
+    return config
+
+
+def migrate(engine: Engine, revision: str, *, down: bool = False) -> None:
+    config = alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         (command.downgrade if down else command.upgrade)(config, revision)
@@ -88,3 +97,18 @@ def test_upgrade_fills_existing_rows_and_downgrade_undoes_it(database_url: str) 
     with transaction(sessions) as session:
         assert search(session, parse_query("zürich")).total == 1
     engine.dispose()
+
+
+def test_upgrade_logs_the_schema_step_once(
+    sqlite_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    engine = make_engine(sqlite_url)
+    migrate(engine, "0012")
+    caplog.set_level(logging.INFO, logger="bot.store.db")
+
+    upgrade(engine)
+    upgrade(engine)  # nothing left to apply: nothing said
+
+    steps = [r.getMessage() for r in caplog.records if r.name == "bot.store.db"]
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert steps == [f"database schema upgraded from 0012 to {head}"]

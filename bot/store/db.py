@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
@@ -10,11 +11,13 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.store.bulk_writes import put_back_fts5_defaults
 
+log = logging.getLogger(__name__)
 _PACKAGE = Path(__file__).resolve().parent.parent
 # The SQLite page cache of each connection of a process that answers searches (`web`, `run`).
 # With SQLite's 2 MB, a search at a million briefs reads the same index pages from the OS again,
@@ -86,14 +89,19 @@ def transaction(sessions: sessionmaker[Session]) -> Iterator[Session]:
 
 
 def upgrade(engine: Engine) -> None:
-    """Apply every pending migration (`signal-bot db upgrade`)."""
+    """Apply every pending migration (`signal-bot db upgrade`), logging the schema's step if
+    there was one (Alembic's own lines are left to `--verbose`: bot.logs)."""
     config = Config()
     config.set_main_option("script_location", str(migrations_dir()))
     with engine.begin() as connection:
+        before = MigrationContext.configure(connection).get_current_revision()
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+        after = MigrationContext.configure(connection).get_current_revision()
         if connection.dialect.name == "sqlite":
             put_back_fts5_defaults(connection)
+    if after != before:
+        log.info("database schema upgraded from %s to %s", before or "empty", after)
 
 
 def is_reachable(engine: Engine) -> bool:
