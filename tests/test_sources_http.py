@@ -8,8 +8,9 @@ import tracemalloc
 import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-import httpx
+import httpcore
 import pytest
 from feed_server import FeedServer, Route, gzip_bomb, http_date, rss
 
@@ -179,18 +180,17 @@ def test_a_corrupt_or_unasked_for_encoding_is_a_clear_error(
 # Every test runs on 127.0.0.1; to play a public feed, the origin's name "resolves" to a
 # public address. Redirect targets are checked as the real resolver would see them.
 PUBLIC_HOST = "feeds.example"
+PUBLIC_ADDRESS = "93.184.215.14"
 
 
 def public_origin(host: str) -> list[str]:
-    return ["93.184.215.14"] if host == PUBLIC_HOST else resolve(host)
+    return [PUBLIC_ADDRESS] if host == PUBLIC_HOST else resolve(host)
 
 
 @pytest.fixture
 def public_server(server: FeedServer) -> Iterator[tuple[FeedServer, Fetcher]]:
-    """The feed server, reached as `http://feeds.example:PORT` (mapped to 127.0.0.1)."""
-    port = int(server.url("/").rsplit(":", 1)[1].strip("/"))
-    transport = httpx.HTTPTransport()
-    mapped = Fetcher(resolver=public_origin, transport=MappedHost(transport, PUBLIC_HOST, port))
+    """The feed server, reached as `http://feeds.example:PORT` (its public address on loopback)."""
+    mapped = Fetcher(resolver=public_origin, network=PublicAddressOnLoopback())
     yield server, mapped
     mapped.close()
 
@@ -231,6 +231,58 @@ def test_a_public_feed_may_redirect_to_another_public_one(
     server.route("/feed", Route(FEED))
 
     assert fetcher.fetch(f"http://{PUBLIC_HOST}:{port}/old").body == FEED
+
+
+def test_a_public_name_that_answers_loopback_at_connect_time_is_never_connected_to(
+    server: FeedServer,
+) -> None:
+    """DNS rebinding: the name is public when the source is looked at, loopback when a
+    connection would be made. The address connected to is the one checked, so nothing is."""
+    answers = iter([[PUBLIC_ADDRESS], ["127.0.0.1"]])
+    network = PublicAddressOnLoopback()
+    rebinding = Fetcher(resolver=lambda host: next(answers), network=network)
+    port = server.url("/").rsplit(":", 1)[1].strip("/")
+    server.route("/feed", Route(b"secrets of the intranet"))
+
+    with pytest.raises(FetchError, match=r"refused to connect to .*127\.0\.0\.1 \(loopback\)"):
+        rebinding.fetch(f"http://{PUBLIC_HOST}:{port}/feed")
+    rebinding.close()
+
+    assert network.connected == []
+    assert server.requests_to("/feed") == []
+
+
+def test_a_public_feed_is_fetched_from_the_address_that_was_checked(
+    public_server: tuple[FeedServer, Fetcher],
+) -> None:
+    server, fetcher = public_server
+    port = server.url("/").rsplit(":", 1)[1].strip("/")
+    server.route("/feed", Route(FEED))
+
+    assert fetcher.fetch(f"http://{PUBLIC_HOST}:{port}/feed").body == FEED
+    assert server.requests_to("/feed")[0].headers["host"] == f"{PUBLIC_HOST}:{port}"
+
+
+def test_behind_a_proxy_from_the_environment_redirect_targets_are_checked_before_asking(
+    server: FeedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With HTTP_PROXY set, the proxy (here the feed server) resolves names; a public feed is
+    fetched through it, and a redirect to an internal address is refused before it is asked."""
+    for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", server.url("/").rstrip("/"))
+    proxied = Fetcher(resolver=public_origin)
+    port = server.url("/").rsplit(":", 1)[1].strip("/")
+    origin = f"http://{PUBLIC_HOST}:{port}"
+    server.route(f"{origin}/feed", Route(FEED))  # a proxy is asked for the whole URL
+    server.route(f"{origin}/moved", Route(status=302, location="http://10.0.0.8/admin"))
+
+    assert proxied.fetch(f"{origin}/feed").body == FEED
+    with pytest.raises(FetchError, match=r"refused a redirect to .*10\.0\.0\.8 \(private\)"):
+        proxied.fetch(f"{origin}/moved")
+    proxied.close()
+
+    assert server.requests_to("http://10.0.0.8/admin") == []
 
 
 def test_a_source_configured_on_an_internal_address_may_redirect_within(
@@ -300,17 +352,16 @@ def test_retry_after_is_a_floor_for_backoff() -> None:
     assert wait == timedelta(minutes=10)
 
 
-class MappedHost(httpx.BaseTransport):
-    """Sends requests for `host` to 127.0.0.1:`port` (a name pointed at loopback, as
-    /etc/hosts would), so a test can play a public feed without leaving the machine."""
+class PublicAddressOnLoopback(httpcore.SyncBackend):
+    """Connections to PUBLIC_ADDRESS reach 127.0.0.1 instead (as a NAT would), and every address
+    connected to is recorded: a test plays a public feed without leaving the machine."""
 
-    def __init__(self, inner: httpx.BaseTransport, host: str, port: int) -> None:
-        self.inner, self.host, self.port = inner, host, port
+    def __init__(self) -> None:
+        self.connected: list[str] = []
 
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        if request.url.host == self.host:
-            request.url = request.url.copy_with(host="127.0.0.1", port=self.port)
-        return self.inner.handle_request(request)
-
-    def close(self) -> None:
-        self.inner.close()
+    def connect_tcp(  # type: ignore[override]
+        self, host: str, port: int, *args: Any, **kwargs: Any
+    ) -> httpcore.NetworkStream:
+        self.connected.append(host)
+        target = "127.0.0.1" if host == PUBLIC_ADDRESS else host
+        return super().connect_tcp(target, port, *args, **kwargs)

@@ -3,25 +3,37 @@
 FetchError (a SignalBotError) covers every way a fetch fails; `retry_after` is set when the
 server asked us to wait (429/503 with Retry-After), `status` when it answered at all.
 
-Redirects are followed here, hop by hop, so each target can be checked: a source on a public
-address may not redirect to an internal one (addresses.py). Bodies are decompressed here too,
-a bounded piece at a time (decoding.py), so the size cap counts the bytes that reach memory.
+Redirects are followed here, hop by hop: a source on a public address may not redirect to an
+internal one (addresses.py). Its fetches go through a client whose connections are made by
+addresses.PublicOnly, which checks the very address it connects to, so a name answering one
+thing to a check and another to the connection (DNS rebinding) gets nowhere. Behind an HTTP
+proxy from the environment (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY) the proxy resolves names, so
+each redirect's target is checked before it is asked for instead. Bodies are decompressed here
+too, a bounded piece at a time (decoding.py), so the size cap counts the bytes that reach memory.
 """
 
 from __future__ import annotations
 
 import time
+import urllib.request
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
+import httpcore
 import httpx
 
 from bot import __version__
 from bot.errors import SignalBotError
 from bot.redaction import redact_url
 from bot.signal import as_utc
-from bot.sources.addresses import Resolver, internal_address, resolve
+from bot.sources.addresses import (
+    InternalAddressRefused,
+    PublicOnly,
+    Resolver,
+    internal_address,
+    resolve,
+)
 from bot.sources.decoding import ACCEPTED_ENCODINGS, BoundedDecoder, DecodingError
 
 USER_AGENT = f"signal-bot/{__version__} (Slack signal feed poller; httpx/{httpx.__version__})"
@@ -83,18 +95,31 @@ class Fetched:
 
 
 class Fetcher:
-    """One pooled HTTP client per process, shared by every source's polls."""
+    """Pooled HTTP clients per process, shared by every source's polls: one for sources on a
+    public address (connecting to public addresses only), one for the others.
+
+    `resolver` answers for host names; `network` (tests) is what public connections are made
+    through once their address is checked."""
 
     def __init__(
         self,
         limits: FetchLimits | None = None,
         *,
-        transport: httpx.BaseTransport | None = None,
         resolver: Resolver = resolve,
+        network: httpcore.NetworkBackend | None = None,
     ) -> None:
         self.limits = limits or FetchLimits()
         self.resolver = resolver
-        self._client = httpx.Client(
+        self._proxied = _environment_names_a_proxy()
+        self._client = self._new_client(None)
+        self._public_client = (
+            self._client
+            if self._proxied
+            else self._new_client(_public_only_transport(PublicOnly(resolver, network)))
+        )
+
+    def _new_client(self, transport: httpx.BaseTransport | None) -> httpx.Client:
+        return httpx.Client(
             timeout=httpx.Timeout(self.limits.read_timeout, connect=self.limits.connect_timeout),
             follow_redirects=False,
             headers={
@@ -111,15 +136,19 @@ class Fetcher:
         try:
             request = self._client.build_request("GET", url, headers=headers)
             may_go_internal = internal_address(request.url.host, self.resolver) is not None
-            for _ in range(self.limits.max_redirects + 1):
-                response = self._client.send(request, stream=True)
+            client = self._client if may_go_internal else self._public_client
+            for hop in range(self.limits.max_redirects + 1):
+                try:
+                    response = client.send(request, stream=True)
+                except InternalAddressRefused as refused:
+                    raise FetchError(_refusal(request.url, refused.internal, hop)) from None
                 try:
                     if response.next_request is None:
                         return self._answer(response, validators or Validators())
                     request = response.next_request
                 finally:
                     response.close()
-                if not may_go_internal:
+                if self._proxied and not may_go_internal:
                     self._refuse_internal(request.url)
             raise FetchError(f"more than {self.limits.max_redirects} redirects")
         except httpx.TimeoutException as error:
@@ -131,14 +160,13 @@ class Fetcher:
 
     def close(self) -> None:
         self._client.close()
+        self._public_client.close()
 
     def _refuse_internal(self, target: httpx.URL) -> None:
+        """Behind a proxy: refuse a redirect whose target is internal as resolved here."""
         internal = internal_address(target.host, self.resolver)
         if internal is not None:
-            raise FetchError(
-                f"refused a redirect to {redact_url(str(target))}: {internal} is not a public "
-                "address, and this source's own URL is on a public one"
-            )
+            raise FetchError(_refusal(target, internal, hop=1))
 
     def _answer(self, response: httpx.Response, sent: Validators) -> Fetched:
         status = response.status_code
@@ -177,6 +205,35 @@ class Fetcher:
         except DecodingError as error:
             raise FetchError(f"undecodable response body: {error}") from None
         return b"".join(chunks)
+
+
+def _public_only_transport(backend: PublicOnly) -> httpx.HTTPTransport:
+    """httpx's transport, connecting through `backend`. httpx takes no network backend (only
+    httpcore's pool does), so its pool is replaced by one built as httpx builds it without a
+    proxy, with the backend: TLS, limits and HTTP/1.1 as before."""
+    transport = httpx.HTTPTransport()
+    limits = httpx.Limits()
+    transport._pool = httpcore.ConnectionPool(
+        ssl_context=httpx.create_ssl_context(),
+        max_connections=limits.max_connections,
+        max_keepalive_connections=limits.max_keepalive_connections,
+        keepalive_expiry=limits.keepalive_expiry,
+        network_backend=backend,
+    )
+    return transport
+
+
+def _environment_names_a_proxy() -> bool:
+    """Whether httpx will send requests through a proxy named in the environment."""
+    return any(scheme in urllib.request.getproxies() for scheme in ("http", "https", "all"))
+
+
+def _refusal(target: httpx.URL, internal: str, hop: int) -> str:
+    what = "a redirect to" if hop else "to connect to"
+    return (
+        f"refused {what} {redact_url(str(target))}: {internal} is not a public address, "
+        "and this source's own URL is on a public one"
+    )
 
 
 def parse_retry_after(value: str | None, *, now: datetime) -> timedelta | None:
