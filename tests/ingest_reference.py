@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from itertools import pairwise
 from typing import Any
 
-from bot.filters import blank_control_chars
+from bot.filter_terms import blank_control_chars
 from bot.search.document import FACET_PREFIXES, FIELDS_OF_BODY, TITLE_TOKENS
 from bot.search.rank import FIELDS, K1, LEVELS, day_number
 from bot.search.tokens import (

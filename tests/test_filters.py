@@ -10,13 +10,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bot.errors import FilterError
-from bot.filters import (
-    MAX_TEXT_LENGTH,
-    RawTerm,
-    SignalFilter,
-    parse_filter,
-    tokenize,
-)
+from bot.filter_terms import MAX_TEXT_LENGTH, RawTerm, tokenize
+from bot.filters import SignalFilter, parse_filter
 from bot.signal import Section, Signal
 
 META_BRIEF = Signal(

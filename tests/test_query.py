@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from search_corpus import migrated_fts5_table
 
 from bot.errors import FilterError
-from bot.filters import MAX_TEXT_LENGTH, parse_filter
+from bot.filter_terms import MAX_TEXT_LENGTH
+from bot.filters import parse_filter
 from bot.search.backends import TermAt
 from bot.search.backends.postgres_tsquery import pairs_tsquery_text, tsquery_text
 from bot.search.backends.sqlite import term_expression

@@ -22,7 +22,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from bot.alerts.schedule import DigestSchedule, parse_schedule
 from bot.errors import OptionError
-from bot.filters import DOUBLE_QUOTES, SignalFilter, parse_filter
+from bot.filter_terms import DOUBLE_QUOTES
+from bot.filters import SignalFilter, parse_filter
 
 FORMATS = ("full", "compact")
 OPTION_NAMES = ("digest", "tz", "format")

@@ -1,6 +1,6 @@
 """The search QUERY grammar (CONTRACT.md, "Slash commands"): text in, SearchQuery out, no SQL.
 
-A QUERY is free text plus the FILTER field terms (same tokenizer, `bot.filters.tokenize`):
+A QUERY is free text plus the FILTER field terms (same tokenizer, `bot.filter_terms.tokenize`):
 
     muse spark                  words, all required
     "muse spark"  secur*        a phrase; a prefix
@@ -26,18 +26,8 @@ from datetime import date
 from typing import Literal
 
 from bot.errors import FilterError
-from bot.filters import (
-    DATE_FIELDS,
-    FIELDS,
-    RawTerm,
-    SignalFilter,
-    blank_control_chars,
-    check_term,
-    echo,
-    filter_from_terms,
-    join_alternatives,
-    tokenize,
-)
+from bot.filter_terms import DATE_FIELDS, RawTerm, blank_control_chars, check_term, echo, tokenize
+from bot.filters import FIELDS, SignalFilter, filter_from_terms, join_alternatives
 from bot.search.tokens import tokens
 
 QUERY_FIELDS = (*FIELDS, *DATE_FIELDS)
