@@ -4,6 +4,7 @@ Retry-After, 500s, redirects, gzip, slow and huge bodies, garbage. Every request
 from __future__ import annotations
 
 import gzip
+import ssl
 import threading
 import time
 import zlib
@@ -45,12 +46,19 @@ class Request:
 class FeedServer:
     """`with FeedServer() as server: server.route("/feed", Route(...)); server.url("/feed")`."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, tls: ssl.SSLContext | None = None) -> None:
+        """`tls`: serve HTTPS with this server-side context (url() still says http)."""
         self.routes: dict[str, Route] = {}
         self.requests: list[Request] = []
         self.bytes_sent = 0
         self._lock = threading.Lock()
         self._server = _Server(self)
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
+
+    @property
+    def port(self) -> int:
+        return self._server.port
 
     def __enter__(self) -> Self:
         self._server.start()

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import gzip
 import os
+import ssl
 import tracemalloc
 import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpcore
 import pytest
+import trustme
 from feed_server import FeedServer, Route, gzip_bomb, http_date, rss
 
 from bot.sources.addresses import resolve
@@ -283,6 +286,31 @@ def test_behind_a_proxy_from_the_environment_redirect_targets_are_checked_before
     proxied.close()
 
     assert server.requests_to("http://10.0.0.8/admin") == []
+
+
+def test_a_public_https_feed_is_verified_by_its_name_at_the_checked_address(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The connection goes to the address checked, yet TLS still names the host: SNI and the
+    certificate check are for `feeds.example` (a certificate for that name only), and a
+    certificate for another name is refused."""
+    authority = trustme.CA()
+    authority.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "ca.pem"))  # httpx trusts this CA
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    for name, fetches in ((PUBLIC_HOST, True), ("elsewhere.example", False)):
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        authority.issue_cert(name).configure_cert(context)
+        with FeedServer(tls=context) as server:
+            server.route("/feed", Route(FEED))
+            fetcher = Fetcher(resolver=public_origin, network=PublicAddressOnLoopback())
+            url = f"https://{PUBLIC_HOST}:{server.port}/feed"
+            if fetches:
+                assert fetcher.fetch(url).body == FEED
+            else:
+                with pytest.raises(FetchError, match=r"cannot reach.*CERTIFICATE_VERIFY_FAILED"):
+                    fetcher.fetch(url)
+            fetcher.close()
 
 
 def test_a_source_configured_on_an_internal_address_may_redirect_within(
