@@ -214,7 +214,7 @@ def test_a_public_feed_cannot_redirect_to_an_internal_address(
     public_server: tuple[FeedServer, Fetcher], target: str
 ) -> None:
     server, fetcher = public_server
-    port = server.url("/").rsplit(":", 1)[1].strip("/")
+    port = server.port
     server.route("/feed", Route(status=302, location=target.format(port=port)))
     server.route("/internal", Route(b"secrets of the intranet"))
 
@@ -229,7 +229,7 @@ def test_a_public_feed_may_redirect_to_another_public_one(
     public_server: tuple[FeedServer, Fetcher],
 ) -> None:
     server, fetcher = public_server
-    port = server.url("/").rsplit(":", 1)[1].strip("/")
+    port = server.port
     server.route("/old", Route(status=301, location=f"http://{PUBLIC_HOST}:{port}/feed"))
     server.route("/feed", Route(FEED))
 
@@ -244,7 +244,7 @@ def test_a_public_name_that_answers_loopback_at_connect_time_is_never_connected_
     answers = iter([[PUBLIC_ADDRESS], ["127.0.0.1"]])
     network = PublicAddressOnLoopback()
     rebinding = Fetcher(resolver=lambda host: next(answers), network=network)
-    port = server.url("/").rsplit(":", 1)[1].strip("/")
+    port = server.port
     server.route("/feed", Route(b"secrets of the intranet"))
 
     with pytest.raises(FetchError, match=r"refused to connect to .*127\.0\.0\.1 \(loopback\)"):
@@ -259,7 +259,7 @@ def test_a_public_feed_is_fetched_from_the_address_that_was_checked(
     public_server: tuple[FeedServer, Fetcher],
 ) -> None:
     server, fetcher = public_server
-    port = server.url("/").rsplit(":", 1)[1].strip("/")
+    port = server.port
     server.route("/feed", Route(FEED))
 
     assert fetcher.fetch(f"http://{PUBLIC_HOST}:{port}/feed").body == FEED
@@ -275,7 +275,7 @@ def test_behind_a_proxy_from_the_environment_redirect_targets_are_checked_before
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HTTP_PROXY", server.url("/").rstrip("/"))
     proxied = Fetcher(resolver=public_origin)
-    port = server.url("/").rsplit(":", 1)[1].strip("/")
+    port = server.port
     origin = f"http://{PUBLIC_HOST}:{port}"
     server.route(f"{origin}/feed", Route(FEED))  # a proxy is asked for the whole URL
     server.route(f"{origin}/moved", Route(status=302, location="http://10.0.0.8/admin"))
@@ -316,7 +316,7 @@ def test_a_public_https_feed_is_verified_by_its_name_at_the_checked_address(
 def test_a_source_configured_on_an_internal_address_may_redirect_within(
     server: FeedServer, fetcher: Fetcher
 ) -> None:
-    port = server.url("/").rsplit(":", 1)[1].strip("/")
+    port = server.port
     server.route("/feed", Route(status=302, location=f"http://localhost:{port}/internal"))
     server.route("/internal", Route(FEED))
 
